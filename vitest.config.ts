@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs no servers; `integration` talks to the real Temporal dev server and a real
+// kube-apiserver started once per run by the global setup (test/harness/globalSetup.ts).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', '{schemas,domain,workflows,activities,client,bridge,downloader}/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/harness/globalSetup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Two cores: run integration files one at a time so server-side timing stays sane.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
