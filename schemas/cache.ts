@@ -25,7 +25,12 @@ export const cacheSpec = withRules(
   z.strictObject({
     modelId,
     sourceUri: withRules(sourceUri, [
-      { id: 'cache-source-uri-immutable', message: 'sourceUri is immutable', enforcedBy: 'api', cel: 'self == oldSelf' },
+      {
+        id: 'cache-source-uri-immutable',
+        message: 'sourceUri is immutable',
+        enforcedBy: 'api',
+        cel: 'self == oldSelf',
+      },
     ]),
     size: positiveQuantity.optional(),
     env: sourceEnvList.optional(),

@@ -13,11 +13,18 @@ export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 /** Printable ASCII without spaces: no unicode look-alikes, no whitespace in URIs. */
 export const PRINTABLE_ASCII = /^[!-~]+$/;
 
-export const dnsSubdomainName = z.string().min(1).max(253).regex(DNS_SUBDOMAIN, 'must be a lower-case RFC 1123 subdomain');
+export const dnsSubdomainName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(DNS_SUBDOMAIN, 'must be a lower-case RFC 1123 subdomain');
 export const shortString = z.string().max(LIMITS.shortString);
 
 const quantityUnion = () =>
-  z.union([z.string().regex(new RegExp(QUANTITY_PATTERN), 'must be a quantity such as 10Gi, 500m or 1e9'), z.number().int()]);
+  z.union([
+    z.string().regex(new RegExp(QUANTITY_PATTERN), 'must be a quantity such as 10Gi, 500m or 1e9'),
+    z.number().int(),
+  ]);
 
 /** A Kubernetes Quantity: a string in the API server's own pattern, or an integer. */
 export const quantity = crd(quantityUnion(), { quantity: true });
@@ -44,18 +51,15 @@ function safe(fn: () => boolean): boolean {
   }
 }
 
-export const modelId = withRules(
-  z.string().min(3).max(LIMITS.shortString).regex(MODEL_ID, 'must match org/name'),
-  [
-    {
-      id: 'model-id-no-dot-segment',
-      message: 'must not end in /. or /..',
-      enforcedBy: 'both',
-      cel: "!self.endsWith('/.') && !self.endsWith('/..')",
-      check: (v) => !v.endsWith('/.') && !v.endsWith('/..'),
-    },
-  ],
-);
+export const modelId = withRules(z.string().min(3).max(LIMITS.shortString).regex(MODEL_ID, 'must match org/name'), [
+  {
+    id: 'model-id-no-dot-segment',
+    message: 'must not end in /. or /..',
+    enforcedBy: 'both',
+    cel: "!self.endsWith('/.') && !self.endsWith('/..')",
+    check: (v) => !v.endsWith('/.') && !v.endsWith('/..'),
+  },
+]);
 
 /** `s3://bucket[/prefix]` or `hf://org/name[@revision]`. */
 const SOURCE_URI_SHAPE = '^(s3://[^/]+(/.*)?|hf://[a-zA-Z0-9_-]+/[a-zA-Z0-9._-]+(@[!-~]+)?)$';
@@ -75,7 +79,8 @@ export const sourceUri = withRules(
       // Kept out of the CRD on purpose: bucket naming differs across S3 implementations, so the API server takes
       // the URI and the orchestrator reports InvalidSpec naming the field.
       id: 's3-bucket-name',
-      message: 'S3 bucket names are 3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit',
+      message:
+        'S3 bucket names are 3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit',
       enforcedBy: 'zod',
       check: (v) => !v.startsWith('s3://') || S3_BUCKET.test(v.slice(5).split('/')[0] ?? ''),
     },
@@ -84,7 +89,11 @@ export const sourceUri = withRules(
 
 const keyRef = z.strictObject({
   name: dnsSubdomainName,
-  key: z.string().min(1).max(LIMITS.shortString).regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret or ConfigMap key'),
+  key: z
+    .string()
+    .min(1)
+    .max(LIMITS.shortString)
+    .regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret or ConfigMap key'),
   optional: z.boolean().optional(),
 });
 
@@ -166,8 +175,7 @@ export const sourceEnvVar = withRules(z.strictObject(envVarShape), [
     message: 'endpoint URLs must be http(s)://host[:port][/path], without user info, query or fragment',
     enforcedBy: 'both',
     cel: `!(self.name in ['AWS_ENDPOINT_URL', 'HF_ENDPOINT']) || (has(self.value) && self.value.matches('${ENDPOINT_URL}'))`,
-    check: (v) =>
-      !['AWS_ENDPOINT_URL', 'HF_ENDPOINT'].includes(v.name) || new RegExp(ENDPOINT_URL).test(v.value ?? ''),
+    check: (v) => !['AWS_ENDPOINT_URL', 'HF_ENDPOINT'].includes(v.name) || new RegExp(ENDPOINT_URL).test(v.value ?? ''),
   },
 ]);
 
@@ -202,10 +210,17 @@ export const sourceEnvList = listMap(sourceEnvVar, 'name', LIMITS.envList);
 export const localObjectReference = z.strictObject({ name: dnsSubdomainName });
 export const imagePullSecrets = z.array(localObjectReference).max(LIMITS.imagePullSecrets);
 
-export const image = z.string().min(1).max(LIMITS.image).regex(PRINTABLE_ASCII, 'must be an image reference without spaces');
+export const image = z
+  .string()
+  .min(1)
+  .max(LIMITS.image)
+  .regex(PRINTABLE_ASCII, 'must be an image reference without spaces');
 
 export const resourceList = z.record(
-  z.string().max(LIMITS.shortString).regex(/^([a-z0-9.-]+\/)?[a-zA-Z0-9._-]+$/, 'must be a resource name'),
+  z
+    .string()
+    .max(LIMITS.shortString)
+    .regex(/^([a-z0-9.-]+\/)?[a-zA-Z0-9._-]+$/, 'must be a resource name'),
   quantity,
 );
 
@@ -256,40 +271,62 @@ export const tolerations = z.array(toleration).max(LIMITS.tolerations);
 export const gpuRequirements = z.strictObject(
   {
     requests: z.number().int().min(1).max(64),
-    models: z.array(z.string().min(1).max(LIMITS.name).regex(/^[A-Za-z0-9._-]+$/, 'must be a GPU model name such as MI300X')).max(LIMITS.gpuModels).optional(),
+    models: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(LIMITS.name)
+          .regex(/^[A-Za-z0-9._-]+$/, 'must be a GPU model name such as MI300X'),
+      )
+      .max(LIMITS.gpuModels)
+      .optional(),
     minVram: positiveQuantity.optional(),
-    resourceName: z.string().max(LIMITS.shortString).regex(/^[a-z0-9.-]+\/[a-zA-Z0-9._-]+$/, 'must be an extended resource name such as amd.com/gpu').optional(),
+    resourceName: z
+      .string()
+      .max(LIMITS.shortString)
+      .regex(/^[a-z0-9.-]+\/[a-zA-Z0-9._-]+$/, 'must be an extended resource name such as amd.com/gpu')
+      .optional(),
   },
   unknownKeyHints({ model: 'use gpu.models (a list)' }),
 );
 
-export const cpuRequirements = withRules(z.strictObject({ requests: positiveQuantity.optional(), limits: positiveQuantity.optional() }), [
-  {
-    id: 'cpu-requests-or-limits',
-    message: 'cpu must set requests or limits',
-    enforcedBy: 'both',
-    cel: 'has(self.requests) || has(self.limits)',
-    check: (v) => v.requests !== undefined || v.limits !== undefined,
-  },
-  {
-    id: 'cpu-limits-gte-requests',
-    message: 'cpu.limits must be greater than or equal to cpu.requests',
-    enforcedBy: 'both',
-    cel: '!has(self.requests) || !has(self.limits) || !quantity(string(self.limits)).isLessThan(quantity(string(self.requests)))',
-    check: (v) => v.requests === undefined || v.limits === undefined || safe(() => compareQuantities(v.limits!, v.requests!) >= 0),
-    path: () => ['limits'],
-  },
-]);
+export const cpuRequirements = withRules(
+  z.strictObject({ requests: positiveQuantity.optional(), limits: positiveQuantity.optional() }),
+  [
+    {
+      id: 'cpu-requests-or-limits',
+      message: 'cpu must set requests or limits',
+      enforcedBy: 'both',
+      cel: 'has(self.requests) || has(self.limits)',
+      check: (v) => v.requests !== undefined || v.limits !== undefined,
+    },
+    {
+      id: 'cpu-limits-gte-requests',
+      message: 'cpu.limits must be greater than or equal to cpu.requests',
+      enforcedBy: 'both',
+      cel: '!has(self.requests) || !has(self.limits) || !quantity(string(self.limits)).isLessThan(quantity(string(self.requests)))',
+      check: (v) =>
+        v.requests === undefined ||
+        v.limits === undefined ||
+        safe(() => compareQuantities(v.limits!, v.requests!) >= 0),
+      path: () => ['limits'],
+    },
+  ],
+);
 
-export const hardwareRequirements = withRules(z.strictObject({ gpu: gpuRequirements.optional(), cpu: cpuRequirements.optional() }), [
-  {
-    id: 'hardware-gpu-or-cpu',
-    message: 'hardware must specify gpu or cpu',
-    enforcedBy: 'both',
-    cel: 'has(self.gpu) || has(self.cpu)',
-    check: (v) => v.gpu !== undefined || v.cpu !== undefined,
-  },
-]);
+export const hardwareRequirements = withRules(
+  z.strictObject({ gpu: gpuRequirements.optional(), cpu: cpuRequirements.optional() }),
+  [
+    {
+      id: 'hardware-gpu-or-cpu',
+      message: 'hardware must specify gpu or cpu',
+      enforcedBy: 'both',
+      cel: 'has(self.gpu) || has(self.cpu)',
+      check: (v) => v.gpu !== undefined || v.cpu !== undefined,
+    },
+  ],
+);
 
 // --- status -------------------------------------------------------------------------------------------------------
 export const condition = z.strictObject({

@@ -65,7 +65,9 @@ export function unknownKeyHints(hints: Record<string, string>) {
     error: (issue: { code?: string; keys?: string[] }) => {
       if (issue.code !== 'unrecognized_keys' || !issue.keys) return undefined;
       const hinted = issue.keys.map((k) => hints[k]).filter(Boolean);
-      return hinted.length ? hinted.join('; ') : `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      return hinted.length
+        ? hinted.join('; ')
+        : `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     },
   };
 }

@@ -40,12 +40,22 @@ export const serviceModel = withRules(
       cel: '(has(self.name) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.custom) ? 1 : 0) == 1',
       check: (m) => [m.name, m.image, m.custom].filter((x) => x !== undefined).length === 1,
     },
-    { id: 'service-model-immutable', message: 'model selection is immutable', enforcedBy: 'api', cel: 'self == oldSelf' },
+    {
+      id: 'service-model-immutable',
+      message: 'model selection is immutable',
+      enforcedBy: 'api',
+      cel: 'self == oldSelf',
+    },
   ],
 );
 
 export const serviceCaching = withRules(z.strictObject({ mode: cacheMode.default('Dedicated') }), [
-  { id: 'service-caching-immutable', message: 'caching mode is immutable', enforcedBy: 'api', cel: 'self.mode == oldSelf.mode' },
+  {
+    id: 'service-caching-immutable',
+    message: 'caching mode is immutable',
+    enforcedBy: 'api',
+    cel: 'self.mode == oldSelf.mode',
+  },
 ]);
 
 /** AIMService spec (spec section 2). */

@@ -11,9 +11,7 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldE
 
 /** `["spec", "modelSources", 0, "modelId"]` → `spec.modelSources[0].modelId` */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 /** Messages in the API server's style for the generic cases; rule messages come from the schemas. */
@@ -21,17 +19,25 @@ const errorMap = (issue: z.core.$ZodRawIssue): string | undefined => {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'Required value';
   if (issue.code === 'invalid_type') return `must be ${issue.expected}`;
   if (issue.code === 'too_big' && issue.origin === 'array') return `must have at most ${String(issue.maximum)} items`;
-  if (issue.code === 'too_small' && issue.origin === 'array') return `must have at least ${String(issue.minimum)} items`;
+  if (issue.code === 'too_small' && issue.origin === 'array')
+    return `must have at least ${String(issue.minimum)} items`;
   if (issue.code === 'too_big' && issue.origin === 'string') return `may not be longer than ${String(issue.maximum)}`;
-  if (issue.code === 'too_small' && issue.origin === 'string') return `must be at least ${String(issue.minimum)} characters`;
+  if (issue.code === 'too_small' && issue.origin === 'string')
+    return `must be at least ${String(issue.minimum)} characters`;
   if (issue.code === 'too_big') return `must be less than or equal to ${String(issue.maximum)}`;
   if (issue.code === 'too_small') return `must be greater than or equal to ${String(issue.minimum)}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return undefined;
 };
 
 /** Parses with any schema and reports every problem as `path: message` (never echoing values: they may be secret). */
-export function validateWith<S extends z.ZodType>(schema: S, value: unknown, pathPrefix: PropertyKey[] = []): Validation<z.output<S>> {
+export function validateWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  pathPrefix: PropertyKey[] = [],
+): Validation<z.output<S>> {
   const result = schema.safeParse(value, { error: errorMap });
   if (result.success) return { ok: true, value: result.data };
   return {
@@ -41,7 +47,10 @@ export function validateWith<S extends z.ZodType>(schema: S, value: unknown, pat
 }
 
 /** Validates a whole object of one of our kinds. */
-export function validateObject<K extends KindName>(kind: K, value: unknown): Validation<z.output<(typeof KINDS)[K]['schema']>> {
+export function validateObject<K extends KindName>(
+  kind: K,
+  value: unknown,
+): Validation<z.output<(typeof KINDS)[K]['schema']>> {
   return validateWith(KINDS[kind].schema, value) as Validation<z.output<(typeof KINDS)[K]['schema']>>;
 }
 

@@ -17,7 +17,9 @@ export function renderAll(): Map<string, string> {
 /** Files whose committed content differs from what the schemas generate (or that are missing/extra). */
 export function staleCrdFiles(dir = CRD_DIR): string[] {
   const want = renderAll();
-  const stale = [...want].filter(([f, text]) => !existsSync(join(dir, f)) || readFileSync(join(dir, f), 'utf8') !== text).map(([f]) => f);
+  const stale = [...want]
+    .filter(([f, text]) => !existsSync(join(dir, f)) || readFileSync(join(dir, f), 'utf8') !== text)
+    .map(([f]) => f);
   const extra = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml') && !want.has(f)) : [];
   return [...stale, ...extra];
 }

@@ -87,7 +87,9 @@ function structural(node: Json, path: string): Json {
 }
 
 function hasDefaultedChild(node: Json): boolean {
-  return Object.values((node.properties as Record<string, Json> | undefined) ?? {}).some((c) => c.default !== undefined);
+  return Object.values((node.properties as Record<string, Json> | undefined) ?? {}).some(
+    (c) => c.default !== undefined,
+  );
 }
 
 export function toCrd(def: KindDef): Json {
