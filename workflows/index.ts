@@ -1,0 +1,2 @@
+// Every workflow type the worker registers (the bundle entry point).
+export { pingCluster } from './pingCluster.js';
