@@ -27,6 +27,8 @@ export function toStructuralSchema(schema: z.ZodType): Json {
         Object.assign(out, {
           anyOf: [{ type: 'integer' }, { type: 'string' }],
           pattern: QUANTITY_PATTERN,
+          // Bounds the cost of quantity() in CEL rules (no real quantity is longer).
+          maxLength: 64,
           'x-kubernetes-int-or-string': true,
         });
       }
@@ -62,9 +64,11 @@ function structural(node: Json, path: string): Json {
     out.properties = Object.fromEntries(
       Object.entries(props).map(([k, v]) => {
         const child = structural(v, `${path}.${k}`);
-        // A parent of defaulted fields defaults to {} so that the API server applies the inner defaults.
-        if (!required.has(k) && child.type === 'object' && child.default === undefined && hasDefaultedChild(child)) {
-          child.default = {};
+        // A parent of defaulted fields defaults too, so that the API server applies the inner defaults. The default
+        // is written out ({} plus the children's defaults): the API server checks defaults against CEL rules as they
+        // stand, and a rule such as `self.mode == oldSelf.mode` fails on a bare {}.
+        if (!required.has(k) && child.type === 'object' && hasDefaultedChild(child)) {
+          child.default = { ...childDefaults(child), ...((child.default as Json | undefined) ?? {}) };
         }
         return [k, child];
       }),
@@ -84,6 +88,11 @@ function structural(node: Json, path: string): Json {
   if (out.format === 'date-time') delete out.pattern;
   if (out.minItems === 0) delete out.minItems;
   return out;
+}
+
+function childDefaults(node: Json): Json {
+  const props = (node.properties as Record<string, Json> | undefined) ?? {};
+  return Object.fromEntries(Object.entries(props).filter(([, c]) => c.default !== undefined).map(([k, c]) => [k, c.default]));
 }
 
 function hasDefaultedChild(node: Json): boolean {

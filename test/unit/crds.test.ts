@@ -74,7 +74,7 @@ describe('generated CRDs', () => {
     expect(model['x-kubernetes-validations']).toContainEqual(
       expect.objectContaining({ message: 'exactly one of name, image, or custom must be specified' }),
     );
-    expect((spec.properties as Record<string, Json>).caching).toMatchObject({ default: {} });
+    expect((spec.properties as Record<string, Json>).caching).toMatchObject({ default: { mode: 'Dedicated' } });
   });
 
   it('renders quantities as int-or-string with the quantity pattern', () => {

@@ -1,0 +1,55 @@
+/**
+ * The downloader (spec section 6): one program for `MODE=probe` and `MODE=download`, configured only by env.
+ * Success: exit 0 with a JSON termination message of facts. Failure: one JSON line
+ * `{"reason","message","downloadedBytes","attempt"}` (≤ 4 KiB) and exit 1. Bad configuration: exit 2.
+ */
+import { join } from 'node:path';
+import { readConfig, type DownloaderConfig } from './config.js';
+import { download } from './download.js';
+import { DownloaderFailure, scrub, writeTerminationMessage } from './failures.js';
+import { listSource } from './download.js';
+import { bytesOnDisk, cacheStatusSink } from './progress.js';
+
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ ts: new Date().toISOString(), component: 'aim-downloader', event, ...fields }));
+}
+
+async function probe(cfg: DownloaderConfig): Promise<Record<string, unknown>> {
+  const listing = await listSource(cfg, false);
+  return { totalBytes: listing.totalBytes, files: listing.files.length, ...(listing.revision ? { revision: listing.revision } : {}) };
+}
+
+async function main(): Promise<number> {
+  let cfg: DownloaderConfig;
+  try {
+    cfg = readConfig();
+  } catch (err) {
+    const message = scrub(err instanceof Error ? err.message : String(err));
+    log('config-error', { message });
+    writeTerminationMessage(process.env.TERMINATION_MESSAGE_PATH || '/dev/termination-log', { reason: 'InvalidSpec', message, downloadedBytes: 0, attempt: 0 });
+    return 2;
+  }
+  log('start', { mode: cfg.mode, source: cfg.sourceUri, modelId: cfg.modelId, attempt: cfg.attempt });
+  try {
+    const facts: Record<string, unknown> =
+      cfg.mode === 'probe' ? await probe(cfg) : { ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined)) };
+    log('done', facts);
+    writeTerminationMessage(cfg.terminationMessagePath, facts);
+    return 0;
+  } catch (err) {
+    const failure =
+      err instanceof DownloaderFailure ? err : new DownloaderFailure('DownloadFailed', `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    const downloadedBytes = cfg.mode === 'download' ? await bytesOnDisk(join(cfg.mountPath, cfg.modelId)) : 0;
+    const line = writeTerminationMessage(cfg.terminationMessagePath, { reason: failure.reason, message: failure.message, downloadedBytes, attempt: cfg.attempt });
+    log('failed', JSON.parse(line) as Record<string, unknown>);
+    return 1;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(scrub(String(err)));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,112 @@
+import {
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  S3ServiceException,
+  type ChecksumAlgorithm,
+} from '@aws-sdk/client-s3';
+import type { S3Source } from '../config.js';
+import { DownloaderFailure } from '../failures.js';
+import { listingOf, type Listing, type RemoteFile } from '../listing.js';
+
+/** The AWS SDK reads credentials from the environment (AWS_ACCESS_KEY_ID, …); they never pass through our code. */
+export function s3Client(src: S3Source, env: NodeJS.ProcessEnv = process.env): S3Client {
+  // No credentials configured: a public bucket, so send unsigned requests rather than fail on a missing key.
+  const anonymous = !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE && !env.AWS_WEB_IDENTITY_TOKEN_FILE;
+  return new S3Client({
+    ...(anonymous
+      ? { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: (request) => Promise.resolve(request) } }
+      : {}),
+    region: src.region,
+    ...(src.endpoint ? { endpoint: src.endpoint } : {}),
+    forcePathStyle: src.pathStyle,
+    maxAttempts: 3,
+    // Checksums are verified by us per file; do not let the SDK add or demand its own on listings.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+export const describeS3 = (src: S3Source) => `s3://${src.bucket}/${src.prefix ? `${src.prefix}/` : ''}`;
+
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AuthorizationHeaderMalformed',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+]);
+const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequests']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']);
+
+/** S3 errors → section 7 reasons, by error code (never by message text). */
+export function classifyS3Error(err: unknown, src: S3Source): DownloaderFailure {
+  if (err instanceof DownloaderFailure) return err;
+  const where = describeS3(src);
+  const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.Code ?? e.name ?? e.code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  if (AUTH_CODES.has(code) || status === 403 || code === 'CredentialsProviderError') {
+    return new DownloaderFailure('AuthFailed', `S3 refused the credentials for ${where} (${code || `HTTP ${status}`}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+  }
+  if (code === 'NoSuchBucket') return new DownloaderFailure('SourceNotFound', `bucket ${src.bucket} does not exist at ${src.endpoint ?? 'AWS S3'}`);
+  if (code === 'NoSuchKey') return new DownloaderFailure('SourceNotFound', `an object under ${where} disappeared while listing`);
+  if (THROTTLE_CODES.has(code) || status === 429 || status === 503) return new DownloaderFailure('RateLimited', `S3 is throttling requests for ${where} (${code || status})`);
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  if (NETWORK_CODES.has(code) || (cause && NETWORK_CODES.has(cause)) || (!(err instanceof S3ServiceException) && status === undefined)) {
+    return new DownloaderFailure('EndpointUnreachable', `cannot reach S3 at ${src.endpoint ?? `region ${src.region}`} (${cause ?? code ?? 'network error'})`);
+  }
+  return new DownloaderFailure('DownloadFailed', `S3 error for ${where}: ${code || `HTTP ${status}`}`);
+}
+
+const CHECKSUM_FIELDS = [
+  ['ChecksumSHA256', 'SHA256'],
+  ['ChecksumSHA1', 'SHA1'],
+  ['ChecksumCRC32C', 'CRC32C'],
+  ['ChecksumCRC32', 'CRC32'],
+] as const;
+
+/**
+ * Lists everything under `prefix/` (directory semantics, relative paths kept) with sizes, single-part ETag MD5s and,
+ * where the object has one, its full-object `x-amz-checksum-*` (HEAD with checksum mode).
+ */
+export async function listS3(src: S3Source, opts: { checksums: boolean }): Promise<Listing> {
+  const client = s3Client(src);
+  const prefix = src.prefix ? `${src.prefix}/` : '';
+  const files: RemoteFile[] = [];
+  const withChecksums: Array<{ file: RemoteFile; key: string }> = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: src.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue; // directory markers
+        const etag = (o.ETag ?? '').replace(/"/g, '');
+        const file: RemoteFile = { path: o.Key.slice(prefix.length), size: o.Size ?? 0, ...(/^[0-9a-f]{32}$/.test(etag) ? { md5: etag } : {}) };
+        files.push(file);
+        if (opts.checksums && (o.ChecksumAlgorithm as ChecksumAlgorithm[] | undefined)?.length) withChecksums.push({ file, key: o.Key });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    for (const { file, key } of withChecksums) {
+      const head = await client.send(new HeadObjectCommand({ Bucket: src.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      // Composite (multipart) checksums end in -N and cannot be checked against the whole file.
+      const found = CHECKSUM_FIELDS.map(([field, algorithm]) => ({ algorithm, value: head[field] })).find(
+        (c) => c.value && !c.value.includes('-') && head.ChecksumType !== 'COMPOSITE',
+      );
+      if (found?.value) file.checksum = { algorithm: found.algorithm, value: found.value };
+    }
+  } catch (err) {
+    throw classifyS3Error(err, src);
+  } finally {
+    client.destroy();
+  }
+  if (files.length === 0) {
+    throw new DownloaderFailure('SourceNotFound', `no objects under ${describeS3(src)}${src.endpoint ? ` at ${src.endpoint}` : ''}`);
+  }
+  return listingOf(files);
+}
