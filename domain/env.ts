@@ -20,6 +20,8 @@ export function withoutCredentials(env: EnvVar[]): EnvVar[] {
 /** Every Secret reference in an env list, as `{secret, key}` (spec section 5.3 step 4). */
 export function secretRefs(env: EnvVar[] | undefined): Array<{ name: string; key: string; env: string }> {
   return (env ?? []).flatMap((e) =>
-    e.valueFrom?.secretKeyRef ? [{ name: e.valueFrom.secretKeyRef.name, key: e.valueFrom.secretKeyRef.key, env: e.name }] : [],
+    e.valueFrom?.secretKeyRef
+      ? [{ name: e.valueFrom.secretKeyRef.name, key: e.valueFrom.secretKeyRef.key, env: e.name }]
+      : [],
   );
 }

@@ -1,4 +1,13 @@
-import type { V1Job, V1OwnerReference, V1Role, V1RoleBinding, V1Container, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
+import type {
+  V1Job,
+  V1OwnerReference,
+  V1Role,
+  V1RoleBinding,
+  V1Container,
+  V1Volume,
+  V1VolumeMount,
+  V1EnvVar,
+} from '@kubernetes/client-node';
 import { API_GROUP, LABELS, MANAGED_BY } from '../schemas/constants.js';
 import type { EnvVar, NodeAffinity, Toleration } from '../schemas/types.js';
 import { overlayEnv } from './env.js';
@@ -158,12 +167,18 @@ export function buildDownloaderJob(input: DownloaderJobInput): V1Job {
   }
   const labels = downloaderLabels(input);
   const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }];
-  if (input.mode === 'download') volumes.push({ name: 'cache', persistentVolumeClaim: { claimName: input.cache!.pvcName! } });
+  if (input.mode === 'download')
+    volumes.push({ name: 'cache', persistentVolumeClaim: { claimName: input.cache!.pvcName! } });
   input.sources.forEach((s, i) => s.caBundle && volumes.push(caVolume(i, s.caBundle)));
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: input.name, namespace: input.namespace, labels, ownerReferences: [{ ...input.owner, controller: true, blockOwnerDeletion: true }] },
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels,
+      ownerReferences: [{ ...input.owner, controller: true, blockOwnerDeletion: true }],
+    },
     spec: {
       backoffLimit: 0,
       completions: 1,
@@ -198,16 +213,33 @@ export function buildProgressRole(cache: string, namespace: string, owner: V1Own
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
-    metadata: { name: `${cache}-progress`, namespace, labels: { [LABELS.managedBy]: MANAGED_BY }, ownerReferences: [{ ...owner, controller: true }] },
-    rules: [{ apiGroups: [API_GROUP], resources: ['aimmodelcaches/status'], resourceNames: [cache], verbs: ['get', 'patch'] }],
+    metadata: {
+      name: `${cache}-progress`,
+      namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY },
+      ownerReferences: [{ ...owner, controller: true }],
+    },
+    rules: [
+      { apiGroups: [API_GROUP], resources: ['aimmodelcaches/status'], resourceNames: [cache], verbs: ['get', 'patch'] },
+    ],
   };
 }
 
-export function buildProgressRoleBinding(cache: string, namespace: string, serviceAccountName: string, owner: V1OwnerReference): V1RoleBinding {
+export function buildProgressRoleBinding(
+  cache: string,
+  namespace: string,
+  serviceAccountName: string,
+  owner: V1OwnerReference,
+): V1RoleBinding {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: { name: `${cache}-progress`, namespace, labels: { [LABELS.managedBy]: MANAGED_BY }, ownerReferences: [{ ...owner, controller: true }] },
+    metadata: {
+      name: `${cache}-progress`,
+      namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY },
+      ownerReferences: [{ ...owner, controller: true }],
+    },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${cache}-progress` },
     subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],
   };

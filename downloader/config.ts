@@ -57,7 +57,11 @@ export function parseSourceUri(uri: string, env: NodeJS.ProcessEnv): S3Source | 
   }
   if (uri.startsWith('hf://')) {
     const m = /^hf:\/\/([^/@]+\/[^/@]+)(?:@(.+))?$/.exec(uri);
-    if (!m) throw new DownloaderFailure('SourceNotFound', `invalid Hugging Face URI ${uri}: expected hf://org/name[@revision]`);
+    if (!m)
+      throw new DownloaderFailure(
+        'SourceNotFound',
+        `invalid Hugging Face URI ${uri}: expected hf://org/name[@revision]`,
+      );
     return {
       kind: 'hf',
       repo: m[1]!,
@@ -71,7 +75,8 @@ export function parseSourceUri(uri: string, env: NodeJS.ProcessEnv): S3Source | 
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): DownloaderConfig {
   const mode = env.MODE;
-  if (mode !== 'probe' && mode !== 'download') throw new Error(`MODE must be probe or download, got ${mode ?? '(unset)'}`);
+  if (mode !== 'probe' && mode !== 'download')
+    throw new Error(`MODE must be probe or download, got ${mode ?? '(unset)'}`);
   const sourceUri = env.SOURCE_URI;
   const modelId = env.MODEL_ID;
   if (!sourceUri || !modelId) throw new Error('SOURCE_URI and MODEL_ID are required');

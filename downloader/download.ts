@@ -45,7 +45,8 @@ async function checkFreeSpace(cfg: DownloaderConfig, root: string, listing: List
   const need = await bytesStillNeeded(root, listing);
   const fs = await statfs(cfg.mountPath);
   let free = Number(fs.bavail) * Number(fs.bsize);
-  if (cfg.volumeCapacityBytes !== undefined) free = Math.min(free, cfg.volumeCapacityBytes - (await bytesOnDisk(cfg.mountPath)));
+  if (cfg.volumeCapacityBytes !== undefined)
+    free = Math.min(free, cfg.volumeCapacityBytes - (await bytesOnDisk(cfg.mountPath)));
   if (need > free) {
     throw new DownloaderFailure(
       'InsufficientStorage',
@@ -58,7 +59,18 @@ function s5cmdArgs(src: S3Source, dest: string, env: NodeJS.ProcessEnv): string[
   const sign = env.AWS_ACCESS_KEY_ID ? [] : ['--no-sign-request'];
   const endpoint = src.endpoint ? ['--endpoint-url', src.endpoint] : [];
   // sync copies only what is missing or differs in size: a retry resumes per file.
-  return [...endpoint, ...sign, '--log', 'error', '--numworkers', '32', 'sync', '--size-only', `${describeS3(src)}*`, `${dest}/`];
+  return [
+    ...endpoint,
+    ...sign,
+    '--log',
+    'error',
+    '--numworkers',
+    '32',
+    'sync',
+    '--size-only',
+    `${describeS3(src)}*`,
+    `${dest}/`,
+  ];
 }
 
 function hfArgs(src: HfSource, dest: string): string[] {
@@ -79,7 +91,10 @@ function toolEnv(cfg: DownloaderConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessE
 /** When a tool fails, ask the source again: its answer (codes, headers) classifies the failure, not tool output. */
 async function classifyToolFailure(cfg: DownloaderConfig, result: ToolResult): Promise<DownloaderFailure> {
   if (/no space left on device|ENOSPC/i.test(result.stderrTail)) {
-    return new DownloaderFailure('InsufficientStorage', `the volume ran out of space after ${formatBytes(result.downloadedBytes)}`);
+    return new DownloaderFailure(
+      'InsufficientStorage',
+      `the volume ran out of space after ${formatBytes(result.downloadedBytes)}`,
+    );
   }
   try {
     await listSource(cfg, false);
@@ -87,14 +102,22 @@ async function classifyToolFailure(cfg: DownloaderConfig, result: ToolResult): P
     if (err instanceof DownloaderFailure) return err;
   }
   const tool = cfg.source.kind === 's3' ? 's5cmd' : 'hf download';
-  return new DownloaderFailure('DownloadFailed', `${tool} exited with code ${result.exitCode} after ${formatBytes(result.downloadedBytes)}; the next attempt resumes`);
+  return new DownloaderFailure(
+    'DownloadFailed',
+    `${tool} exited with code ${result.exitCode} after ${formatBytes(result.downloadedBytes)}; the next attempt resumes`,
+  );
 }
 
 /**
  * One download attempt: list, check space, fetch what is missing (s5cmd / hf), verify everything, delete what
  * fails verification. Resumable: a second attempt on the same volume fetches only missing or bad files.
  */
-export async function download(cfg: DownloaderConfig, sink: ProgressSink | undefined, tools: Tools = DEFAULT_TOOLS, env = process.env): Promise<DownloadOutcome> {
+export async function download(
+  cfg: DownloaderConfig,
+  sink: ProgressSink | undefined,
+  tools: Tools = DEFAULT_TOOLS,
+  env = process.env,
+): Promise<DownloadOutcome> {
   const dest = join(cfg.mountPath, cfg.modelId);
   await mkdir(dest, { recursive: true });
   const listing = await listSource(cfg, true);

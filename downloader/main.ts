@@ -16,7 +16,11 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 
 async function probe(cfg: DownloaderConfig): Promise<Record<string, unknown>> {
   const listing = await listSource(cfg, false);
-  return { totalBytes: listing.totalBytes, files: listing.files.length, ...(listing.revision ? { revision: listing.revision } : {}) };
+  return {
+    totalBytes: listing.totalBytes,
+    files: listing.files.length,
+    ...(listing.revision ? { revision: listing.revision } : {}),
+  };
 }
 
 async function main(): Promise<number> {
@@ -26,21 +30,38 @@ async function main(): Promise<number> {
   } catch (err) {
     const message = scrub(err instanceof Error ? err.message : String(err));
     log('config-error', { message });
-    writeTerminationMessage(process.env.TERMINATION_MESSAGE_PATH || '/dev/termination-log', { reason: 'InvalidSpec', message, downloadedBytes: 0, attempt: 0 });
+    writeTerminationMessage(process.env.TERMINATION_MESSAGE_PATH || '/dev/termination-log', {
+      reason: 'InvalidSpec',
+      message,
+      downloadedBytes: 0,
+      attempt: 0,
+    });
     return 2;
   }
   log('start', { mode: cfg.mode, source: cfg.sourceUri, modelId: cfg.modelId, attempt: cfg.attempt });
   try {
     const facts: Record<string, unknown> =
-      cfg.mode === 'probe' ? await probe(cfg) : { ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined)) };
+      cfg.mode === 'probe'
+        ? await probe(cfg)
+        : { ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined)) };
     log('done', facts);
     writeTerminationMessage(cfg.terminationMessagePath, facts);
     return 0;
   } catch (err) {
     const failure =
-      err instanceof DownloaderFailure ? err : new DownloaderFailure('DownloadFailed', `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+      err instanceof DownloaderFailure
+        ? err
+        : new DownloaderFailure(
+            'DownloadFailed',
+            `unexpected error: ${err instanceof Error ? err.message : String(err)}`,
+          );
     const downloadedBytes = cfg.mode === 'download' ? await bytesOnDisk(join(cfg.mountPath, cfg.modelId)) : 0;
-    const line = writeTerminationMessage(cfg.terminationMessagePath, { reason: failure.reason, message: failure.message, downloadedBytes, attempt: cfg.attempt });
+    const line = writeTerminationMessage(cfg.terminationMessagePath, {
+      reason: failure.reason,
+      message: failure.message,
+      downloadedBytes,
+      attempt: cfg.attempt,
+    });
     log('failed', JSON.parse(line) as Record<string, unknown>);
     return 1;
   }

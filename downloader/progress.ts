@@ -26,7 +26,11 @@ export function formatDuration(seconds: number): string {
 }
 
 /** `45% 1.2 GiB/2.6 GiB 85 MiB/s ETA 17s` */
-export function progressSnapshot(downloaded: number, total: number | undefined, bytesPerSecond: number): AIMModelCacheProgress {
+export function progressSnapshot(
+  downloaded: number,
+  total: number | undefined,
+  bytesPerSecond: number,
+): AIMModelCacheProgress {
   const percent = total ? Math.min(100, Math.floor((downloaded / total) * 1000) / 10) : undefined;
   const eta = total && bytesPerSecond > 0 ? Math.max(0, Math.round((total - downloaded) / bytesPerSecond)) : undefined;
   const display = [
@@ -60,11 +64,17 @@ export function cacheStatusSink(cache: { name: string; namespace: string }): Pro
     try {
       await objects.applyStatus(
         RESOURCES.AIMModelCache,
-        { apiVersion: API_GROUP_VERSION, kind: 'AIMModelCache', metadata: { name: cache.name, namespace: cache.namespace }, status: { progress } } as never,
+        {
+          apiVersion: API_GROUP_VERSION,
+          kind: 'AIMModelCache',
+          metadata: { name: cache.name, namespace: cache.namespace },
+          status: { progress },
+        } as never,
         { fieldManager: FIELD_MANAGERS.downloader },
       );
     } catch (err) {
-      if (!warned) console.error(`progress: cannot write status of ${cache.namespace}/${cache.name}: ${(err as Error).message}`);
+      if (!warned)
+        console.error(`progress: cannot write status of ${cache.namespace}/${cache.name}: ${(err as Error).message}`);
       warned = true;
     }
   };

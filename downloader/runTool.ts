@@ -50,7 +50,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     if (bytes > last) lastChange = now;
     last = bytes;
     if (now - rate.at >= 1000) {
-      rate.value = ((bytes - rate.bytes) * 1000) / (now - rate.at) * 0.5 + rate.value * 0.5;
+      rate.value = (((bytes - rate.bytes) * 1000) / (now - rate.at)) * 0.5 + rate.value * 0.5;
       rate.bytes = bytes;
       rate.at = now;
     }

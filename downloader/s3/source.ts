@@ -15,7 +15,10 @@ export function s3Client(src: S3Source, env: NodeJS.ProcessEnv = process.env): S
   const anonymous = !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE && !env.AWS_WEB_IDENTITY_TOKEN_FILE;
   return new S3Client({
     ...(anonymous
-      ? { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: (request) => Promise.resolve(request) } }
+      ? {
+          credentials: { accessKeyId: '', secretAccessKey: '' },
+          signer: { sign: (request) => Promise.resolve(request) },
+        }
       : {}),
     region: src.region,
     ...(src.endpoint ? { endpoint: src.endpoint } : {}),
@@ -40,8 +43,23 @@ const AUTH_CODES = new Set([
   'InvalidClientTokenId',
   'CredentialsProviderError',
 ]);
-const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequests']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']);
+const THROTTLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequests',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'TimeoutError',
+]);
 
 /** S3 errors → section 7 reasons, by error code (never by message text). */
 export function classifyS3Error(err: unknown, src: S3Source): DownloaderFailure {
@@ -51,14 +69,30 @@ export function classifyS3Error(err: unknown, src: S3Source): DownloaderFailure 
   const code = e.Code ?? e.name ?? e.code ?? '';
   const status = e.$metadata?.httpStatusCode;
   if (AUTH_CODES.has(code) || status === 403 || code === 'CredentialsProviderError') {
-    return new DownloaderFailure('AuthFailed', `S3 refused the credentials for ${where} (${code || `HTTP ${status}`}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+    return new DownloaderFailure(
+      'AuthFailed',
+      `S3 refused the credentials for ${where} (${code || `HTTP ${status}`}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+    );
   }
-  if (code === 'NoSuchBucket') return new DownloaderFailure('SourceNotFound', `bucket ${src.bucket} does not exist at ${src.endpoint ?? 'AWS S3'}`);
-  if (code === 'NoSuchKey') return new DownloaderFailure('SourceNotFound', `an object under ${where} disappeared while listing`);
-  if (THROTTLE_CODES.has(code) || status === 429 || status === 503) return new DownloaderFailure('RateLimited', `S3 is throttling requests for ${where} (${code || status})`);
+  if (code === 'NoSuchBucket')
+    return new DownloaderFailure(
+      'SourceNotFound',
+      `bucket ${src.bucket} does not exist at ${src.endpoint ?? 'AWS S3'}`,
+    );
+  if (code === 'NoSuchKey')
+    return new DownloaderFailure('SourceNotFound', `an object under ${where} disappeared while listing`);
+  if (THROTTLE_CODES.has(code) || status === 429 || status === 503)
+    return new DownloaderFailure('RateLimited', `S3 is throttling requests for ${where} (${code || status})`);
   const cause = (err as { cause?: { code?: string } }).cause?.code;
-  if (NETWORK_CODES.has(code) || (cause && NETWORK_CODES.has(cause)) || (!(err instanceof S3ServiceException) && status === undefined)) {
-    return new DownloaderFailure('EndpointUnreachable', `cannot reach S3 at ${src.endpoint ?? `region ${src.region}`} (${cause ?? code ?? 'network error'})`);
+  if (
+    NETWORK_CODES.has(code) ||
+    (cause && NETWORK_CODES.has(cause)) ||
+    (!(err instanceof S3ServiceException) && status === undefined)
+  ) {
+    return new DownloaderFailure(
+      'EndpointUnreachable',
+      `cannot reach S3 at ${src.endpoint ?? `region ${src.region}`} (${cause ?? code ?? 'network error'})`,
+    );
   }
   return new DownloaderFailure('DownloadFailed', `S3 error for ${where}: ${code || `HTTP ${status}`}`);
 }
@@ -82,13 +116,20 @@ export async function listS3(src: S3Source, opts: { checksums: boolean }): Promi
   try {
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: src.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: src.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue; // directory markers
         const etag = (o.ETag ?? '').replace(/"/g, '');
-        const file: RemoteFile = { path: o.Key.slice(prefix.length), size: o.Size ?? 0, ...(/^[0-9a-f]{32}$/.test(etag) ? { md5: etag } : {}) };
+        const file: RemoteFile = {
+          path: o.Key.slice(prefix.length),
+          size: o.Size ?? 0,
+          ...(/^[0-9a-f]{32}$/.test(etag) ? { md5: etag } : {}),
+        };
         files.push(file);
-        if (opts.checksums && (o.ChecksumAlgorithm as ChecksumAlgorithm[] | undefined)?.length) withChecksums.push({ file, key: o.Key });
+        if (opts.checksums && (o.ChecksumAlgorithm as ChecksumAlgorithm[] | undefined)?.length)
+          withChecksums.push({ file, key: o.Key });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -106,7 +147,10 @@ export async function listS3(src: S3Source, opts: { checksums: boolean }): Promi
     client.destroy();
   }
   if (files.length === 0) {
-    throw new DownloaderFailure('SourceNotFound', `no objects under ${describeS3(src)}${src.endpoint ? ` at ${src.endpoint}` : ''}`);
+    throw new DownloaderFailure(
+      'SourceNotFound',
+      `no objects under ${describeS3(src)}${src.endpoint ? ` at ${src.endpoint}` : ''}`,
+    );
   }
   return listingOf(files);
 }

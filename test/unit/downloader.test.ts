@@ -6,20 +6,52 @@ import { progressSnapshot } from '../../downloader/progress.js';
 import { classifyS3Error } from '../../downloader/s3/source.js';
 import type { HfSource, S3Source } from '../../downloader/config.js';
 
-const s3: S3Source = { kind: 's3', bucket: 'models', prefix: 'qwen', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', pathStyle: true };
-const hf = (hasToken: boolean): HfSource => ({ kind: 'hf', repo: 'org/gated', revision: 'main', endpoint: 'https://hub.example', hasToken });
+const s3: S3Source = {
+  kind: 's3',
+  bucket: 'models',
+  prefix: 'qwen',
+  endpoint: 'http://127.0.0.1:9000',
+  region: 'us-east-1',
+  pathStyle: true,
+};
+const hf = (hasToken: boolean): HfSource => ({
+  kind: 'hf',
+  repo: 'org/gated',
+  revision: 'main',
+  endpoint: 'https://hub.example',
+  hasToken,
+});
 
 describe('source URIs', () => {
   it('treat an S3 prefix as a directory', () => {
-    expect(parseSourceUri('s3://models/qwen/', {})).toMatchObject({ bucket: 'models', prefix: 'qwen', region: 'us-east-1', pathStyle: false });
-    expect(parseSourceUri('s3://models', { AWS_ENDPOINT_URL: 'http://x' })).toMatchObject({ prefix: '', pathStyle: true });
-    expect(parseSourceUri('s3://m/p', { AWS_ENDPOINT_URL: 'http://x', S3_ADDRESSING_STYLE: 'virtual' })).toMatchObject({ pathStyle: false });
+    expect(parseSourceUri('s3://models/qwen/', {})).toMatchObject({
+      bucket: 'models',
+      prefix: 'qwen',
+      region: 'us-east-1',
+      pathStyle: false,
+    });
+    expect(parseSourceUri('s3://models', { AWS_ENDPOINT_URL: 'http://x' })).toMatchObject({
+      prefix: '',
+      pathStyle: true,
+    });
+    expect(parseSourceUri('s3://m/p', { AWS_ENDPOINT_URL: 'http://x', S3_ADDRESSING_STYLE: 'virtual' })).toMatchObject({
+      pathStyle: false,
+    });
     expect(parseSourceUri('s3://m/p', { AWS_DEFAULT_REGION: 'eu-west-1' })).toMatchObject({ region: 'eu-west-1' });
   });
 
   it('default the Hugging Face revision and endpoint', () => {
-    expect(parseSourceUri('hf://org/name', {})).toMatchObject({ repo: 'org/name', revision: 'main', endpoint: 'https://huggingface.co', hasToken: false });
-    expect(parseSourceUri('hf://org/name@v1.0', { HF_ENDPOINT: 'http://hub/', HF_TOKEN: 't' })).toMatchObject({ revision: 'v1.0', endpoint: 'http://hub', hasToken: true });
+    expect(parseSourceUri('hf://org/name', {})).toMatchObject({
+      repo: 'org/name',
+      revision: 'main',
+      endpoint: 'https://huggingface.co',
+      hasToken: false,
+    });
+    expect(parseSourceUri('hf://org/name@v1.0', { HF_ENDPOINT: 'http://hub/', HF_TOKEN: 't' })).toMatchObject({
+      revision: 'v1.0',
+      endpoint: 'http://hub',
+      hasToken: true,
+    });
   });
 
   it('refuses a config without MODE', () => {
@@ -52,7 +84,9 @@ describe('classification', () => {
   });
 
   it('names the page to accept a gated license, and asks for HF_TOKEN when none is set', () => {
-    expect(classifyHubResponse(401, 'GatedRepo', hf(false)).message).toMatch(/https:\/\/hub\.example\/org\/gated.*set HF_TOKEN/);
+    expect(classifyHubResponse(401, 'GatedRepo', hf(false)).message).toMatch(
+      /https:\/\/hub\.example\/org\/gated.*set HF_TOKEN/,
+    );
     expect(classifyHubResponse(403, 'GatedRepo', hf(true)).message).not.toMatch(/set HF_TOKEN/);
   });
 });
@@ -64,12 +98,15 @@ describe('scrubbing', () => {
       'GET http://user:pa55@minio:9000/x Authorization: Bearer abc.def hf_abcdefghijklmnop AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG',
       env,
     );
-    for (const secret of ['pa55', 'abc.def', 'hf_abcdefghijklmnop', 'IOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG']) expect(text).not.toContain(secret);
+    for (const secret of ['pa55', 'abc.def', 'hf_abcdefghijklmnop', 'IOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG'])
+      expect(text).not.toContain(secret);
     expect(text).toContain('http://***@minio:9000/x');
   });
 
   it('scrubs failure messages at construction', () => {
-    expect(new DownloaderFailure('AuthFailed', 'token hf_abcdefghijklmnop refused').message).not.toContain('abcdefghijklmnop');
+    expect(new DownloaderFailure('AuthFailed', 'token hf_abcdefghijklmnop refused').message).not.toContain(
+      'abcdefghijklmnop',
+    );
   });
 });
 

@@ -59,7 +59,10 @@ describe('downloader Jobs', () => {
     const job = buildDownloaderJob(base());
     expect(job.spec!.backoffLimit).toBe(0);
     expect(job.metadata!.ownerReferences).toEqual([{ ...owner, controller: true, blockOwnerDeletion: true }]);
-    expect(job.metadata!.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'aim-orchestrator', 'aim.silogen.ai/cache': 'c' });
+    expect(job.metadata!.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'aim-orchestrator',
+      'aim.silogen.ai/cache': 'c',
+    });
   });
 
   it('set the contract variables last, so no user env overrides them', () => {
@@ -82,7 +85,11 @@ describe('downloader Jobs', () => {
   });
 
   it('switch Hugging Face to plain HTTP after a stall', () => {
-    const env = envOf(buildDownloaderJob(base({ cache: { name: 'c', pvcName: 'p', stallTimeoutSeconds: 30, attempt: 3, hfDisableXet: true } })));
+    const env = envOf(
+      buildDownloaderJob(
+        base({ cache: { name: 'c', pvcName: 'p', stallTimeoutSeconds: 30, attempt: 3, hfDisableXet: true } }),
+      ),
+    );
     expect(env.HF_HUB_DISABLE_XET).toBe('1');
   });
 
@@ -98,19 +105,27 @@ describe('downloader Jobs', () => {
 
   it('mount a caBundle and point every TLS stack at it', () => {
     const job = buildDownloaderJob(
-      base({ sources: [{ ...base().sources[0]!, caBundle: { configMapKeyRef: { name: 'corp-ca', key: 'root.pem' } } }] }),
+      base({
+        sources: [{ ...base().sources[0]!, caBundle: { configMapKeyRef: { name: 'corp-ca', key: 'root.pem' } } }],
+      }),
     );
     const pod = job.spec!.template.spec!;
-    expect(pod.volumes).toContainEqual({ name: 'ca-0', configMap: { name: 'corp-ca', items: [{ key: 'root.pem', path: 'ca.crt' }] } });
+    expect(pod.volumes).toContainEqual({
+      name: 'ca-0',
+      configMap: { name: 'corp-ca', items: [{ key: 'root.pem', path: 'ca.crt' }] },
+    });
     expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'ca-0', mountPath: '/etc/aim/ca', readOnly: true });
     const env = envOf(job);
-    for (const v of ['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']) expect(env[v]).toBe('/etc/aim/ca/ca.crt');
+    for (const v of ['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE'])
+      expect(env[v]).toBe('/etc/aim/ca/ca.crt');
   });
 
   it('carry the template node affinity and tolerations', () => {
     const nodeAffinity = {
       requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: 'amd.com/gpu.product-name', operator: 'In' as const, values: ['MI300X'] }] }],
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: 'amd.com/gpu.product-name', operator: 'In' as const, values: ['MI300X'] }] },
+        ],
       },
     };
     const tolerations = [{ key: 'amd.com/gpu', operator: 'Exists' as const }];
@@ -122,13 +137,17 @@ describe('downloader Jobs', () => {
 
   it('probe several sources of a model in one Job, one container each', () => {
     const s = base().sources[0]!;
-    const job = buildDownloaderJob(base({ mode: 'probe', cache: undefined, sources: [s, { ...s, modelId: 'org/b', sourceUri: 'hf://org/b' }] }));
+    const job = buildDownloaderJob(
+      base({ mode: 'probe', cache: undefined, sources: [s, { ...s, modelId: 'org/b', sourceUri: 'hf://org/b' }] }),
+    );
     expect(job.spec!.template.spec!.containers.map((c) => c.name)).toEqual(['probe-0', 'probe-1']);
     expect(envOf(job, 1).SOURCE_URI).toBe('hf://org/b');
   });
 
   it('refuse a download without its volume', () => {
-    expect(() => buildDownloaderJob(base({ cache: { name: 'c', stallTimeoutSeconds: 30, attempt: 1 } }))).toThrow(/volume/);
+    expect(() => buildDownloaderJob(base({ cache: { name: 'c', stallTimeoutSeconds: 30, attempt: 1 } }))).toThrow(
+      /volume/,
+    );
   });
 });
 
@@ -137,7 +156,12 @@ describe('progress RBAC', () => {
     const role = buildProgressRole('c', 'team', owner);
     expect(role.metadata!.name).toBe('c-progress');
     expect(role.rules).toEqual([
-      { apiGroups: ['aim.silogen.ai'], resources: ['aimmodelcaches/status'], resourceNames: ['c'], verbs: ['get', 'patch'] },
+      {
+        apiGroups: ['aim.silogen.ai'],
+        resources: ['aimmodelcaches/status'],
+        resourceNames: ['c'],
+        verbs: ['get', 'patch'],
+      },
     ]);
     const binding = buildProgressRoleBinding('c', 'team', 'sa', owner);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'sa', namespace: 'team' }]);
@@ -152,7 +176,15 @@ describe('progress RBAC', () => {
 
 describe('env precedence', () => {
   it('overlays by name, highest last', () => {
-    expect(overlayEnv([{ name: 'A', value: '1' }, { name: 'B', value: '1' }], [{ name: 'A', value: '2' }])).toEqual([
+    expect(
+      overlayEnv(
+        [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '1' },
+        ],
+        [{ name: 'A', value: '2' }],
+      ),
+    ).toEqual([
       { name: 'A', value: '2' },
       { name: 'B', value: '1' },
     ]);
