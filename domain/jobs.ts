@@ -69,6 +69,7 @@ export interface DownloaderJobInput {
 const DOWNLOADER_DEFAULT_ENV: EnvVar[] = [
   { name: 'HF_HUB_DISABLE_TELEMETRY', value: '1' },
   { name: 'HF_HUB_ENABLE_HF_TRANSFER', value: '0' },
+  { name: 'HF_HUB_DISABLE_UPDATE_CHECK', value: '1' },
 ];
 
 /** Contract variables that nothing overrides (spec section 6). */

@@ -66,6 +66,9 @@ export interface HfHub {
   corrupt(substring: string, opts?: FaultOptions): void;
   clearFaults(): void;
   resetCounters(): void;
+  /** Computes every file's digests now (lazily generated files are streamed once: ~3 s per GiB), so that a
+   * benchmark does not time it; otherwise the first tree/HEAD request pays. */
+  precompute(): Promise<void>;
   /** The commit sha a revision (branch name or sha) of a repo resolves to. */
   commitOf(repoId: string, revision?: string): string;
   stop(): Promise<void>;
@@ -235,19 +238,17 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     const entries: unknown[] = [];
     const folders = new Set<string>();
     for (const path of paths.sort()) {
-      const rest = path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      // Folders are listed (like the Hub) both in recursive and in one-level listings.
-      const parts = rest.split('/');
-      for (let i = 1; i < parts.length; i++) {
+      // Folders get entries of their own, like on the Hub; a one-level listing shows only the first level.
+      const parts = path.slice(prefix.length).split('/');
+      const depth = recursive ? parts.length - 1 : Math.min(1, parts.length - 1);
+      for (let i = 1; i <= depth; i++) {
         const folder = prefix + parts.slice(0, i).join('/');
-        if (!recursive && i > 1) break;
         if (!folders.has(folder)) {
           folders.add(folder);
           entries.push({ type: 'directory', oid: fixtureCommitSha(folder, rev.commit), size: 0, path: folder });
         }
       }
-      if (!recursive && slash >= 0) continue;
+      if (!recursive && parts.length > 1) continue;
       const meta = await fileMeta(path, rev.files[path] as FixtureContent);
       entries.push({
         type: 'file',
@@ -372,7 +373,10 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
       }
       const meta = await fileMeta(path, content);
       res.setHeader('X-Repo-Commit', rev.commit);
-      res.setHeader('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(path.split('/').pop() ?? path)}`);
+      res.setHeader(
+        'Content-Disposition',
+        `inline; filename*=UTF-8''${encodeURIComponent(path.split('/').pop() ?? path)}`,
+      );
       if (!meta.lfs) {
         res.setHeader('ETag', `"${meta.oid}"`);
         return serveFile(req, res, `${repoId}/${path}`, content, record);
@@ -454,6 +458,13 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     resetCounters: () => {
       counter.reset();
       log = [];
+    },
+    precompute: async () => {
+      for (const { revisions } of repos.values()) {
+        for (const rev of new Set(revisions.values())) {
+          for (const [path, content] of Object.entries(rev.files)) await fileMeta(path, content);
+        }
+      }
     },
     commitOf: (repoId, revision = 'main') => {
       const rev = repos.get(repoId)?.revisions.get(revision);

@@ -3,7 +3,7 @@
 // both 403; missing bucket → NoSuchBucket). Buckets and objects are created with the real s5cmd, the same client the
 // downloader uses.
 //
-// Why `weed mini` rather than `weed server -s3`: it is ready in ~1 s and stops in ~3 s (server mode: ~3.5 s / ~15 s).
+// Why `weed mini` rather than `weed server -s3`: it is ready in ~1 s and stops in ~1.5 s (server mode: ~3.5 s / ~15 s).
 // Every listener gets an explicit free port on 127.0.0.1 (mini has ~10: master, volume, filer, S3, admin, each with a
 // gRPC twin); telemetry, WebDAV, the admin UI and the Iceberg/Lance catalog ports are switched off.
 import { execFile } from 'node:child_process';
@@ -93,6 +93,8 @@ export function runCli(
       },
     );
     if (opts.input !== undefined && child.stdin) {
+      // A child that exits before reading all of its input makes the write fail with EPIPE: its exit code tells.
+      child.stdin.on('error', () => undefined);
       contentStream(opts.input).pipe(child.stdin);
     } else {
       child.stdin?.end();
@@ -126,9 +128,19 @@ export async function startS3Server(opts: StartS3ServerOptions): Promise<S3Serve
   const configFile = join(workDir, 's3-identities.json');
   writeFileSync(configFile, identitiesConfig(accessKey, secretKey), { mode: 0o600 });
 
-  const names = ['master', 'masterGrpc', 'volume', 'volumeGrpc', 'filer', 'filerGrpc', 's3', 's3Grpc', 'admin', 'adminGrpc'] as const;
-  const ports = {} as Record<(typeof names)[number], number>;
-  for (const n of names) ports[n] = await freePort();
+  // weed mini runs ~10 listeners; each gets an explicit free loopback port (defaults would collide between runs).
+  const ports = {
+    master: await freePort(),
+    masterGrpc: await freePort(),
+    volume: await freePort(),
+    volumeGrpc: await freePort(),
+    filer: await freePort(),
+    filerGrpc: await freePort(),
+    s3: await freePort(),
+    s3Grpc: await freePort(),
+    admin: await freePort(),
+    adminGrpc: await freePort(),
+  };
 
   const args = [
     '-logtostderr', // glog to our log file instead of files in TMPDIR
@@ -177,7 +189,9 @@ export async function startS3Server(opts: StartS3ServerOptions): Promise<S3Serve
     runCli(s5cmd, ['--endpoint-url', endpoint, '-r', '0', ...args2], clientEnv(), { input });
 
   const stop = async (): Promise<void> => {
-    await proc.stop(10_000);
+    // Usually exits within ~1.5 s of SIGTERM, but after large transfers the volume server's graceful HTTP shutdown
+    // sometimes hangs; the data is disposable, so SIGKILL after 5 s rather than wait.
+    await proc.stop(5_000);
     removeStrayGrpcSockets([ports.masterGrpc, ports.volumeGrpc, ports.filerGrpc, ports.s3Grpc, ports.adminGrpc]);
   };
 
