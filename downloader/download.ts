@@ -17,7 +17,11 @@ export interface DownloadOutcome {
   files: number;
   revision?: string;
   downloadedBytes: number;
+  /** Seconds per phase: where an attempt spent its time (logged, and printed by the benchmark). */
+  seconds: { list: number; transfer: number; verify: number };
 }
+
+const secs = (ms: number) => Math.round(ms / 10) / 100;
 
 export interface Tools {
   s5cmd: string;
@@ -121,8 +125,10 @@ export async function download(
 ): Promise<DownloadOutcome> {
   const dest = join(cfg.mountPath, cfg.modelId);
   await mkdir(dest, { recursive: true });
+  const t0 = performance.now();
   const listing = await listSource(cfg, true);
   await checkFreeSpace(cfg, dest, listing);
+  const t1 = performance.now();
   const result = await runTool({
     command: cfg.source.kind === 's3' ? tools.s5cmd : tools.hf,
     args: cfg.source.kind === 's3' ? s5cmdArgs(cfg.source, dest, env) : hfArgs(cfg.source, dest),
@@ -133,6 +139,7 @@ export async function download(
     progress: sink,
   });
   if (result.exitCode !== 0) throw await classifyToolFailure(cfg, result);
+  const t2 = performance.now();
   const v = await verifyAndPrune(dest, listing);
   if (v.missing.length || v.bad.length) {
     const names = [...v.bad.map((b) => `${b.path} (${b.why})`), ...v.missing.map((m) => `${m} (missing)`)];
@@ -148,5 +155,6 @@ export async function download(
     files: listing.files.length,
     ...(listing.revision ? { revision: listing.revision } : {}),
     downloadedBytes: result.downloadedBytes,
+    seconds: { list: secs(t1 - t0), transfer: secs(t2 - t1), verify: secs(performance.now() - t2) },
   };
 }

@@ -45,7 +45,9 @@ async function main(): Promise<number> {
         ? await probe(cfg)
         : { ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined)) };
     log('done', facts);
-    writeTerminationMessage(cfg.terminationMessagePath, facts);
+    // The termination message carries facts only; phase timings stay in the log.
+    const { seconds: _timings, ...message } = facts;
+    writeTerminationMessage(cfg.terminationMessagePath, message);
     return 0;
   } catch (err) {
     const failure =

@@ -1,0 +1,34 @@
+import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjects } from './kube/customObjects.js';
+
+/** What every activity needs: one set of API clients per worker, and the worker's own settings. */
+export interface ActivityContext {
+  kc: KubeConfig;
+  objects: CustomObjects;
+  core: CoreV1Api;
+  batch: BatchV1Api;
+  rbac: RbacAuthorizationV1Api;
+  settings: WorkerSettings;
+}
+
+export interface WorkerSettings {
+  /** Image of the probe and download Jobs (AIM_DOWNLOADER_IMAGE). */
+  downloaderImage: string;
+}
+
+export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  return { downloaderImage: env.AIM_DOWNLOADER_IMAGE || DEFAULT_DOWNLOADER_IMAGE };
+}
+
+export function createContext(kc: KubeConfig, settings: WorkerSettings = settingsFromEnv()): ActivityContext {
+  return {
+    kc,
+    objects: new CustomObjects(kc),
+    core: kc.makeApiClient(CoreV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+    settings,
+  };
+}

@@ -1,0 +1,136 @@
+import { Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { LABELS, MANAGED_BY } from '../schemas/constants.js';
+import { DOWNLOADER_SERVICE_ACCOUNT } from '../domain/jobs.js';
+import type { ActivityContext } from './context.js';
+import { toKubeError } from './kube/errors.js';
+import { toApplicationFailure } from './failures.js';
+
+/** What a watched Job came to. The watch never throws for a Job failure: it returns it (spec 5.4 step 4). */
+export interface JobOutcome {
+  phase: 'Succeeded' | 'Failed' | 'NotStarted' | 'StillRunning';
+  containers: Array<{ name: string; exitCode?: number; reason?: string; result?: Record<string, unknown> }>;
+  /** Why a pod never ran: ImagePullFailed, CreateContainerConfigError, PodNotStarted, OOMKilled, Evicted. */
+  problem?: { reason: string; message: string };
+}
+
+const IMAGE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+
+function parseTermination(message: string | undefined): Record<string, unknown> | undefined {
+  if (!message) return undefined;
+  try {
+    const v = JSON.parse(message.trim().split('\n').pop() ?? '') as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the Job's pods into an outcome, or undefined while it is still going. */
+export function jobOutcome(job: V1Job, pods: V1Pod[], pendingSeconds: number, notStartedAfterSeconds: number): JobOutcome | undefined {
+  const pod = pods.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+  const containers = (pod?.status?.containerStatuses ?? []).map((c) => ({
+    name: c.name,
+    ...(c.state?.terminated
+      ? { exitCode: c.state.terminated.exitCode, reason: c.state.terminated.reason, result: parseTermination(c.state.terminated.message) }
+      : {}),
+  }));
+  const done = job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  if (done?.type === 'Complete') return { phase: 'Succeeded', containers };
+  if (done?.type === 'Failed' || pod?.status?.phase === 'Failed') {
+    const oom = containers.find((c) => c.reason === 'OOMKilled');
+    const evicted = pod?.status?.reason === 'Evicted';
+    return {
+      phase: 'Failed',
+      containers,
+      ...(oom ? { problem: { reason: 'OOMKilled', message: `container ${oom.name} was killed for using too much memory` } } : {}),
+      ...(evicted ? { problem: { reason: 'Evicted', message: pod?.status?.message ?? 'the pod was evicted' } } : {}),
+    };
+  }
+  for (const c of pod?.status?.containerStatuses ?? []) {
+    const w = c.state?.waiting;
+    if (w?.reason && IMAGE_REASONS.has(w.reason)) return { phase: 'NotStarted', containers, problem: { reason: 'ImagePullFailed', message: `${w.reason}: ${w.message ?? ''}`.trim() } };
+    if (w?.reason === 'CreateContainerConfigError') return { phase: 'NotStarted', containers, problem: { reason: 'CreateContainerConfigError', message: w.message ?? '' } };
+  }
+  const started = pod?.status?.phase === 'Running' || pod?.status?.phase === 'Succeeded';
+  if (!started && pendingSeconds > notStartedAfterSeconds) {
+    const why = pod?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    return {
+      phase: 'NotStarted',
+      containers,
+      problem: { reason: 'PodNotStarted', message: `the pod has not started after ${notStartedAfterSeconds}s${why?.message ? `: ${why.message}` : pod ? '' : ' (no pod was created)'}` },
+    };
+  }
+  return undefined;
+}
+
+/** Create-or-get: AlreadyExists with our owner UID counts as success, so a retried activity never duplicates. */
+export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promise<{ name: string; created: boolean }> {
+  const namespace = job.metadata!.namespace!;
+  const name = job.metadata!.name!;
+  try {
+    await ctx.batch.createNamespacedJob({ namespace, body: job });
+    return { name, created: true };
+  } catch (err) {
+    const e = toKubeError(err);
+    if (e.kind !== 'AlreadyExists') throw toApplicationFailure(e, `create job ${namespace}/${name}`);
+    const existing = await ctx.batch.readNamespacedJob({ name, namespace });
+    const ours = existing.metadata?.ownerReferences?.some((o) => o.uid === job.metadata?.ownerReferences?.[0]?.uid);
+    if (!ours) throw ApplicationFailure.nonRetryable(`job ${namespace}/${name} exists and is not ours`, 'ApplyRejected');
+    return { name, created: false };
+  }
+}
+
+export function jobActivities(ctx: ActivityContext) {
+  return {
+    /**
+     * Waits for a Job with a bounded duration, heartbeating every 10 s (a dead worker is noticed by the heartbeat
+     * timeout; the start time rides in the heartbeat details so a retry keeps counting from it).
+     */
+    async waitForJob(args: { namespace: string; name: string; maxSeconds: number; notStartedAfterSeconds: number }): Promise<JobOutcome> {
+      const info = Context.current().info;
+      const startedAt = (info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      const deadline = Date.now() + args.maxSeconds * 1000;
+      let lastBeat = 0;
+      for (;;) {
+        if (Date.now() - lastBeat >= 10_000) {
+          heartbeat({ startedAt });
+          lastBeat = Date.now();
+        }
+        let job: V1Job;
+        try {
+          job = await ctx.batch.readNamespacedJob({ name: args.name, namespace: args.namespace });
+        } catch (err) {
+          const e = toKubeError(err);
+          if (e.kind === 'NotFound') return { phase: 'Failed', containers: [], problem: { reason: 'JobDeleted', message: `job ${args.namespace}/${args.name} was deleted` } };
+          throw toApplicationFailure(e, `get job ${args.namespace}/${args.name}`);
+        }
+        const pods = (await ctx.core.listNamespacedPod({ namespace: args.namespace, labelSelector: `job-name=${args.name}` })).items;
+        const outcome = jobOutcome(job, pods, (Date.now() - startedAt) / 1000, args.notStartedAfterSeconds);
+        if (outcome) return outcome;
+        if (Date.now() > deadline) return { phase: 'StillRunning', containers: [] };
+        await Context.current().sleep(1000);
+      }
+    },
+
+    /** The namespace's `aim-downloader` ServiceAccount, created when missing (shared, so not owned). */
+    async ensureDownloaderServiceAccount(namespace: string): Promise<void> {
+      try {
+        await ctx.core.readNamespacedServiceAccount({ name: DOWNLOADER_SERVICE_ACCOUNT, namespace });
+      } catch (err) {
+        const e = toKubeError(err);
+        if (e.kind !== 'NotFound') throw toApplicationFailure(e, `get serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
+        try {
+          await ctx.core.createNamespacedServiceAccount({
+            namespace,
+            body: { metadata: { name: DOWNLOADER_SERVICE_ACCOUNT, namespace, labels: { [LABELS.managedBy]: MANAGED_BY } } },
+          });
+        } catch (err2) {
+          const e2 = toKubeError(err2);
+          if (e2.kind !== 'AlreadyExists') throw toApplicationFailure(e2, `create serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
+        }
+      }
+    },
+  };
+}
