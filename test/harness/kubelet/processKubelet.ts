@@ -1,0 +1,532 @@
+// The process kubelet's control loop. It plays three cluster components for one Node:
+//   - the scheduler (binds Pending pods that fit this node, via the pods/binding subresource),
+//   - a hostPath volume provisioner for one StorageClass (volumes.ts),
+//   - the kubelet (pod workers that run containers as local processes, podWorker.ts).
+//
+// Watch or poll? It polls: every `pollIntervalMs` (250 ms) it lists pods, PVCs, PVs and StorageClasses and
+// reconciles. A level-triggered loop over fresh lists has no watch bookkeeping to get wrong (resourceVersions,
+// 410 Gone re-lists, reconnects, missed or duplicate events), survives the fault tests' API-server restarts with no
+// special code (a failed list just skips one round), and costs four cheap list calls per round against a cluster that
+// holds a few dozen objects. 250 ms is well below anything the product waits for. The real components are
+// edge-triggered through informers for scale, which this cluster does not need.
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  StorageV1Api,
+  type V1PersistentVolume,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1StorageClass,
+  type V1Taint,
+} from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube.js';
+import { EventRecorder } from './events.js';
+import {
+  baseNodeLabels,
+  buildNode,
+  defaultCapacity,
+  GPU_LABEL_KEYS,
+  GPU_RESOURCE,
+  gpuLabels,
+  gpuResources,
+  nodeConditions,
+  nowRfc3339,
+} from './node.js';
+import { PodWorker } from './podWorker.js';
+import { failedSchedulingMessage, matchesNodeSelectorTerm, unschedulableReasons, type NodeFacts } from './scheduling.js';
+import type { GpuSpec, ProcessInfo, ProcessKubelet, ProcessKubeletOptions } from './types.js';
+import {
+  ANN_PROVISIONED_BY,
+  ANN_SELECTED_NODE,
+  apiErrorMessage,
+  buildPersistentVolume,
+  acquireStorageClass,
+  isApiStatus,
+  PROVISIONER,
+  releaseStorageClass,
+  removeVolumeDir,
+  wantsProvisioning,
+} from './volumes.js';
+
+const HEARTBEAT_MS = 10_000;
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const strategicPatch = () => setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const microNow = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
+export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<ProcessKubelet> {
+  const kc = loadKubeConfig(opts.kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const storage = kc.makeApiClient(StorageV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const nodeName = opts.nodeName ?? 'aim-node-1';
+  const storageClassName = opts.storageClassName ?? 'local-path';
+  const workDir = opts.workDir;
+  const volumesRoot = join(workDir, 'volumes');
+  const pollMs = opts.pollIntervalMs ?? 250;
+  mkdirSync(volumesRoot, { recursive: true });
+  const logFile = join(workDir, `kubelet-${nodeName}.log`);
+  const log = (line: string): void => {
+    try {
+      appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      // work dir removed during teardown
+    }
+  };
+  const inScope =
+    typeof opts.namespaces === 'function'
+      ? opts.namespaces
+      : opts.namespaces
+        ? (ns: string) => (opts.namespaces as readonly string[]).includes(ns)
+        : () => true;
+
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`${opts.kubeconfigPath} has no current cluster`);
+  const caData = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : '');
+
+  const storageClass = await acquireStorageClass(
+    storage,
+    storageClassName,
+    opts.volumeBindingMode ?? 'WaitForFirstConsumer',
+    opts.defaultStorageClass ?? true,
+  );
+
+  // ---- the Node -------------------------------------------------------------------------------------------------
+  let gpu: GpuSpec | undefined = opts.gpu;
+  let labels: Record<string, string> = { ...baseNodeLabels(nodeName), ...opts.nodeLabels, ...gpuLabels(gpu) };
+  const baseCapacity: Record<string, string> = { ...defaultCapacity(), ...(opts.capacity as Record<string, string> | undefined) };
+  let capacity: Record<string, string> = { ...baseCapacity, ...gpuResources(gpu) };
+  const taints: V1Taint[] = opts.taints ?? [];
+  const since = nowRfc3339();
+
+  try {
+    await registerNode();
+  } catch (err) {
+    await releaseStorageClass(storage, storageClassName, false).catch(() => undefined);
+    throw err;
+  }
+  await renewLease().catch((err: unknown) => log(`lease: ${apiErrorMessage(err)}`));
+  log(`node ${nodeName} registered (class ${storageClassName}, ${storageClass.volumeBindingMode})`);
+
+  async function registerNode(): Promise<void> {
+    try {
+      await core.createNode({ body: buildNode({ name: nodeName, labels, capacity, taints, since }) });
+    } catch (err) {
+      if (!isApiStatus(err, 409)) throw err;
+      // A Node of that name exists (a previous instance of this kubelet, e.g. a restart test): take it over, as a
+      // kubelet re-registering does. Stale GPU labels/resources are removed.
+      const stale = Object.fromEntries(GPU_LABEL_KEYS.filter((k) => !(k in labels)).map((k) => [k, null]));
+      await core.patchNode({ name: nodeName, body: { metadata: { labels: { ...stale, ...labels } }, spec: { taints } } }, mergePatch());
+      await writeNodeStatus();
+    }
+  }
+
+  async function writeNodeStatus(): Promise<void> {
+    const resources = Object.fromEntries(
+      Object.values(GPU_RESOURCE)
+        .filter((r) => !(r in capacity))
+        .map((r) => [r, null]),
+    );
+    await core.patchNodeStatus(
+      {
+        name: nodeName,
+        body: {
+          status: {
+            capacity: { ...resources, ...capacity },
+            allocatable: { ...resources, ...capacity },
+            conditions: nodeConditions(since, nowRfc3339()),
+          },
+        },
+      },
+      mergePatch(),
+    );
+  }
+
+  async function renewLease(): Promise<void> {
+    // Server-side apply creates or updates; MicroTime needs microseconds, hence a hand-written timestamp.
+    await coordination.patchNamespacedLease(
+      {
+        name: nodeName,
+        namespace: 'kube-node-lease',
+        fieldManager: 'aim-process-kubelet',
+        force: true,
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: nodeName, namespace: 'kube-node-lease' },
+          spec: { holderIdentity: nodeName, leaseDurationSeconds: 40, renewTime: microNow() },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    );
+  }
+
+  const nodeFacts = (): NodeFacts => ({ name: nodeName, labels, taints, allocatable: capacity });
+
+  // ---- state ----------------------------------------------------------------------------------------------------
+  const events = new EventRecorder(kc, nodeName, log);
+  const workers = new Map<string, PodWorker>();
+  /** `ns/pod` → the last worker of that name, kept after the pod is gone so that logs() still works. */
+  const byName = new Map<string, PodWorker>();
+  /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
+  const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
+  let paused = false;
+  let stopped = false;
+  let lastError: string | undefined;
+  let lastHeartbeat = Date.now();
+
+  const deps = {
+    core,
+    events,
+    nodeName,
+    images: opts.images,
+    extraPath: opts.extraPath ?? [],
+    workDir,
+    server: cluster.server,
+    caData,
+    maxGraceMs: opts.maxGracePeriodMs ?? 5000,
+    backoffBaseMs: opts.backoffBaseMs ?? 4000,
+    log,
+    isStopped: () => stopped,
+  };
+
+  // ---- provisioner ----------------------------------------------------------------------------------------------
+  async function provision(pvcs: V1PersistentVolumeClaim[], pvs: Map<string, V1PersistentVolume>, sc: V1StorageClass): Promise<void> {
+    for (const pvc of pvcs) {
+      if (!wantsProvisioning(pvc, sc, nodeName)) continue;
+      const pvName = `pvc-${pvc.metadata?.uid}`;
+      if (pvs.has(pvName)) continue;
+      const dir = join(volumesRoot, pvc.metadata?.uid ?? '');
+      mkdirSync(dir, { recursive: true });
+      const ref = {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        namespace: pvc.metadata?.namespace,
+        name: pvc.metadata?.name,
+        uid: pvc.metadata?.uid,
+      };
+      try {
+        await core.createPersistentVolume({ body: buildPersistentVolume(pvc, sc, dir, nodeName) });
+        log(`provisioned ${pvName} at ${dir} for ${ref.namespace}/${ref.name}`);
+        void events.record({ object: ref, type: 'Normal', reason: 'ProvisioningSucceeded', message: `Successfully provisioned volume ${pvName}`, component: PROVISIONER });
+      } catch (err) {
+        if (!isApiStatus(err, 409)) throw err; // another kubelet of the same class got there first
+      }
+    }
+  }
+
+  /** Released volumes of ours with reclaim policy Delete: remove the directory, then the PV (local-path does this). */
+  async function reclaim(pvs: Iterable<V1PersistentVolume>): Promise<void> {
+    for (const pv of pvs) {
+      if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] !== PROVISIONER || pv.metadata.deletionTimestamp) continue;
+      if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
+      const dir = pv.spec.hostPath?.path ?? '';
+      if (!(await removeVolumeDir(volumesRoot, dir))) continue; // another kubelet's volume
+      await core.deletePersistentVolume({ name: pv.metadata.name ?? '' }).catch((err: unknown) => {
+        if (!isApiStatus(err, 404)) throw err;
+      });
+      log(`reclaimed ${pv.metadata.name} (${dir})`);
+    }
+  }
+
+  // ---- scheduler ------------------------------------------------------------------------------------------------
+  /** Volume predicates (VolumeBinding / VolumeRestrictions): reasons, or 'wait' while a WFFC claim gets its volume. */
+  async function volumeCheck(
+    pod: V1Pod,
+    pvcs: Map<string, V1PersistentVolumeClaim>,
+    pvs: Map<string, V1PersistentVolume>,
+    classes: Map<string, V1StorageClass>,
+  ): Promise<string[] | 'wait'> {
+    const ns = pod.metadata?.namespace ?? '';
+    const reasons: string[] = [];
+    let wait = false;
+    for (const v of pod.spec?.volumes ?? []) {
+      const claimName = v.persistentVolumeClaim?.claimName;
+      if (!claimName) continue;
+      const pvc = pvcs.get(`${ns}/${claimName}`);
+      if (!pvc) {
+        reasons.push(`persistentvolumeclaim "${claimName}" not found`);
+        continue;
+      }
+      if (pvc.metadata?.deletionTimestamp) {
+        reasons.push(`persistentvolumeclaim "${claimName}" is being deleted`);
+        continue;
+      }
+      if (pvc.spec?.volumeName) {
+        const pv = pvs.get(pvc.spec.volumeName);
+        const terms = pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms;
+        if (pvc.status?.phase !== 'Bound') wait = true; // binder still finishing
+        else if (terms && !terms.some((t) => matchesNodeSelectorTerm(t, { name: nodeName, labels }))) {
+          reasons.push('1 node(s) had volume node affinity conflict');
+        }
+        continue;
+      }
+      const className = pvc.spec?.storageClassName;
+      const sc = className ? classes.get(className) : undefined;
+      if (!className || sc?.volumeBindingMode !== 'WaitForFirstConsumer') {
+        if (className && !sc) reasons.push(`storageclass.storage.k8s.io "${className}" not found`);
+        else reasons.push('pod has unbound immediate PersistentVolumeClaims');
+        continue;
+      }
+      // WaitForFirstConsumer: choose this node for the claim (the scheduler's VolumeBinding PreBind does it with the
+      // same annotation) and wait until its provisioner and the PV binder have bound it.
+      wait = true;
+      const selected = pvc.metadata?.annotations?.[ANN_SELECTED_NODE];
+      if (!selected && sc.provisioner !== 'kubernetes.io/no-provisioner') {
+        await core.patchNamespacedPersistentVolumeClaim(
+          { name: claimName, namespace: ns, body: { metadata: { annotations: { [ANN_SELECTED_NODE]: nodeName } } } },
+          mergePatch(),
+        );
+        log(`${ns}/${claimName}: selected node ${nodeName} for pod ${pod.metadata?.name}`);
+      } else if (selected && selected !== nodeName) {
+        reasons.push('1 node(s) had volume node affinity conflict');
+      }
+    }
+    return reasons.length ? reasons : wait ? 'wait' : [];
+  }
+
+  async function markUnschedulable(pod: V1Pod, message: string): Promise<void> {
+    const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (cond?.status === 'False' && cond.message === message) return;
+    const ns = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    await core.patchNamespacedPodStatus(
+      {
+        name,
+        namespace: ns,
+        body: {
+          status: {
+            conditions: [
+              { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowRfc3339() },
+            ],
+          },
+        },
+      },
+      strategicPatch(),
+    );
+  }
+
+  async function schedule(
+    pods: V1Pod[],
+    pvcs: Map<string, V1PersistentVolumeClaim>,
+    pvs: Map<string, V1PersistentVolume>,
+    classes: Map<string, V1StorageClass>,
+  ): Promise<void> {
+    const onNode = pods.filter((p) => p.spec?.nodeName === nodeName && !TERMINAL.has(p.status?.phase ?? ''));
+    const now = Date.now();
+    for (const pod of pods) {
+      if (paused || stopped) return;
+      const spec = pod.spec;
+      if (!spec || spec.nodeName || pod.metadata?.deletionTimestamp || TERMINAL.has(pod.status?.phase ?? '')) continue;
+      if ((spec.schedulerName ?? 'default-scheduler') !== 'default-scheduler' || spec.schedulingGates?.length) continue;
+      const uid = pod.metadata?.uid ?? '';
+      const backoff = scheduleBackoff.get(uid);
+      if (backoff && now < backoff.next) continue;
+      const ref = { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid };
+
+      let reasons = unschedulableReasons(pod, nodeFacts(), onNode);
+      if (reasons.length === 0) {
+        const volumes = await volumeCheck(pod, pvcs, pvs, classes);
+        if (volumes === 'wait') continue;
+        reasons = volumes;
+      }
+      if (reasons.length > 0) {
+        const message = failedSchedulingMessage(reasons);
+        const delayMs = Math.min((backoff?.delayMs ?? 500) * 2, 10_000);
+        scheduleBackoff.set(uid, { next: now + delayMs, delayMs });
+        await markUnschedulable(pod, message);
+        void events.record({ object: ref, type: 'Warning', reason: 'FailedScheduling', message, component: 'default-scheduler' });
+        continue;
+      }
+      try {
+        await core.createNamespacedPodBinding({
+          name: ref.name ?? '',
+          namespace: ref.namespace ?? '',
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name: ref.name, namespace: ref.namespace, uid },
+            target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+          },
+        });
+      } catch (err) {
+        // 409: bound meanwhile (another process kubelet), or the pod was replaced; 404: deleted.
+        if (isApiStatus(err, 409) || isApiStatus(err, 404)) continue;
+        throw err;
+      }
+      scheduleBackoff.delete(uid);
+      onNode.push(pod);
+      log(`bound ${ref.namespace}/${ref.name}`);
+      void events.record({
+        object: ref,
+        type: 'Normal',
+        reason: 'Scheduled',
+        message: `Successfully assigned ${ref.namespace}/${ref.name} to ${nodeName}`,
+        component: 'default-scheduler',
+      });
+    }
+  }
+
+  // ---- kubelet --------------------------------------------------------------------------------------------------
+  function syncPods(pods: V1Pod[]): void {
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      if (pod.spec?.nodeName !== nodeName) continue;
+      const uid = pod.metadata?.uid ?? '';
+      seen.add(uid);
+      let w = workers.get(uid);
+      if (!w) {
+        w = new PodWorker(pod, deps);
+        workers.set(uid, w);
+        byName.set(`${w.namespace}/${w.name}`, w);
+      }
+      const worker = w;
+      worker.sync(pod).catch((err: unknown) => log(`${worker.namespace}/${worker.name}: sync failed: ${apiErrorMessage(err)}`));
+    }
+    // Gone from the API server (force-deleted, or deletion finished): nothing of it may keep running.
+    for (const [uid, w] of workers) {
+      if (seen.has(uid)) continue;
+      workers.delete(uid);
+      void w.forget(deps.maxGraceMs);
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const [podList, pvcList, pvList, scList] = await Promise.all([
+      core.listPodForAllNamespaces(),
+      core.listPersistentVolumeClaimForAllNamespaces(),
+      core.listPersistentVolume(),
+      storage.listStorageClass(),
+    ]);
+    if (stopped) return;
+    const pods = podList.items.filter((p) => inScope(p.metadata?.namespace ?? ''));
+    const pvcs = pvcList.items.filter((p) => inScope(p.metadata?.namespace ?? ''));
+    const pvs = new Map(pvList.items.map((pv) => [pv.metadata?.name ?? '', pv]));
+    const classes = new Map(scList.items.map((sc) => [sc.metadata?.name ?? '', sc]));
+    const sc = classes.get(storageClassName);
+
+    // Kubelet first: status and deletions of running pods must not wait behind scheduling work.
+    syncPods(pods);
+    if (sc) {
+      await provision(pvcs, pvs, sc);
+      await reclaim(pvs.values());
+    }
+    await schedule(pods, new Map(pvcs.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p])), pvs, classes);
+    const live = new Set(pods.map((p) => p.metadata?.uid));
+    for (const uid of scheduleBackoff.keys()) if (!live.has(uid)) scheduleBackoff.delete(uid);
+
+    if (Date.now() - lastHeartbeat >= HEARTBEAT_MS) {
+      lastHeartbeat = Date.now();
+      await Promise.all([writeNodeStatus(), renewLease()]);
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        await tick();
+        lastError = undefined;
+      } catch (err) {
+        const message = apiErrorMessage(err);
+        if (message !== lastError) log(`sync error: ${message}`);
+        lastError = message;
+      }
+      if (!stopped) await sleep(pollMs);
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  const kubelet: ProcessKubelet = {
+    nodeName,
+    storageClassName,
+    workDir,
+    logFile,
+
+    async setGpu(next) {
+      gpu = next;
+      const newLabels = gpuLabels(gpu);
+      const removed = Object.fromEntries(GPU_LABEL_KEYS.filter((k) => !(k in newLabels)).map((k) => [k, null]));
+      labels = { ...Object.fromEntries(Object.entries(labels).filter(([k]) => !(k in removed))), ...newLabels };
+      capacity = { ...baseCapacity, ...gpuResources(gpu) };
+      await core.patchNode({ name: nodeName, body: { metadata: { labels: { ...removed, ...newLabels } } } }, mergePatch());
+      await writeNodeStatus();
+      scheduleBackoff.clear(); // a node change re-queues unschedulable pods, as in the scheduler
+      log(`gpu set to ${JSON.stringify(gpu ?? null)}`);
+    },
+
+    async updateNodeLabels(changes) {
+      const next = { ...labels };
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      labels = next;
+      await core.patchNode({ name: nodeName, body: { metadata: { labels: changes } } }, mergePatch());
+      scheduleBackoff.clear();
+    },
+
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      scheduleBackoff.clear();
+    },
+
+    async volumePath(namespace, pvcName) {
+      const pvc = await core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace });
+      const volumeName = pvc.spec?.volumeName;
+      if (!volumeName || pvc.status?.phase !== 'Bound') throw new Error(`PVC ${namespace}/${pvcName} is not bound (${pvc.status?.phase})`);
+      const pv = await core.readPersistentVolume({ name: volumeName });
+      const path = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
+      if (!path) throw new Error(`PV ${volumeName} is not a hostPath volume`);
+      return path;
+    },
+
+    logs(namespace, pod, container) {
+      const w = byName.get(`${namespace}/${pod}`);
+      if (!w) throw new Error(`no pod ${namespace}/${pod} has run on ${nodeName}`);
+      const file = w.logFile(container);
+      if (!file) return '';
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+
+    processes(): ProcessInfo[] {
+      return [...workers.values()].flatMap((w) => w.processes());
+    },
+
+    lastError: () => lastError,
+
+    stop(stopOpts) {
+      stopping ??= (async () => {
+        stopped = true;
+        await loop;
+        await Promise.all([...workers.values()].map((w) => w.forget(2000)));
+        const crash = stopOpts?.deleteNode === false;
+        await releaseStorageClass(storage, storageClassName, crash).catch((err: unknown) =>
+          log(`deleting storage class: ${apiErrorMessage(err)}`),
+        );
+        if (crash) {
+          log('stopped (node kept)');
+          return;
+        }
+        await core.deleteNode({ name: nodeName }).catch((err: unknown) => {
+          if (!isApiStatus(err, 404)) log(`deleting node: ${apiErrorMessage(err)}`);
+        });
+        await coordination.deleteNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' }).catch(() => undefined);
+        log('stopped');
+      })();
+      return stopping;
+    },
+  };
+  return kubelet;
+}

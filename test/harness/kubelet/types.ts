@@ -1,0 +1,113 @@
+// Public types of the process kubelet (see ../kubelet.ts for the overview).
+import type { V1Container, V1Pod, V1Taint } from '@kubernetes/client-node';
+
+/** GPUs the Node advertises: labels as the AMD GPU operator / NVIDIA GPU feature discovery set them, plus allocatable. */
+export interface GpuSpec {
+  vendor: 'amd' | 'nvidia';
+  /** `MI300X`, `AMD_Instinct_MI300X_OAM`, `NVIDIA-H100-80GB-HBM3`, ... (label value, verbatim). */
+  product: string;
+  /** Memory per GPU; AMD labels it in whole GiB (`192G`), NVIDIA in MiB. Omitted: no memory label. */
+  vramMiB?: number;
+  count: number;
+}
+
+/** What an image mapping sees: the container as the runtime would start it. */
+export interface ContainerSpec {
+  pod: V1Pod;
+  container: V1Container;
+  /** `container.command` / `container.args` after `$(VAR)` expansion, as a runtime passes them to the entrypoint. */
+  command: string[];
+  args: string[];
+  /** The container's final environment (paths already rewritten to host paths). */
+  env: Record<string, string>;
+  /** Maps a path inside the "container" (under a volume mount or the termination message path) to the host path. */
+  hostPath(containerPath: string): string;
+}
+
+/** The local process that stands in for an image's entrypoint. */
+export interface ProcessCommand {
+  command: string;
+  args: string[];
+  /** Working directory; default: the container's `workingDir` when it lies under a mount, else a per-container dir. */
+  cwd?: string;
+  /** The image's own `ENV` (lowest precedence: the pod's env overrides it). */
+  env?: Record<string, string>;
+}
+
+export type ImageMapping = (c: ContainerSpec) => ProcessCommand;
+
+/** Image name (exact, or a prefix: the longest matching prefix wins) → local command. */
+export type ImageMappings = Record<string, ImageMapping>;
+
+export type VolumeBindingMode = 'WaitForFirstConsumer' | 'Immediate';
+
+export interface ProcessKubeletOptions {
+  /** Admin kubeconfig (the kubelet, scheduler and provisioner it emulates all use it). */
+  kubeconfigPath: string;
+  /** Volumes, pod directories, container logs and the kubelet's own log go here. Created if missing. */
+  workDir: string;
+  /** Default `aim-node-1`. */
+  nodeName?: string;
+  nodeLabels?: Record<string, string>;
+  gpu?: GpuSpec;
+  /** Node taints (default none); pods must tolerate NoSchedule/NoExecute ones to be bound. */
+  taints?: V1Taint[];
+  /** Capacity (= allocatable) besides GPUs; defaults are generous so that fit never surprises a test. */
+  capacity?: { cpu?: string; memory?: string; pods?: string; 'ephemeral-storage'?: string };
+  images: ImageMappings;
+  /** Prepended to the PATH of every container process (e.g. the cache dir holding `s5cmd` and `hf`). */
+  extraPath?: string[];
+  /** StorageClass this node provisions hostPath volumes for; default `local-path`. Created if missing. */
+  storageClassName?: string;
+  /** Used only when the StorageClass is created here; default `WaitForFirstConsumer` (see volumes.ts). */
+  volumeBindingMode?: VolumeBindingMode;
+  /** Mark a StorageClass created here as the cluster default (default true: "cluster default" class tests need one). */
+  defaultStorageClass?: boolean;
+  /** Only handle pods and PVCs in these namespaces (list or predicate); default: all namespaces. */
+  namespaces?: readonly string[] | ((namespace: string) => boolean);
+  /** Poll interval of the sync loop (default 250 ms). */
+  pollIntervalMs?: number;
+  /** Cap on the termination grace period honoured on pod deletion (default 5000 ms; real default 30 s). */
+  maxGracePeriodMs?: number;
+  /** First image-pull / crash-loop back-off (default 4000 ms, doubling up to 60 s; the real kubelet uses 10 s → 5 min). */
+  backoffBaseMs?: number;
+}
+
+export interface ProcessInfo {
+  namespace: string;
+  pod: string;
+  podUid: string;
+  container: string;
+  /** Process id, which is also the process group id (the container's processes are that group). */
+  pid: number;
+  logFile: string;
+}
+
+export interface ProcessKubelet {
+  nodeName: string;
+  storageClassName: string;
+  workDir: string;
+  /** The kubelet's own log (binding decisions, API errors). */
+  logFile: string;
+  /** Replaces the GPU labels and allocatable (`undefined` removes the GPUs). */
+  setGpu(gpu: GpuSpec | undefined): Promise<void>;
+  /** Merges labels into the Node; a `null` value removes that label. */
+  updateNodeLabels(labels: Record<string, string | null>): Promise<void>;
+  /** Stop binding pods (the "scheduler" half); pods already bound keep running. */
+  pause(): void;
+  resume(): void;
+  /** Host directory of a bound PVC's volume (reads the PVC and its PV from the API server). */
+  volumePath(namespace: string, pvcName: string): Promise<string>;
+  /** Output of a container (its current or last instance); default: the pod's first container. */
+  logs(namespace: string, pod: string, container?: string): string;
+  /** Container processes currently running. */
+  processes(): ProcessInfo[];
+  /** The last sync error, if the most recent sync failed (e.g. while the API server restarts). */
+  lastError(): string | undefined;
+  /**
+   * Kills every process it started (SIGTERM, SIGKILL after 2 s) and deletes its Node and Lease. Idempotent.
+   * `{ deleteNode: false }` leaves the Node and the pods' last reported status as they are: a crashed kubelet, which a
+   * new instance with the same node name then takes over (its lost containers are reported ContainerStatusUnknown).
+   */
+  stop(opts?: { deleteNode?: boolean }): Promise<void>;
+}
