@@ -8,7 +8,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'deploy/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'deploy/**', 'coverage/**', '.aim/**'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

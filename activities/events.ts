@@ -15,7 +15,13 @@ export interface InvolvedObject {
  * objects go to `default`, as kubectl looks for them there. Best effort: an Event that cannot be written never fails
  * the step that caused it.
  */
-export async function emitEvent(ctx: ActivityContext, obj: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+export async function emitEvent(
+  ctx: ActivityContext,
+  obj: InvolvedObject,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): Promise<void> {
   const namespace = obj.namespace ?? 'default';
   const now = new Date();
   try {
@@ -23,7 +29,13 @@ export async function emitEvent(ctx: ActivityContext, obj: InvolvedObject, type:
       namespace,
       body: {
         metadata: { name: `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
-        involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.name, namespace: obj.namespace, uid: obj.uid },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.name,
+          namespace: obj.namespace,
+          uid: obj.uid,
+        },
         type,
         reason,
         message: message.slice(0, 1024),

@@ -1,11 +1,23 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { clusterActivities } from './cluster.js';
+import { createContext, type WorkerSettings } from './context.js';
+import { jobActivities } from './jobs.js';
+import { modelActivities } from './models.js';
+import { modelStatusActivities } from './modelStatus.js';
+import { secretActivities } from './secrets.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
-export function createActivities(kc: KubeConfig) {
+export function createActivities(kc: KubeConfig, settings?: WorkerSettings) {
+  const ctx = createContext(kc, settings);
   return {
     ...clusterActivities(kc),
+    ...secretActivities(ctx),
+    ...jobActivities(ctx),
+    ...modelActivities(ctx),
+    ...modelStatusActivities(ctx),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+/** The activities the model workflow uses (its proxy is typed with these). */
+export type ModelActivities = Activities;

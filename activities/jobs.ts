@@ -28,15 +28,28 @@ function parseTermination(message: string | undefined): Record<string, unknown> 
 }
 
 /** Reads the Job's pods into an outcome, or undefined while it is still going. */
-export function jobOutcome(job: V1Job, pods: V1Pod[], pendingSeconds: number, notStartedAfterSeconds: number): JobOutcome | undefined {
-  const pod = pods.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+export function jobOutcome(
+  job: V1Job,
+  pods: V1Pod[],
+  pendingSeconds: number,
+  notStartedAfterSeconds: number,
+): JobOutcome | undefined {
+  const pod = pods.sort((a, b) =>
+    String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)),
+  )[0];
   const containers = (pod?.status?.containerStatuses ?? []).map((c) => ({
     name: c.name,
     ...(c.state?.terminated
-      ? { exitCode: c.state.terminated.exitCode, reason: c.state.terminated.reason, result: parseTermination(c.state.terminated.message) }
+      ? {
+          exitCode: c.state.terminated.exitCode,
+          reason: c.state.terminated.reason,
+          result: parseTermination(c.state.terminated.message),
+        }
       : {}),
   }));
-  const done = job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  const done = job.status?.conditions?.find(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
   if (done?.type === 'Complete') return { phase: 'Succeeded', containers };
   if (done?.type === 'Failed' || pod?.status?.phase === 'Failed') {
     const oom = containers.find((c) => c.reason === 'OOMKilled');
@@ -44,14 +57,26 @@ export function jobOutcome(job: V1Job, pods: V1Pod[], pendingSeconds: number, no
     return {
       phase: 'Failed',
       containers,
-      ...(oom ? { problem: { reason: 'OOMKilled', message: `container ${oom.name} was killed for using too much memory` } } : {}),
+      ...(oom
+        ? { problem: { reason: 'OOMKilled', message: `container ${oom.name} was killed for using too much memory` } }
+        : {}),
       ...(evicted ? { problem: { reason: 'Evicted', message: pod?.status?.message ?? 'the pod was evicted' } } : {}),
     };
   }
   for (const c of pod?.status?.containerStatuses ?? []) {
     const w = c.state?.waiting;
-    if (w?.reason && IMAGE_REASONS.has(w.reason)) return { phase: 'NotStarted', containers, problem: { reason: 'ImagePullFailed', message: `${w.reason}: ${w.message ?? ''}`.trim() } };
-    if (w?.reason === 'CreateContainerConfigError') return { phase: 'NotStarted', containers, problem: { reason: 'CreateContainerConfigError', message: w.message ?? '' } };
+    if (w?.reason && IMAGE_REASONS.has(w.reason))
+      return {
+        phase: 'NotStarted',
+        containers,
+        problem: { reason: 'ImagePullFailed', message: `${w.reason}: ${w.message ?? ''}`.trim() },
+      };
+    if (w?.reason === 'CreateContainerConfigError')
+      return {
+        phase: 'NotStarted',
+        containers,
+        problem: { reason: 'CreateContainerConfigError', message: w.message ?? '' },
+      };
   }
   const started = pod?.status?.phase === 'Running' || pod?.status?.phase === 'Succeeded';
   if (!started && pendingSeconds > notStartedAfterSeconds) {
@@ -59,7 +84,10 @@ export function jobOutcome(job: V1Job, pods: V1Pod[], pendingSeconds: number, no
     return {
       phase: 'NotStarted',
       containers,
-      problem: { reason: 'PodNotStarted', message: `the pod has not started after ${notStartedAfterSeconds}s${why?.message ? `: ${why.message}` : pod ? '' : ' (no pod was created)'}` },
+      problem: {
+        reason: 'PodNotStarted',
+        message: `the pod has not started after ${notStartedAfterSeconds}s${why?.message ? `: ${why.message}` : pod ? '' : ' (no pod was created)'}`,
+      },
     };
   }
   return undefined;
@@ -77,7 +105,8 @@ export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promi
     if (e.kind !== 'AlreadyExists') throw toApplicationFailure(e, `create job ${namespace}/${name}`);
     const existing = await ctx.batch.readNamespacedJob({ name, namespace });
     const ours = existing.metadata?.ownerReferences?.some((o) => o.uid === job.metadata?.ownerReferences?.[0]?.uid);
-    if (!ours) throw ApplicationFailure.nonRetryable(`job ${namespace}/${name} exists and is not ours`, 'ApplyRejected');
+    if (!ours)
+      throw ApplicationFailure.nonRetryable(`job ${namespace}/${name} exists and is not ours`, 'ApplyRejected');
     return { name, created: false };
   }
 }
@@ -88,7 +117,12 @@ export function jobActivities(ctx: ActivityContext) {
      * Waits for a Job with a bounded duration, heartbeating every 10 s (a dead worker is noticed by the heartbeat
      * timeout; the start time rides in the heartbeat details so a retry keeps counting from it).
      */
-    async waitForJob(args: { namespace: string; name: string; maxSeconds: number; notStartedAfterSeconds: number }): Promise<JobOutcome> {
+    async waitForJob(args: {
+      namespace: string;
+      name: string;
+      maxSeconds: number;
+      notStartedAfterSeconds: number;
+    }): Promise<JobOutcome> {
       const info = Context.current().info;
       const startedAt = (info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
       const deadline = Date.now() + args.maxSeconds * 1000;
@@ -103,10 +137,17 @@ export function jobActivities(ctx: ActivityContext) {
           job = await ctx.batch.readNamespacedJob({ name: args.name, namespace: args.namespace });
         } catch (err) {
           const e = toKubeError(err);
-          if (e.kind === 'NotFound') return { phase: 'Failed', containers: [], problem: { reason: 'JobDeleted', message: `job ${args.namespace}/${args.name} was deleted` } };
+          if (e.kind === 'NotFound')
+            return {
+              phase: 'Failed',
+              containers: [],
+              problem: { reason: 'JobDeleted', message: `job ${args.namespace}/${args.name} was deleted` },
+            };
           throw toApplicationFailure(e, `get job ${args.namespace}/${args.name}`);
         }
-        const pods = (await ctx.core.listNamespacedPod({ namespace: args.namespace, labelSelector: `job-name=${args.name}` })).items;
+        const pods = (
+          await ctx.core.listNamespacedPod({ namespace: args.namespace, labelSelector: `job-name=${args.name}` })
+        ).items;
         const outcome = jobOutcome(job, pods, (Date.now() - startedAt) / 1000, args.notStartedAfterSeconds);
         if (outcome) return outcome;
         if (Date.now() > deadline) return { phase: 'StillRunning', containers: [] };
@@ -120,15 +161,19 @@ export function jobActivities(ctx: ActivityContext) {
         await ctx.core.readNamespacedServiceAccount({ name: DOWNLOADER_SERVICE_ACCOUNT, namespace });
       } catch (err) {
         const e = toKubeError(err);
-        if (e.kind !== 'NotFound') throw toApplicationFailure(e, `get serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
+        if (e.kind !== 'NotFound')
+          throw toApplicationFailure(e, `get serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
         try {
           await ctx.core.createNamespacedServiceAccount({
             namespace,
-            body: { metadata: { name: DOWNLOADER_SERVICE_ACCOUNT, namespace, labels: { [LABELS.managedBy]: MANAGED_BY } } },
+            body: {
+              metadata: { name: DOWNLOADER_SERVICE_ACCOUNT, namespace, labels: { [LABELS.managedBy]: MANAGED_BY } },
+            },
           });
         } catch (err2) {
           const e2 = toKubeError(err2);
-          if (e2.kind !== 'AlreadyExists') throw toApplicationFailure(e2, `create serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
+          if (e2.kind !== 'AlreadyExists')
+            throw toApplicationFailure(e2, `create serviceaccount ${namespace}/${DOWNLOADER_SERVICE_ACCOUNT}`);
         }
       }
     },

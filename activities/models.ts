@@ -42,7 +42,15 @@ export interface ModelSnapshot {
 interface RawModel {
   apiVersion: string;
   kind: ModelKind;
-  metadata: { name: string; namespace?: string; uid: string; generation?: number; resourceVersion?: string; deletionTimestamp?: Date; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: Date;
+    labels?: Record<string, string>;
+  };
   spec: AIMModelSpec;
 }
 
@@ -75,7 +83,13 @@ export function modelActivities(ctx: ActivityContext) {
       const spec = v.value.spec;
       const custom = (spec.modelSources?.length ?? 0) > 0;
       const autoCreated = obj.metadata.labels?.[LABELS.customModel] === 'true';
-      const sourceValidation: SourceValidation = !custom ? 'none' : ref.kind === 'AIMClusterModel' ? 'perNamespace' : autoCreated ? 'perService' : 'probe';
+      const sourceValidation: SourceValidation = !custom
+        ? 'none'
+        : ref.kind === 'AIMClusterModel'
+          ? 'perNamespace'
+          : autoCreated
+            ? 'perService'
+            : 'probe';
       return {
         ...base,
         sourceType: custom ? 'Custom' : 'Image',
@@ -87,7 +101,10 @@ export function modelActivities(ctx: ActivityContext) {
 
     /** The next probe attempt number: above every probe Job of this model that exists, so an old one is never mistaken. */
     async nextModelProbeAttempt(ref: ModelRef, uid: string, atLeast: number): Promise<number> {
-      const jobs = await ctx.batch.listNamespacedJob({ namespace: ref.namespace!, labelSelector: `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}` });
+      const jobs = await ctx.batch.listNamespacedJob({
+        namespace: ref.namespace!,
+        labelSelector: `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}`,
+      });
       const numbers = jobs.items
         .filter((j) => j.metadata?.ownerReferences?.some((o) => o.uid === uid))
         .map((j) => Number(/-probe-(\d+)$/.exec(j.metadata?.name ?? '')?.[1] ?? 0));
@@ -97,7 +114,8 @@ export function modelActivities(ctx: ActivityContext) {
     /** Creates the metadata-only probe Job of a model: one container per source, run as the model's service account. */
     async startModelProbe(ref: ModelRef, uid: string, attempt: number): Promise<string> {
       const obj = await read(ref);
-      if (!obj || obj.metadata.uid !== uid) throw ApplicationFailure.nonRetryable(`${ref.kind} ${ref.name} is gone`, 'ObjectGone');
+      if (!obj || obj.metadata.uid !== uid)
+        throw ApplicationFailure.nonRetryable(`${ref.kind} ${ref.name} is gone`, 'ObjectGone');
       const spec = obj.spec;
       const namespace = ref.namespace!;
       const serviceAccountName = downloaderServiceAccount(spec.serviceAccountName);

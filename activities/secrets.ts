@@ -21,26 +21,35 @@ export interface MissingSecret extends SecretRef {
  */
 export function secretActivities(ctx: ActivityContext) {
   return {
-    async checkSecretRefs(namespace: string, refs: SecretRef[]): Promise<MissingSecret[]> {
-      const keysBySecret = new Map<string, Set<string> | null>();
-      for (const name of new Set(refs.map((r) => r.name))) {
-        try {
-          const s = await ctx.core.readNamespacedSecret({ name, namespace });
-          keysBySecret.set(name, new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})]));
-        } catch (err) {
-          const e = toKubeError(err);
-          if (e.kind !== 'NotFound') throw toApplicationFailure(e, `get secret ${namespace}/${name}`);
-          keysBySecret.set(name, null);
-        }
-      }
-      return refs.flatMap((r): MissingSecret[] => {
-        const keys = keysBySecret.get(r.name);
-        if (keys === null) return [{ ...r, namespace, problem: 'secret not found' }];
-        if (!keys?.has(r.key)) return [{ ...r, namespace, problem: 'key not found' }];
-        return [];
-      });
+    /** Missing references with one message naming each namespace/secret/key (empty message when none). */
+    async checkSecretRefs(
+      namespace: string,
+      refs: SecretRef[],
+    ): Promise<{ missing: MissingSecret[]; message: string }> {
+      const missing = await findMissing(namespace, refs);
+      return { missing, message: describeMissingSecrets(missing) };
     },
   };
+
+  async function findMissing(namespace: string, refs: SecretRef[]): Promise<MissingSecret[]> {
+    const keysBySecret = new Map<string, Set<string> | null>();
+    for (const name of new Set(refs.map((r) => r.name))) {
+      try {
+        const s = await ctx.core.readNamespacedSecret({ name, namespace });
+        keysBySecret.set(name, new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})]));
+      } catch (err) {
+        const e = toKubeError(err);
+        if (e.kind !== 'NotFound') throw toApplicationFailure(e, `get secret ${namespace}/${name}`);
+        keysBySecret.set(name, null);
+      }
+    }
+    return refs.flatMap((r): MissingSecret[] => {
+      const keys = keysBySecret.get(r.name);
+      if (keys === null) return [{ ...r, namespace, problem: 'secret not found' }];
+      if (!keys?.has(r.key)) return [{ ...r, namespace, problem: 'key not found' }];
+      return [];
+    });
+  }
 }
 
 /** `secret team/s3-credentials not found (AWS_ACCESS_KEY_ID)`; lists every problem. */

@@ -45,10 +45,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr}`)),
+    );
   });
 }
-
 
 /** The downloader's `done` log line carries per-phase seconds. */
 function phases(stdout: string): string {
@@ -60,12 +61,30 @@ async function main(): Promise<void> {
   console.log(`machine: ${execFileSync('nproc').toString().trim()} cores; work dir ${work}`);
   // Run the downloader compiled, as the image does, so that tsx's start-up transpiling is not measured.
   const dist = join(REPO_ROOT, '.aim', 'bench-dist'); // inside the repo: node_modules and "type": "module" resolve
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.json'), '--outDir', dist, '--noEmit', 'false', '--sourceMap', 'false'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(REPO_ROOT, 'tsconfig.json'),
+      '--outDir',
+      dist,
+      '--noEmit',
+      'false',
+      '--sourceMap',
+      'false',
+    ],
+    { stdio: 'inherit' },
+  );
   const entry = join(dist, 'downloader', 'main.js');
   const ddFile = join(work, 'dd.bin');
   const ddBytes = OBJECT_MB * OBJECTS * 1024 * 1024;
   const ddSeconds = await time(() =>
-    run('dd', ['if=/dev/zero', `of=${ddFile}`, 'bs=4M', `count=${(OBJECT_MB * OBJECTS) / 4}`, 'conv=fsync'], process.env),
+    run(
+      'dd',
+      ['if=/dev/zero', `of=${ddFile}`, 'bs=4M', `count=${(OBJECT_MB * OBJECTS) / 4}`, 'conv=fsync'],
+      process.env,
+    ),
   );
   rmSync(ddFile);
 
@@ -82,9 +101,14 @@ async function main(): Promise<void> {
     const bytes = OBJECT_MB * OBJECTS * 1024 * 1024;
     const cliEnv = { ...process.env, ...s3.clientEnv(), PATH: `${join(binPath('s5cmd'), '..')}:${process.env.PATH}` };
     const s3cfg = join(work, 's3cfg');
-    writeFileSync(s3cfg, `[default]\naccess_key = ${ACCESS}\nsecret_key = ${SECRET}\nhost_base = ${s3.endpoint.replace('http://', '')}\nhost_bucket = ${s3.endpoint.replace('http://', '')}\nuse_https = False\nsignature_v2 = False\n`);
+    writeFileSync(
+      s3cfg,
+      `[default]\naccess_key = ${ACCESS}\nsecret_key = ${SECRET}\nhost_base = ${s3.endpoint.replace('http://', '')}\nhost_bucket = ${s3.endpoint.replace('http://', '')}\nuse_https = False\nsignature_v2 = False\n`,
+    );
 
-    const rows: Row[] = [{ name: 'dd (disk ceiling)', command: 'dd if=/dev/zero bs=4M conv=fsync', seconds: ddSeconds, bytes: ddBytes }];
+    const rows: Row[] = [
+      { name: 'dd (disk ceiling)', command: 'dd if=/dev/zero bs=4M conv=fsync', seconds: ddSeconds, bytes: ddBytes },
+    ];
     const vol = fresh('downloader');
     const dlEnv = {
       ...baseDownloaderEnv(join(work, 'home')),
@@ -117,21 +141,40 @@ async function main(): Promise<void> {
     rows.push({
       name: 'raw s5cmd',
       command: `s5cmd --endpoint-url ${s3.endpoint} sync 's3://bench/data/*' DIR/`,
-      seconds: await time(() => run(binPath('s5cmd'), ['--endpoint-url', s3.endpoint, 'sync', 's3://bench/data/*', `${s5}/`], cliEnv)),
+      seconds: await time(() =>
+        run(binPath('s5cmd'), ['--endpoint-url', s3.endpoint, 'sync', 's3://bench/data/*', `${s5}/`], cliEnv),
+      ),
       bytes,
     });
     const s3c = fresh('s3cmd');
     rows.push({
       name: 's3cmd (reference)',
       command: 's3cmd -c CFG get --recursive s3://bench/data/ DIR/',
-      seconds: await time(() => run(binPath('s3cmd'), ['-c', s3cfg, 'get', '--recursive', 's3://bench/data/', `${s3c}/`], cliEnv)),
+      seconds: await time(() =>
+        run(binPath('s3cmd'), ['-c', s3cfg, 'get', '--recursive', 's3://bench/data/', `${s3c}/`], cliEnv),
+      ),
       bytes,
     });
     const awsDir = fresh('aws');
     rows.push({
       name: 'aws s3 cp',
       command: `aws --endpoint-url ${s3.endpoint} s3 cp --recursive s3://bench/data/ DIR/`,
-      seconds: await time(() => run(binPath('aws'), ['--endpoint-url', s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', 's3://bench/data/', `${awsDir}/`], cliEnv)),
+      seconds: await time(() =>
+        run(
+          binPath('aws'),
+          [
+            '--endpoint-url',
+            s3.endpoint,
+            's3',
+            'cp',
+            '--recursive',
+            '--only-show-errors',
+            's3://bench/data/',
+            `${awsDir}/`,
+          ],
+          cliEnv,
+        ),
+      ),
       bytes,
     });
     printTable(`S3: ${OBJECTS} x ${OBJECT_MB} MiB from a local SeaweedFS`, rows, 'raw s5cmd', [
@@ -150,18 +193,21 @@ async function main(): Promise<void> {
       name: 'aim downloader (hf + verify)',
       command: `MODE=download SOURCE_URI=hf://${LARGE_REPO} node downloader/main.ts`,
       seconds: await time(async () => {
-        const r = await runDownloader({
-          ...baseDownloaderEnv(join(work, 'home')),
-          MODE: 'download',
-          SOURCE_URI: `hf://${LARGE_REPO}`,
-          MODEL_ID: LARGE_REPO,
-          MOUNT_PATH: hfVol,
-          TERMINATION_MESSAGE_PATH: join(work, 'termination-hf'),
-          TMPDIR: tmpdir(),
-          HF_HOME: join(work, 'hf-home-dl'),
-          HF_ENDPOINT: hub.endpoint,
-          STALL_TIMEOUT: '120',
-        }, entry);
+        const r = await runDownloader(
+          {
+            ...baseDownloaderEnv(join(work, 'home')),
+            MODE: 'download',
+            SOURCE_URI: `hf://${LARGE_REPO}`,
+            MODEL_ID: LARGE_REPO,
+            MOUNT_PATH: hfVol,
+            TERMINATION_MESSAGE_PATH: join(work, 'termination-hf'),
+            TMPDIR: tmpdir(),
+            HF_HOME: join(work, 'hf-home-dl'),
+            HF_ENDPOINT: hub.endpoint,
+            STALL_TIMEOUT: '120',
+          },
+          entry,
+        );
         if (r.code !== 0) throw new Error(`downloader failed: ${JSON.stringify(r.result)} ${r.stderr}`);
         hfPhases = phases(r.stdout);
       }),

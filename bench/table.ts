@@ -6,7 +6,12 @@ export interface Row {
   bytes: number;
 }
 
-export function printTable(title: string, rows: Row[], baseline: string, extraRatios: Array<[string, string]> = []): void {
+export function printTable(
+  title: string,
+  rows: Row[],
+  baseline: string,
+  extraRatios: Array<[string, string]> = [],
+): void {
   const mbps = (r: Row) => r.bytes / 1e6 / r.seconds;
   const base = rows.find((r) => r.name === baseline);
   console.log(`\n${title}`);

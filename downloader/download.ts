@@ -83,7 +83,12 @@ function hfArgs(src: HfSource, dest: string): string[] {
 
 function toolEnv(cfg: DownloaderConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // No update check: the hf CLI would otherwise contact pypi.org from inside the cluster.
-  const out: NodeJS.ProcessEnv = { ...env, HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_UPDATE_CHECK: '1' };
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    HF_HUB_DISABLE_PROGRESS_BARS: '1',
+    HF_HUB_DISABLE_TELEMETRY: '1',
+    HF_HUB_DISABLE_UPDATE_CHECK: '1',
+  };
   if (cfg.source.kind === 'hf') {
     out.HF_ENDPOINT = cfg.source.endpoint;
     if (cfg.hfDisableXet) out.HF_HUB_DISABLE_XET = '1';

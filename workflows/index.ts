@@ -1,2 +1,3 @@
 // Every workflow type the worker registers (the bundle entry point).
 export { pingCluster } from './pingCluster.js';
+export { modelLifecycle } from './modelLifecycle.js';

@@ -92,7 +92,11 @@ function structural(node: Json, path: string): Json {
 
 function childDefaults(node: Json): Json {
   const props = (node.properties as Record<string, Json> | undefined) ?? {};
-  return Object.fromEntries(Object.entries(props).filter(([, c]) => c.default !== undefined).map(([k, c]) => [k, c.default]));
+  return Object.fromEntries(
+    Object.entries(props)
+      .filter(([, c]) => c.default !== undefined)
+      .map(([k, c]) => [k, c.default]),
+  );
 }
 
 function hasDefaultedChild(node: Json): boolean {

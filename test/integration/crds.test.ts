@@ -22,7 +22,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await kc?.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined);
+  await kc
+    ?.makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: namespace })
+    .catch(() => undefined);
   for (const kind of ['AIMClusterModel', 'AIMClusterServiceTemplate'] as const) {
     for (const o of await objects.list(RESOURCES[kind])) await objects.delete(RESOURCES[kind], o.metadata!.name!);
   }
@@ -63,7 +66,9 @@ describe('CRDs in a real API server', () => {
   });
 
   it("installs KServe's real InferenceService CRD, not an open schema", async () => {
-    const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'inferenceservices.serving.kserve.io' });
+    const crd = await kc
+      .makeApiClient(ApiextensionsV1Api)
+      .readCustomResourceDefinition({ name: 'inferenceservices.serving.kserve.io' });
     expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
     const v1beta1 = crd.spec.versions.find((v) => v.name === 'v1beta1');
     expect(v1beta1?.schema?.openAPIV3Schema?.properties?.spec?.properties?.predictor).toBeDefined();
@@ -99,28 +104,34 @@ describe('valid examples', () => {
 
 describe('invalid manifests', () => {
   const refusedByApi = INVALID_CASES.filter((c) => c.enforcedBy !== 'zod');
-  it.each(refusedByApi.map((c) => [c.name, c] as const))('the API server refuses: %s', async (_name, c: InvalidCase) => {
-    let err: KubeApiError;
-    if (c.update) {
-      const created = await create(place(invalidManifestBase(c)));
-      const changed = structuredClone(created);
-      c.mutate(changed);
-      err = await refusal(() => objects.replace(RESOURCES[created.kind as KindName], changed as never));
-    } else {
-      err = await refusal(() => create(place(invalidManifest(c))));
-    }
-    const text = describeRefusal(err);
-    expect([400, 422]).toContain(err.status);
-    expect(text).toContain(c.api!.path);
-    expect(text).toContain(c.api!.message);
-  });
+  it.each(refusedByApi.map((c) => [c.name, c] as const))(
+    'the API server refuses: %s',
+    async (_name, c: InvalidCase) => {
+      let err: KubeApiError;
+      if (c.update) {
+        const created = await create(place(invalidManifestBase(c)));
+        const changed = structuredClone(created);
+        c.mutate(changed);
+        err = await refusal(() => objects.replace(RESOURCES[created.kind as KindName], changed as never));
+      } else {
+        err = await refusal(() => create(place(invalidManifest(c))));
+      }
+      const text = describeRefusal(err);
+      expect([400, 422]).toContain(err.status);
+      expect(text).toContain(c.api!.path);
+      expect(text).toContain(c.api!.message);
+    },
+  );
 
   const zodOnly = INVALID_CASES.filter((c) => c.enforcedBy === 'zod');
-  it.each(zodOnly.map((c) => [c.name, c] as const))('the API server accepts what only zod refuses: %s', async (_name, c) => {
-    const m = place(invalidManifest(c));
-    if (c.name.includes('metadata.name')) m.metadata.name = `m${serial}`.padEnd(70, 'x');
-    await expect(create(m)).resolves.toBeTruthy();
-  });
+  it.each(zodOnly.map((c) => [c.name, c] as const))(
+    'the API server accepts what only zod refuses: %s',
+    async (_name, c) => {
+      const m = place(invalidManifest(c));
+      if (c.name.includes('metadata.name')) m.metadata.name = `m${serial}`.padEnd(70, 'x');
+      await expect(create(m)).resolves.toBeTruthy();
+    },
+  );
 });
 
 describe('print columns and status', () => {
@@ -137,13 +148,22 @@ describe('print columns and status', () => {
       path: `/apis/aim.silogen.ai/v1alpha1/namespaces/${namespace}/aimmodels/${model.metadata.name}`,
       accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
     });
-    const table = JSON.parse(res.body) as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', ...KINDS.AIMModel.printColumns.map((c) => c.name)]);
+    const table = JSON.parse(res.body) as {
+      columnDefinitions: Array<{ name: string }>;
+      rows: Array<{ cells: unknown[] }>;
+    };
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual([
+      'Name',
+      ...KINDS.AIMModel.printColumns.map((c) => c.name),
+    ]);
     expect(table.rows[0]!.cells.slice(0, 4)).toEqual([model.metadata.name, 'Ready', 'Custom', model.spec.image]);
   });
 
   it.each(Object.values(KINDS).map((k) => [k.kind, k] as const))('%s lists with its columns', async (_k, def) => {
-    const path = def.scope === 'Namespaced' ? `/apis/aim.silogen.ai/v1alpha1/namespaces/${namespace}/${def.plural}` : `/apis/aim.silogen.ai/v1alpha1/${def.plural}`;
+    const path =
+      def.scope === 'Namespaced'
+        ? `/apis/aim.silogen.ai/v1alpha1/namespaces/${namespace}/${def.plural}`
+        : `/apis/aim.silogen.ai/v1alpha1/${def.plural}`;
     const res = await kubeRequest(kc, { method: 'GET', path, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
     const table = JSON.parse(res.body) as { columnDefinitions: Array<{ name: string }> };
     expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', ...def.printColumns.map((c) => c.name)]);

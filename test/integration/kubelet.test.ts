@@ -145,15 +145,22 @@ async function eventsOf(ns: string, object: string): Promise<CoreV1Event[]> {
   return list.items;
 }
 
-async function waitForEvent(ns: string, object: string, reason: string, message?: string | RegExp): Promise<CoreV1Event> {
+async function waitForEvent(
+  ns: string,
+  object: string,
+  reason: string,
+  message?: string | RegExp,
+): Promise<CoreV1Event> {
   return vi.waitFor(async () => {
     const events = await eventsOf(ns, object);
     const e = events.find(
       (x) =>
         x.reason === reason &&
-        (message === undefined || (typeof message === 'string' ? x.message === message : message.test(x.message ?? ''))),
+        (message === undefined ||
+          (typeof message === 'string' ? x.message === message : message.test(x.message ?? ''))),
     );
-    if (!e) throw new Error(`no ${reason} event for ${object}: ${events.map((x) => `${x.reason}: ${x.message}`).join('; ')}`);
+    if (!e)
+      throw new Error(`no ${reason} event for ${object}: ${events.map((x) => `${x.reason}: ${x.message}`).join('; ')}`);
     return e;
   }, WAIT);
 }
@@ -174,7 +181,10 @@ describe('process kubelet: running Jobs', () => {
     expect(pod.status?.phase).toBe('Succeeded');
     expect(pod.status?.podIP).toBe('127.0.0.1');
     expect(terminated(pod)).toMatchObject({ exitCode: 0, reason: 'Completed', message: '{"ok":true}' });
-    expect(pod.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodCompleted' });
+    expect(pod.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'PodCompleted',
+    });
     expect(kubelet.logs(ns, podName)).toContain(`hello from ${podName}`);
     await waitForEvent(ns, podName, 'Scheduled', `Successfully assigned ${ns}/${podName} to ${kubelet.nodeName}`);
     await waitForEvent(ns, podName, 'Pulled', `Container image "${TEST_SHELL_IMAGE}" already present on machine`);
@@ -248,8 +258,14 @@ describe('process kubelet: running Jobs', () => {
 describe('process kubelet: configuration', () => {
   it('passes env from a Secret and a ConfigMap, $(VAR) references and secret volume files to the process', async () => {
     const ns = await newNamespace('env');
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'creds' }, stringData: { token: 's3cr3t' } } });
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'settings' }, data: { region: 'eu-west-1' } } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'creds' }, stringData: { token: 's3cr3t' } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'settings' }, data: { region: 'eu-west-1' } },
+    });
     const script = `printf '%s|%s|%s|%s' "$SECRET_TOKEN" "$REGION" "$GREETING" "$(cat "$CREDS_FILE")" > "$TERMINATION_MESSAGE_PATH"`;
     const container = shell('main', script, {
       env: [
@@ -291,7 +307,10 @@ describe('process kubelet: configuration', () => {
     expect(kubelet.processes().filter((p) => p.namespace === ns)).toEqual([]);
 
     // A Secret without the key: the kubelet's other message.
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'absent' }, stringData: { other: 'v' } } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'absent' }, stringData: { other: 'v' } },
+    });
     await waitForPod(
       ns,
       'needs-secret',
@@ -310,10 +329,16 @@ describe('process kubelet: configuration', () => {
   it("the process's KUBECONFIG token is the pod's service account: its Role's calls succeed, others are 403", async () => {
     const ns = await newNamespace('rbac');
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'reader' } } });
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'visible' }, data: { k: 'seen' } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'visible' }, data: { k: 'seen' } },
+    });
     await rbac.createNamespacedRole({
       namespace: ns,
-      body: { metadata: { name: 'read-configmaps' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }] },
+      body: {
+        metadata: { name: 'read-configmaps' },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+      },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns,
@@ -347,7 +372,11 @@ describe('process kubelet: configuration', () => {
 
   it('a missing service account fails the token mount (FailedMount) and the pod stays Pending', async () => {
     const ns = await newNamespace('nosa');
-    await createPod(ns, 'ghostly', podSpec([shell('main', 'true')], { serviceAccountName: 'ghost', automountServiceAccountToken: true }));
+    await createPod(
+      ns,
+      'ghostly',
+      podSpec([shell('main', 'true')], { serviceAccountName: 'ghost', automountServiceAccountToken: true }),
+    );
     await waitForEvent(
       ns,
       'ghostly',
@@ -367,12 +396,18 @@ describe('process kubelet: volumes', () => {
       namespace: ns,
       body: {
         metadata: { name: 'cache' },
-        spec: { storageClassName: kubelet.storageClassName, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+        spec: {
+          storageClassName: kubelet.storageClassName,
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+        },
       },
     });
     // No consumer yet: a WaitForFirstConsumer claim stays Pending, as on a real cluster.
     await waitForEvent(ns, 'cache', 'WaitForFirstConsumer');
-    expect((await core.readNamespacedPersistentVolumeClaim({ name: 'cache', namespace: ns })).status?.phase).toBe('Pending');
+    expect((await core.readNamespacedPersistentVolumeClaim({ name: 'cache', namespace: ns })).status?.phase).toBe(
+      'Pending',
+    );
 
     const withCache = (script: string): V1PodSpec =>
       podSpec(
@@ -431,7 +466,9 @@ describe('process kubelet: scheduling', () => {
         affinity: {
           nodeAffinity: {
             requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{ matchExpressions: [{ key: 'amd.com/gpu.product-name', operator: 'In', values: ['MI300X'] }] }],
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'amd.com/gpu.product-name', operator: 'In', values: ['MI300X'] }] },
+              ],
             },
           },
         },
@@ -490,7 +527,10 @@ describe('process kubelet: deletion', () => {
   it('deleting a Job (Background) kills its running process group and the pod disappears', async () => {
     const ns = await newNamespace('delete');
     // `sleep` is a child of the shell: only a process-group kill stops both.
-    await batch.createNamespacedJob({ namespace: ns, body: job('sleeper', podSpec([shell('main', 'sleep 300; echo never')])) });
+    await batch.createNamespacedJob({
+      namespace: ns,
+      body: job('sleeper', podSpec([shell('main', 'sleep 300; echo never')])),
+    });
     const proc = await vi.waitFor(() => {
       const p = kubelet.processes().find((x) => x.namespace === ns);
       if (!p) throw new Error('not running yet');
@@ -525,7 +565,11 @@ describe('process kubelet: the downloader image', () => {
       image: TEST_DOWNLOADER_IMAGE,
       serviceAccountName: 'aim-downloader',
       sources: [
-        { modelId: 'org/model', sourceUri: 's3://no-such-bucket/x', env: [{ name: 'AWS_ENDPOINT_URL', value: 'http://127.0.0.1:1' }] },
+        {
+          modelId: 'org/model',
+          sourceUri: 's3://no-such-bucket/x',
+          env: [{ name: 'AWS_ENDPOINT_URL', value: 'http://127.0.0.1:1' }],
+        },
       ],
     });
     await batch.createNamespacedJob({ namespace: ns, body });
@@ -583,19 +627,34 @@ describe('process kubelet: faults', () => {
 
 describe('process kubelet: pure predicates', () => {
   it('matches node affinity, taints and resources like the scheduler', () => {
-    const node = { name: 'n', labels: { 'amd.com/gpu.product-name': 'MI300X' }, taints: [], allocatable: { cpu: '2', pods: '10', 'amd.com/gpu': '1' } };
+    const node = {
+      name: 'n',
+      labels: { 'amd.com/gpu.product-name': 'MI300X' },
+      taints: [],
+      allocatable: { cpu: '2', pods: '10', 'amd.com/gpu': '1' },
+    };
     const pod = (expr: { key: string; operator: string; values?: string[] }): V1Pod => ({
       spec: {
         containers: [],
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }] },
+          },
+        },
       },
     });
-    expect(nodeAffinityMatches(pod({ key: 'amd.com/gpu.product-name', operator: 'In', values: ['MI300X'] }), node)).toBe(true);
-    expect(nodeAffinityMatches(pod({ key: 'amd.com/gpu.product-name', operator: 'NotIn', values: ['MI300X'] }), node)).toBe(false);
+    expect(
+      nodeAffinityMatches(pod({ key: 'amd.com/gpu.product-name', operator: 'In', values: ['MI300X'] }), node),
+    ).toBe(true);
+    expect(
+      nodeAffinityMatches(pod({ key: 'amd.com/gpu.product-name', operator: 'NotIn', values: ['MI300X'] }), node),
+    ).toBe(false);
     expect(nodeAffinityMatches(pod({ key: 'nvidia.com/gpu.product', operator: 'Exists' }), node)).toBe(false);
     const taint = { key: 'gpu', value: 'true', effect: 'NoSchedule' };
     expect(untoleratedTaint({ spec: { containers: [] } }, [taint])).toEqual(taint);
-    expect(untoleratedTaint({ spec: { containers: [], tolerations: [{ key: 'gpu', operator: 'Exists' }] } }, [taint])).toBeUndefined();
+    expect(
+      untoleratedTaint({ spec: { containers: [], tolerations: [{ key: 'gpu', operator: 'Exists' }] } }, [taint]),
+    ).toBeUndefined();
     const needs = (cpu: string, gpu: string): V1Pod => ({
       spec: { containers: [{ name: 'c', resources: { requests: { cpu, 'amd.com/gpu': gpu } } }] },
     });

@@ -111,10 +111,12 @@ export async function resolveEnv(
     let data: Record<string, string> | undefined;
     if (from.configMapRef) {
       data = await getConfigMap(from.configMapRef.name ?? '');
-      if (!data && !from.configMapRef.optional) throw new ContainerConfigError(`configmap "${from.configMapRef.name}" not found`);
+      if (!data && !from.configMapRef.optional)
+        throw new ContainerConfigError(`configmap "${from.configMapRef.name}" not found`);
     } else if (from.secretRef) {
       data = await getSecret(from.secretRef.name ?? '');
-      if (!data && !from.secretRef.optional) throw new ContainerConfigError(`secret "${from.secretRef.name}" not found`);
+      if (!data && !from.secretRef.optional)
+        throw new ContainerConfigError(`secret "${from.secretRef.name}" not found`);
     }
     // Invalid names are skipped (the kubelet records an InvalidEnvironmentVariableNames event).
     for (const [k, v] of Object.entries(data ?? {})) if (ENV_NAME.test(prefix + k)) env[prefix + k] = v;

@@ -1,7 +1,13 @@
 // core/v1 Events like client-go's event recorder writes them: named `<object>.<hex nanos>`, and a repeat of the same
 // (object, reason, message) within the recorder's life bumps `count` and `lastTimestamp` instead of adding an Event
 // (the correlator's aggregation). Product code reads "the last Event" of a pod or PVC to explain a stuck download.
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectReference } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1ObjectReference,
+} from '@kubernetes/client-node';
 
 export interface EventInput {
   object: V1ObjectReference;

@@ -48,7 +48,14 @@ export const nowRfc3339 = (): string => new Date().toISOString().replace(/\.\d{3
 
 export function nodeConditions(since: string, heartbeat: string): V1NodeCondition[] {
   const c = (type: string, status: string, reason: string, message: string): V1NodeCondition =>
-    ({ type, status, reason, message, lastHeartbeatTime: heartbeat, lastTransitionTime: since }) as unknown as V1NodeCondition;
+    ({
+      type,
+      status,
+      reason,
+      message,
+      lastHeartbeatTime: heartbeat,
+      lastTransitionTime: since,
+    }) as unknown as V1NodeCondition;
   return [
     c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
     c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),

@@ -11,13 +11,7 @@
 //   the final status and finishes the deletion with gracePeriodSeconds 0, as the kubelet's status manager does.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Api,
-  type V1Container,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPath, type PathMap } from './env.js';
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
@@ -30,7 +24,14 @@ import {
   type ProcessExit,
 } from './runtime.js';
 import type { ContainerSpec, ImageMappings, ProcessInfo } from './types.js';
-import { apiErrorMessage, isApiStatus, MountError, mountHostPath, mountVolumes, type MountedVolumes } from './volumes.js';
+import {
+  apiErrorMessage,
+  isApiStatus,
+  MountError,
+  mountHostPath,
+  mountVolumes,
+  type MountedVolumes,
+} from './volumes.js';
 
 export interface WorkerDeps {
   core: CoreV1Api;
@@ -96,7 +97,9 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
 const isRunning = (s: State): s is Running => 'running' in s;
 const isTerminated = (s: State | Record<string, never>): s is Terminated => 'terminated' in s;
 const isWaiting = (s: State): s is Waiting => 'waiting' in s;
-const waiting = (reason: string, message?: string): Waiting => ({ waiting: { reason, ...(message ? { message } : {}) } });
+const waiting = (reason: string, message?: string): Waiting => ({
+  waiting: { reason, ...(message ? { message } : {}) },
+});
 
 export class PodWorker {
   readonly uid: string;
@@ -185,10 +188,17 @@ export class PodWorker {
         if (c.done || c.proc) continue;
         if (now >= c.nextAttemptAt) {
           await this.startContainer(c);
-        } else if (isWaiting(c.state) && c.state.waiting.reason === 'ErrImagePull' && now - (c.pullFailedAt ?? 0) >= 2000) {
+        } else if (
+          isWaiting(c.state) &&
+          c.state.waiting.reason === 'ErrImagePull' &&
+          now - (c.pullFailedAt ?? 0) >= 2000
+        ) {
           // Between pull attempts the kubelet reports the back-off, then tries again: ErrImagePull ↔ ImagePullBackOff.
           const image = c.spec.image ?? '';
-          c.state = waiting('ImagePullBackOff', `Back-off pulling image "${image}": ErrImagePull: ${c.state.waiting.message ?? ''}`);
+          c.state = waiting(
+            'ImagePullBackOff',
+            `Back-off pulling image "${image}": ErrImagePull: ${c.state.waiting.message ?? ''}`,
+          );
           void this.event(c, 'Normal', 'BackOff', `Back-off pulling image "${image}"`);
           void this.event(c, 'Warning', 'Failed', 'Error: ImagePullBackOff');
         }
@@ -211,11 +221,14 @@ export class PodWorker {
       this.readOnly = true;
       return;
     }
-    this.startTime = status?.startTime ? new Date(status.startTime).toISOString().replace(/\.\d{3}Z$/, 'Z') : nowRfc3339();
+    this.startTime = status?.startTime
+      ? new Date(status.startTime).toISOString().replace(/\.\d{3}Z$/, 'Z')
+      : nowRfc3339();
     if ((this.pod.spec?.initContainers ?? []).length > 0) {
       // Not needed by the product; failing loudly beats silently skipping them.
       this.failMessage = 'the process kubelet does not run init containers';
-      for (const c of this.containers) this.finish(c, { exitCode: 128, reason: 'StartError', message: this.failMessage });
+      for (const c of this.containers)
+        this.finish(c, { exitCode: 128, reason: 'StartError', message: this.failMessage });
       return;
     }
     for (const c of this.containers) {
@@ -226,7 +239,11 @@ export class PodWorker {
         const t = prev.state.terminated;
         const lost = t
           ? { exitCode: t.exitCode, reason: t.reason ?? 'Error', ...(t.message ? { message: t.message } : {}) }
-          : { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated' };
+          : {
+              exitCode: 137,
+              reason: 'ContainerStatusUnknown',
+              message: 'The container could not be located when the pod was terminated',
+            };
         this.onTerminated(c, lost);
       }
     }
@@ -246,7 +263,12 @@ export class PodWorker {
       this.mountFailures += 1;
       this.nextMountAt = Date.now() + Math.min(1000 * 2 ** (this.mountFailures - 1), 8000);
       if (err instanceof MountError) {
-        void this.event(undefined, 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
+        void this.event(
+          undefined,
+          'Warning',
+          'FailedMount',
+          `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`,
+        );
       } else {
         this.deps.log(`${this.namespace}/${this.name}: volume setup error: ${apiErrorMessage(err)}`);
       }
@@ -353,12 +375,17 @@ export class PodWorker {
     c.containerID = `process://${proc.pid}`;
     c.failures = 0;
     c.state = { running: { startedAt: nowRfc3339() } };
-    this.deps.log(`${this.namespace}/${this.name}/${name}: started pid ${proc.pid}: ${cmd.command} ${cmd.args.join(' ')}`);
+    this.deps.log(
+      `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}: ${cmd.command} ${cmd.args.join(' ')}`,
+    );
     void this.event(c, 'Normal', 'Created', `Created container: ${name}`);
     void this.event(c, 'Normal', 'Started', `Started container ${name}`);
   }
 
-  private objectSource(): { secret(n: string): Promise<Record<string, string> | undefined>; configMap(n: string): Promise<Record<string, string> | undefined> } {
+  private objectSource(): {
+    secret(n: string): Promise<Record<string, string> | undefined>;
+    configMap(n: string): Promise<Record<string, string> | undefined>;
+  } {
     const { core } = this.deps;
     const namespace = this.namespace;
     const read = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
@@ -372,7 +399,12 @@ export class PodWorker {
     return {
       secret: async (name) => {
         const s = await read(() => core.readNamespacedSecret({ name, namespace }));
-        return s && Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+        return (
+          s &&
+          Object.fromEntries(
+            Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+          )
+        );
       },
       configMap: async (name) => {
         const cm = await read(() => core.readNamespacedConfigMap({ name, namespace }));
@@ -410,7 +442,10 @@ export class PodWorker {
   }
 
   /** A container instance ended: restart it (policy Always/OnFailure) after a back-off, or finish it. */
-  private onTerminated(c: ContainerRun, t: Partial<Terminated['terminated']> & { exitCode: number; reason: string }): void {
+  private onTerminated(
+    c: ContainerRun,
+    t: Partial<Terminated['terminated']> & { exitCode: number; reason: string },
+  ): void {
     const terminated: Terminated = {
       terminated: {
         ...t,
@@ -419,7 +454,8 @@ export class PodWorker {
       },
     };
     const policy = this.pod.spec?.restartPolicy ?? 'Always';
-    const restart = !this.stopping && !this.failMessage && (policy === 'Always' || (policy === 'OnFailure' && t.exitCode !== 0));
+    const restart =
+      !this.stopping && !this.failMessage && (policy === 'Always' || (policy === 'OnFailure' && t.exitCode !== 0));
     if (!restart) {
       this.finish(c, terminated.terminated);
       return;
@@ -433,11 +469,25 @@ export class PodWorker {
       'CrashLoopBackOff',
       `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.spec.name} pod=${this.name}_${this.namespace}(${this.uid})`,
     );
-    void this.event(c, 'Warning', 'BackOff', `Back-off restarting failed container ${c.spec.name} in pod ${this.name}_${this.namespace}(${this.uid})`);
+    void this.event(
+      c,
+      'Warning',
+      'BackOff',
+      `Back-off restarting failed container ${c.spec.name} in pod ${this.name}_${this.namespace}(${this.uid})`,
+    );
   }
 
-  private finish(c: ContainerRun, t: { exitCode: number; reason: string; message?: string; finishedAt?: string }): void {
-    c.state = { terminated: { ...t, finishedAt: t.finishedAt ?? nowRfc3339(), ...(c.containerID ? { containerID: c.containerID } : {}) } };
+  private finish(
+    c: ContainerRun,
+    t: { exitCode: number; reason: string; message?: string; finishedAt?: string },
+  ): void {
+    c.state = {
+      terminated: {
+        ...t,
+        finishedAt: t.finishedAt ?? nowRfc3339(),
+        ...(c.containerID ? { containerID: c.containerID } : {}),
+      },
+    };
     c.done = true;
   }
 
@@ -476,7 +526,14 @@ export class PodWorker {
     const prev = this.transitions.get(type) ?? this.existingTransition(type, status);
     const at = prev && prev.status === status ? prev.at : nowRfc3339();
     this.transitions.set(type, { status, at });
-    return { type, status, ...(reason ? { reason } : {}), ...(message ? { message } : {}), lastProbeTime: null, lastTransitionTime: at };
+    return {
+      type,
+      status,
+      ...(reason ? { reason } : {}),
+      ...(message ? { message } : {}),
+      lastProbeTime: null,
+      lastTransitionTime: at,
+    };
   }
 
   private existingTransition(type: string, status: string): { status: string; at: string } | undefined {
@@ -554,7 +611,11 @@ export class PodWorker {
         for (const c of this.containers) {
           if (c.done) continue;
           // Never started (or waiting to restart): what the kubelet reports for a container of a deleted pod.
-          this.finish(c, { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated' });
+          this.finish(c, {
+            exitCode: 137,
+            reason: 'ContainerStatusUnknown',
+            message: 'The container could not be located when the pod was terminated',
+          });
         }
         await this.flush();
       }
@@ -588,7 +649,8 @@ export class PodWorker {
     await Promise.all(
       this.containers.map(async (c) => {
         if (!c.proc) return;
-        if (!this.deps.isStopped() && !this.gone) void this.event(c, 'Normal', 'Killing', `Stopping container ${c.spec.name}`);
+        if (!this.deps.isStopped() && !this.gone)
+          void this.event(c, 'Normal', 'Killing', `Stopping container ${c.spec.name}`);
         await c.proc.kill(graceMs);
       }),
     );
@@ -602,7 +664,12 @@ export class PodWorker {
     await this.killAll(graceMs);
   }
 
-  private event(c: ContainerRun | undefined, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  private event(
+    c: ContainerRun | undefined,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
     if (this.deps.isStopped() || this.gone) return Promise.resolve();
     return this.deps.events.record({
       object: {

@@ -38,7 +38,12 @@ import {
   nowRfc3339,
 } from './node.js';
 import { PodWorker } from './podWorker.js';
-import { failedSchedulingMessage, matchesNodeSelectorTerm, unschedulableReasons, type NodeFacts } from './scheduling.js';
+import {
+  failedSchedulingMessage,
+  matchesNodeSelectorTerm,
+  unschedulableReasons,
+  type NodeFacts,
+} from './scheduling.js';
 import type { GpuSpec, ProcessInfo, ProcessKubelet, ProcessKubeletOptions } from './types.js';
 import {
   ANN_PROVISIONED_BY,
@@ -99,7 +104,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   // ---- the Node -------------------------------------------------------------------------------------------------
   let gpu: GpuSpec | undefined = opts.gpu;
   let labels: Record<string, string> = { ...baseNodeLabels(nodeName), ...opts.nodeLabels, ...gpuLabels(gpu) };
-  const baseCapacity: Record<string, string> = { ...defaultCapacity(), ...(opts.capacity as Record<string, string> | undefined) };
+  const baseCapacity: Record<string, string> = {
+    ...defaultCapacity(),
+    ...(opts.capacity as Record<string, string> | undefined),
+  };
   let capacity: Record<string, string> = { ...baseCapacity, ...gpuResources(gpu) };
   const taints: V1Taint[] = opts.taints ?? [];
   const since = nowRfc3339();
@@ -121,7 +129,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       // A Node of that name exists (a previous instance of this kubelet, e.g. a restart test): take it over, as a
       // kubelet re-registering does. Stale GPU labels/resources are removed.
       const stale = Object.fromEntries(GPU_LABEL_KEYS.filter((k) => !(k in labels)).map((k) => [k, null]));
-      await core.patchNode({ name: nodeName, body: { metadata: { labels: { ...stale, ...labels } }, spec: { taints } } }, mergePatch());
+      await core.patchNode(
+        { name: nodeName, body: { metadata: { labels: { ...stale, ...labels } }, spec: { taints } } },
+        mergePatch(),
+      );
       await writeNodeStatus();
     }
   }
@@ -196,7 +207,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   };
 
   // ---- provisioner ----------------------------------------------------------------------------------------------
-  async function provision(pvcs: V1PersistentVolumeClaim[], pvs: Map<string, V1PersistentVolume>, sc: V1StorageClass): Promise<void> {
+  async function provision(
+    pvcs: V1PersistentVolumeClaim[],
+    pvs: Map<string, V1PersistentVolume>,
+    sc: V1StorageClass,
+  ): Promise<void> {
     for (const pvc of pvcs) {
       if (!wantsProvisioning(pvc, sc, nodeName)) continue;
       const pvName = `pvc-${pvc.metadata?.uid}`;
@@ -213,7 +228,13 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       try {
         await core.createPersistentVolume({ body: buildPersistentVolume(pvc, sc, dir, nodeName) });
         log(`provisioned ${pvName} at ${dir} for ${ref.namespace}/${ref.name}`);
-        void events.record({ object: ref, type: 'Normal', reason: 'ProvisioningSucceeded', message: `Successfully provisioned volume ${pvName}`, component: PROVISIONER });
+        void events.record({
+          object: ref,
+          type: 'Normal',
+          reason: 'ProvisioningSucceeded',
+          message: `Successfully provisioned volume ${pvName}`,
+          component: PROVISIONER,
+        });
       } catch (err) {
         if (!isApiStatus(err, 409)) throw err; // another kubelet of the same class got there first
       }
@@ -260,7 +281,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (pvc.spec?.volumeName) {
         const pv = pvs.get(pvc.spec.volumeName);
         const terms = pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms;
-        if (pvc.status?.phase !== 'Bound') wait = true; // binder still finishing
+        if (pvc.status?.phase !== 'Bound')
+          wait = true; // binder still finishing
         else if (terms && !terms.some((t) => matchesNodeSelectorTerm(t, { name: nodeName, labels }))) {
           reasons.push('1 node(s) had volume node affinity conflict');
         }
@@ -302,7 +324,14 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         body: {
           status: {
             conditions: [
-              { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowRfc3339() },
+              {
+                type: 'PodScheduled',
+                status: 'False',
+                reason: 'Unschedulable',
+                message,
+                lastProbeTime: null,
+                lastTransitionTime: nowRfc3339(),
+              },
             ],
           },
         },
@@ -340,7 +369,13 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         const delayMs = Math.min((backoff?.delayMs ?? 500) * 2, 10_000);
         scheduleBackoff.set(uid, { next: now + delayMs, delayMs });
         await markUnschedulable(pod, message);
-        void events.record({ object: ref, type: 'Warning', reason: 'FailedScheduling', message, component: 'default-scheduler' });
+        void events.record({
+          object: ref,
+          type: 'Warning',
+          reason: 'FailedScheduling',
+          message,
+          component: 'default-scheduler',
+        });
         continue;
       }
       try {
@@ -386,7 +421,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         byName.set(`${w.namespace}/${w.name}`, w);
       }
       const worker = w;
-      worker.sync(pod).catch((err: unknown) => log(`${worker.namespace}/${worker.name}: sync failed: ${apiErrorMessage(err)}`));
+      worker
+        .sync(pod)
+        .catch((err: unknown) => log(`${worker.namespace}/${worker.name}: sync failed: ${apiErrorMessage(err)}`));
     }
     // Gone from the API server (force-deleted, or deletion finished): nothing of it may keep running.
     for (const [uid, w] of workers) {
@@ -453,7 +490,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       const removed = Object.fromEntries(GPU_LABEL_KEYS.filter((k) => !(k in newLabels)).map((k) => [k, null]));
       labels = { ...Object.fromEntries(Object.entries(labels).filter(([k]) => !(k in removed))), ...newLabels };
       capacity = { ...baseCapacity, ...gpuResources(gpu) };
-      await core.patchNode({ name: nodeName, body: { metadata: { labels: { ...removed, ...newLabels } } } }, mergePatch());
+      await core.patchNode(
+        { name: nodeName, body: { metadata: { labels: { ...removed, ...newLabels } } } },
+        mergePatch(),
+      );
       await writeNodeStatus();
       scheduleBackoff.clear(); // a node change re-queues unschedulable pods, as in the scheduler
       log(`gpu set to ${JSON.stringify(gpu ?? null)}`);
@@ -481,7 +521,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     async volumePath(namespace, pvcName) {
       const pvc = await core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace });
       const volumeName = pvc.spec?.volumeName;
-      if (!volumeName || pvc.status?.phase !== 'Bound') throw new Error(`PVC ${namespace}/${pvcName} is not bound (${pvc.status?.phase})`);
+      if (!volumeName || pvc.status?.phase !== 'Bound')
+        throw new Error(`PVC ${namespace}/${pvcName} is not bound (${pvc.status?.phase})`);
       const pv = await core.readPersistentVolume({ name: volumeName });
       const path = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
       if (!path) throw new Error(`PV ${volumeName} is not a hostPath volume`);
@@ -522,7 +563,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         await core.deleteNode({ name: nodeName }).catch((err: unknown) => {
           if (!isApiStatus(err, 404)) log(`deleting node: ${apiErrorMessage(err)}`);
         });
-        await coordination.deleteNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' }).catch(() => undefined);
+        await coordination
+          .deleteNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' })
+          .catch(() => undefined);
         log('stopped');
       })();
       return stopping;

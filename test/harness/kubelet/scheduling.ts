@@ -34,7 +34,8 @@ function matchRequirement(req: V1NodeSelectorRequirement, value: string | undefi
     case 'Gt':
     case 'Lt': {
       // Both sides must parse as integers, else no match (as in k8s.io/component-helpers).
-      if (value === undefined || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0]!)) return false;
+      if (value === undefined || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0]!))
+        return false;
       const [v, bound] = [BigInt(value), BigInt(values[0]!)];
       return req.operator === 'Gt' ? v > bound : v < bound;
     }

@@ -83,7 +83,9 @@ export async function acquireStorageClass(
     sc = await storage.readStorageClass({ name });
   }
   if (sc.provisioner !== PROVISIONER) {
-    throw new Error(`StorageClass ${name} exists with provisioner ${sc.provisioner}; the process kubelet provisions only ${PROVISIONER}`);
+    throw new Error(
+      `StorageClass ${name} exists with provisioner ${sc.provisioner}; the process kubelet provisions only ${PROVISIONER}`,
+    );
   }
   entry.users += 1;
   classUsers.set(name, entry);
@@ -106,7 +108,8 @@ export async function releaseStorageClass(storage: StorageV1Api, name: string, k
 export function wantsProvisioning(pvc: V1PersistentVolumeClaim, sc: V1StorageClass, nodeName: string): boolean {
   if (pvc.status?.phase !== 'Pending' || pvc.spec?.volumeName || pvc.metadata?.deletionTimestamp) return false;
   if (pvc.spec?.storageClassName !== sc.metadata?.name) return false;
-  if (sc.volumeBindingMode === 'WaitForFirstConsumer') return pvc.metadata?.annotations?.[ANN_SELECTED_NODE] === nodeName;
+  if (sc.volumeBindingMode === 'WaitForFirstConsumer')
+    return pvc.metadata?.annotations?.[ANN_SELECTED_NODE] === nodeName;
   return true;
 }
 
@@ -141,7 +144,9 @@ export function buildPersistentVolume(
         ? {
             nodeAffinity: {
               required: {
-                nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [nodeName] }] }],
+                nodeSelectorTerms: [
+                  { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [nodeName] }] },
+                ],
               },
             },
           }
@@ -182,7 +187,10 @@ function decodeSecret(data: Record<string, string> | undefined): Record<string, 
   return Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
 }
 
-function configMapData(cm: { data?: Record<string, string>; binaryData?: Record<string, string> }): Record<string, Buffer> {
+function configMapData(cm: {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}): Record<string, Buffer> {
   return {
     ...Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'utf8')])),
     ...Object.fromEntries(Object.entries(cm.binaryData ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
@@ -227,7 +235,12 @@ async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined
   }
 }
 
-async function requestToken(ctx: MountContext, serviceAccount: string, audience?: string, expirationSeconds = 3600): Promise<string> {
+async function requestToken(
+  ctx: MountContext,
+  serviceAccount: string,
+  audience?: string,
+  expirationSeconds = 3600,
+): Promise<string> {
   const { pod } = ctx;
   const res = await ctx.core.createNamespacedServiceAccountToken({
     name: serviceAccount,
@@ -280,10 +293,12 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
       const claim = v.persistentVolumeClaim.claimName;
       const pvc = await readOrUndefined(() => core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ns }));
       if (!pvc) throw new MountError(v.name, `persistentvolumeclaim "${claim}" not found`);
-      if (!pvc.spec?.volumeName || pvc.status?.phase !== 'Bound') throw new MountError(v.name, `PVC ${ns}/${claim} is not bound`);
+      if (!pvc.spec?.volumeName || pvc.status?.phase !== 'Bound')
+        throw new MountError(v.name, `PVC ${ns}/${claim} is not bound`);
       const pv = await readOrUndefined(() => core.readPersistentVolume({ name: pvc.spec!.volumeName! }));
       const dir = pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
-      if (!dir) throw new MountError(v.name, `persistentvolume "${pvc.spec.volumeName}" is not a hostPath or local volume`);
+      if (!dir)
+        throw new MountError(v.name, `persistentvolume "${pvc.spec.volumeName}" is not a hostPath or local volume`);
       await mkdir(dir, { recursive: true });
       paths.set(v.name, dir);
     } else if (v.hostPath) {
@@ -295,7 +310,12 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
       const dir = volRoot('kubernetes.io~secret', v.name);
       if (!secret && !v.secret.optional) throw new MountError(v.name, `secret "${name}" not found`);
       const payload: Payload = secret
-        ? payloadOf(decodeSecret(secret.data), v.secret.items, (k) => `references non-existent secret key: ${k}`, v.name)
+        ? payloadOf(
+            decodeSecret(secret.data),
+            v.secret.items,
+            (k) => `references non-existent secret key: ${k}`,
+            v.name,
+          )
         : new Map();
       await writePayload(dir, payload, v.secret.defaultMode);
       paths.set(v.name, dir);
@@ -305,7 +325,12 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
       const dir = volRoot('kubernetes.io~configmap', v.name);
       if (!cm && !v.configMap.optional) throw new MountError(v.name, `configmap "${name}" not found`);
       const payload: Payload = cm
-        ? payloadOf(configMapData(cm), v.configMap.items, (k) => `configmap references non-existent config key: ${k}`, v.name)
+        ? payloadOf(
+            configMapData(cm),
+            v.configMap.items,
+            (k) => `configmap references non-existent config key: ${k}`,
+            v.name,
+          )
         : new Map();
       await writePayload(dir, payload, v.configMap.defaultMode);
       paths.set(v.name, dir);
@@ -318,20 +343,33 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
           const secret = await readOrUndefined(() => core.readNamespacedSecret({ name, namespace: ns }));
           if (!secret && !src.secret.optional) throw new MountError(v.name, `secret "${name}" not found`);
           if (!secret) continue;
-          const files = payloadOf(decodeSecret(secret.data), src.secret.items, (key) => `references non-existent secret key: ${key}`, v.name);
+          const files = payloadOf(
+            decodeSecret(secret.data),
+            src.secret.items,
+            (key) => `references non-existent secret key: ${key}`,
+            v.name,
+          );
           for (const [k, e] of files) payload.set(k, e);
         } else if (src.configMap) {
           const name = src.configMap.name ?? '';
           const cm = await readOrUndefined(() => core.readNamespacedConfigMap({ name, namespace: ns }));
           if (!cm && !src.configMap.optional) throw new MountError(v.name, `configmap "${name}" not found`);
           if (!cm) continue;
-          const files = payloadOf(configMapData(cm), src.configMap.items, (key) => `configmap references non-existent config key: ${key}`, v.name);
+          const files = payloadOf(
+            configMapData(cm),
+            src.configMap.items,
+            (key) => `configmap references non-existent config key: ${key}`,
+            v.name,
+          );
           for (const [k, e] of files) payload.set(k, e);
         } else if (src.serviceAccountToken) {
           const t = await token(v.name, src.serviceAccountToken.audience, src.serviceAccountToken.expirationSeconds);
           payload.set(src.serviceAccountToken.path, { data: Buffer.from(t) });
         } else {
-          throw new MountError(v.name, 'the process kubelet supports only secret, configMap and serviceAccountToken projections');
+          throw new MountError(
+            v.name,
+            'the process kubelet supports only secret, configMap and serviceAccountToken projections',
+          );
         }
       }
       await writePayload(dir, payload, v.projected.defaultMode);
@@ -348,8 +386,14 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
   let kubeconfigPath: string | undefined;
   let automount = pod.spec?.automountServiceAccountToken;
   if (automount === undefined) {
-    const sa = await readOrUndefined(() => core.readNamespacedServiceAccount({ name: serviceAccountOf(pod), namespace: ns }));
-    if (!sa) throw new MountError(KUBE_API_ACCESS, `failed to fetch token: serviceaccounts "${serviceAccountOf(pod)}" not found`);
+    const sa = await readOrUndefined(() =>
+      core.readNamespacedServiceAccount({ name: serviceAccountOf(pod), namespace: ns }),
+    );
+    if (!sa)
+      throw new MountError(
+        KUBE_API_ACCESS,
+        `failed to fetch token: serviceaccounts "${serviceAccountOf(pod)}" not found`,
+      );
     automount = sa.automountServiceAccountToken ?? true;
   }
   if (automount) {

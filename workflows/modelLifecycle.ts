@@ -1,0 +1,202 @@
+import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ModelActivities } from '../activities/index.js';
+import type { ModelKind, ModelRef, ModelSnapshot } from '../activities/models.js';
+import type { JobOutcome } from '../activities/jobs.js';
+import type { ConditionInput, ModelReport, SourceFacts } from '../activities/modelStatus.js';
+import {
+  changedSignal,
+  deletedSignal,
+  dependencyChangedSignal,
+  progressQuery,
+  retrySignal,
+  type Progress,
+} from './signals.js';
+
+/** Kubernetes reads and writes: short, retried a bounded number of times (spec 7: maximumAttempts ≤ 10). */
+const k8s = proxyActivities<ModelActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
+  },
+});
+
+/** The probe Job watch: bounded, heartbeating; it returns outcomes instead of throwing. */
+const watch = proxyActivities<ModelActivities>({
+  startToCloseTimeout: '11 minutes',
+  heartbeatTimeout: '60 seconds',
+  retry: { maximumAttempts: 10, initialInterval: '2 seconds', maximumInterval: '1 minute' },
+});
+
+export interface ModelCarry {
+  uid?: string;
+  handledGeneration?: number;
+  probeAttempt: number;
+  /** The last validation verdicts: kept across generations until the sources are validated again. */
+  auth?: ConditionInput;
+  sources?: ConditionInput & { facts?: SourceFacts[] };
+}
+
+export interface ModelLifecycleInput {
+  kind: ModelKind;
+  name: string;
+  namespace?: string;
+  carry?: ModelCarry;
+}
+
+const REEVALUATE_EVERY = '10 minutes';
+const PROBE_MAX_SECONDS = 600;
+const POD_NOT_STARTED_SECONDS = 900;
+
+/**
+ * One workflow per AIMModel / AIMClusterModel (spec 5.1): sourceType → credentials + probe (SourcesValid) → build,
+ * apply and prune templates → template availability → status. Then it waits for a nudge (`changed`, `retry`,
+ * `dependencyChanged` from Nodes) or the 10-minute re-evaluation, and does it again.
+ */
+export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> {
+  const ref: ModelRef = {
+    kind: input.kind,
+    name: input.name,
+    ...(input.namespace ? { namespace: input.namespace } : {}),
+  };
+  const carry: ModelCarry = input.carry ?? { probeAttempt: 0 };
+  let nudged = true;
+  let retry = false;
+  const progress: Progress = { phase: 'Starting', step: 'readModel', attempt: carry.probeAttempt };
+
+  setHandler(changedSignal, () => void (nudged = true));
+  setHandler(dependencyChangedSignal, () => void (nudged = true));
+  setHandler(deletedSignal, () => void (nudged = true));
+  setHandler(retrySignal, () => {
+    nudged = true;
+    retry = true;
+  });
+  setHandler(progressQuery, () => progress);
+
+  for (;;) {
+    await condition(() => nudged, REEVALUATE_EVERY);
+    nudged = false;
+    progress.step = 'readModel';
+    const snap = await k8s.readModel(ref);
+    // Bound to one UID: a deleted model (or a new one with the same name) ends this run; GC removes the templates.
+    if (!snap.exists || snap.deleting || (carry.uid && snap.uid !== carry.uid)) {
+      progress.phase = 'Deleted';
+      return;
+    }
+    carry.uid = snap.uid!;
+    const newGeneration = snap.generation !== carry.handledGeneration;
+
+    if (snap.invalid) {
+      // Apply nothing; say which field is wrong and wait for the next generation (spec 2, last paragraph).
+      progress.phase = 'Failed';
+      progress.lastFailure = {
+        type: 'InvalidSpec',
+        message: snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; '),
+      };
+      await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, { invalid: snap.invalid });
+      carry.handledGeneration = snap.generation;
+      continue;
+    }
+
+    if (newGeneration || retry) {
+      progress.phase = 'Validating';
+      await validateSources(snap);
+      retry = false;
+    }
+
+    progress.phase = 'Templates';
+    progress.step = 'applyModelTemplates';
+    const applied = newGeneration ? await k8s.applyModelTemplates(ref, carry.uid) : undefined;
+    progress.step = 'evaluateModelTemplates';
+    const templates = await k8s.evaluateModelTemplates(ref, carry.uid);
+
+    progress.step = 'writeModelStatus';
+    const report: ModelReport = {
+      sourceType: snap.sourceType!,
+      templates,
+      ...(applied?.conflicts.length ? { conflicts: applied.conflicts } : {}),
+      ...(carry.auth ? { auth: carry.auth } : {}),
+      ...(carry.sources ? { sources: carry.sources } : {}),
+    };
+    const status = await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, report);
+    progress.phase = status;
+    carry.handledGeneration = snap.generation;
+
+    if (workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof modelLifecycle>({ ...input, carry });
+    }
+  }
+
+  /** Credentials, then the probe Job (spec 5.1 step 3); the verdicts go into `carry` for the status. */
+  async function validateSources(snap: ModelSnapshot): Promise<void> {
+    delete carry.auth;
+    delete carry.sources;
+    if (snap.sourceValidation === 'none') return;
+    if (snap.sourceValidation === 'perNamespace' || snap.sourceValidation === 'perService') {
+      carry.sources = {
+        status: 'Unknown',
+        reason: snap.sourceValidation === 'perNamespace' ? 'ValidatedPerNamespace' : 'ValidatedPerService',
+        message:
+          snap.sourceValidation === 'perNamespace'
+            ? 'sources are probed by each cache with the credentials of the namespace that uses the model'
+            : 'sources are probed by each cache with the credentials of the service that uses the model',
+      };
+      return;
+    }
+    progress.step = 'checkSecretRefs';
+    const secrets = await k8s.checkSecretRefs(ref.namespace!, snap.secretRefs ?? []);
+    if (secrets.missing.length) {
+      carry.auth = { status: 'False', reason: 'SecretNotFound', message: secrets.message };
+      return;
+    }
+    carry.auth = {
+      status: 'True',
+      reason: 'SecretsFound',
+      message: `${snap.secretRefs?.length ?? 0} secret reference(s) resolved`,
+    };
+
+    progress.step = 'startModelProbe';
+    await k8s.ensureDownloaderServiceAccount(ref.namespace!);
+    carry.probeAttempt = await k8s.nextModelProbeAttempt(ref, carry.uid!, carry.probeAttempt);
+    progress.attempt = carry.probeAttempt;
+    const job = await k8s.startModelProbe(ref, carry.uid!, carry.probeAttempt);
+    progress.step = 'waitForProbe';
+    const outcome = await watch.waitForJob({
+      namespace: ref.namespace!,
+      name: job,
+      maxSeconds: PROBE_MAX_SECONDS,
+      notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
+    });
+    carry.sources = sourcesVerdict(outcome, snap.modelIds ?? []);
+    if (carry.sources.status === 'False')
+      progress.lastFailure = { type: carry.sources.reason, message: carry.sources.message };
+  }
+}
+
+/** A probe Job's outcome as the SourcesValid condition plus `status.source` facts. */
+function sourcesVerdict(outcome: JobOutcome, modelIds: string[]): ConditionInput & { facts?: SourceFacts[] } {
+  if (outcome.phase === 'Succeeded') {
+    const facts = outcome.containers.map((c, i) => ({
+      modelId: modelIds[i] ?? c.name,
+      totalBytes: Number(c.result?.totalBytes ?? 0),
+      files: Number(c.result?.files ?? 0),
+      ...(typeof c.result?.revision === 'string' ? { revision: c.result.revision } : {}),
+    }));
+    return { status: 'True', reason: 'SourcesReachable', message: `${facts.length} source(s) probed`, facts };
+  }
+  if (outcome.phase === 'StillRunning')
+    return { status: 'Unknown', reason: 'ProbeRunning', message: 'the probe Job is still running' };
+  const failed = outcome.containers.find((c) => typeof c.result?.reason === 'string');
+  if (failed) {
+    const i = outcome.containers.indexOf(failed);
+    return {
+      status: 'False',
+      reason: String(failed.result!.reason),
+      message: `${modelIds[i] ?? failed.name}: ${String(failed.result!.message ?? '')}`,
+    };
+  }
+  if (outcome.problem) return { status: 'False', reason: outcome.problem.reason, message: outcome.problem.message };
+  return { status: 'False', reason: 'ProbeFailed', message: 'the probe Job failed without a termination message' };
+}
