@@ -5,6 +5,7 @@ import { jobActivities } from './jobs.js';
 import { modelActivities } from './models.js';
 import { modelStatusActivities } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
+import { templateActivities } from './templates.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
 export function createActivities(kc: KubeConfig, settings?: WorkerSettings) {
@@ -15,6 +16,7 @@ export function createActivities(kc: KubeConfig, settings?: WorkerSettings) {
     ...jobActivities(ctx),
     ...modelActivities(ctx),
     ...modelStatusActivities(ctx),
+    ...templateActivities(ctx),
   };
 }
 

@@ -1,9 +1,9 @@
 import type { V1Node, V1OwnerReference } from '@kubernetes/client-node';
 import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS } from '../schemas/constants.js';
-import type { AIMModelSpec, AIMServiceTemplateSpec, Condition, ObjectStatus } from '../schemas/types.js';
+import type { AIMModelSpec, Condition, ObjectStatus } from '../schemas/types.js';
 import type { FieldError } from '../schemas/validate.js';
-import { evaluateTemplateHardware } from '../domain/hardware.js';
 import { buildModelTemplates, staleTemplates, templateNameConflicts } from '../domain/templates.js';
+import { writeTemplateStatus, type TemplateVerdict } from './templates.js';
 import { aggregateModelStatus, conditionTransitions, setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 import { emitEvent } from './events.js';
@@ -25,12 +25,7 @@ export interface SourceFacts {
   revision?: string;
 }
 
-export interface TemplateVerdict {
-  name: string;
-  status: ObjectStatus;
-  reason?: string;
-  message?: string;
-}
+export type { TemplateVerdict } from './templates.js';
 
 /** Everything the model workflow learned in one pass; `writeModelStatus` turns it into conditions and a status. */
 export type ModelReport =
@@ -117,85 +112,9 @@ export function modelStatusActivities(ctx: ActivityContext) {
       );
       const verdicts: TemplateVerdict[] = [];
       for (const t of templates.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-        const spec = t.spec as AIMServiceTemplateSpec;
-        const hw = spec.hardware ? evaluateTemplateHardware(spec.hardware, nodes) : undefined;
-        const status: ObjectStatus = !hw || hw.available ? 'Ready' : 'NotAvailable';
-        const now = new Date().toISOString();
-        const generation = t.metadata.generation ?? 0;
-        let conditions = t.status?.conditions ?? [];
-        conditions = setCondition(
-          conditions,
-          { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the template spec is valid' },
-          now,
-          generation,
+        verdicts.push(
+          await writeTemplateStatus(ctx, templateResource(ref), t, nodes, { exists: true, name: ref.name }),
         );
-        conditions = setCondition(
-          conditions,
-          { type: 'ModelReady', status: 'True', reason: 'ModelFound', message: `model ${ref.name} exists` },
-          now,
-          generation,
-        );
-        conditions = setCondition(
-          conditions,
-          hw && !hw.available
-            ? {
-                type: 'HardwareAvailable',
-                status: 'False',
-                reason: hw.reason ?? 'GPUNotAvailable',
-                message: hw.message,
-              }
-            : {
-                type: 'HardwareAvailable',
-                status: 'True',
-                reason: 'HardwareAvailable',
-                message: hw?.message ?? 'no hardware requirements',
-              },
-          now,
-          generation,
-        );
-        conditions = setCondition(
-          conditions,
-          status === 'Ready'
-            ? { type: 'Ready', status: 'True', reason: 'Ready', message: 'the template can be deployed' }
-            : { type: 'Ready', status: 'False', reason: hw?.reason ?? 'NotAvailable', message: hw?.message ?? '' },
-          now,
-          generation,
-        );
-        await ctx.objects
-          .applyStatus(templateResource(ref), {
-            apiVersion: API_GROUP_VERSION,
-            kind: t.kind,
-            metadata: { name: t.metadata.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-            status: {
-              status,
-              observedGeneration: generation,
-              conditions,
-              ...(hw?.resolvedHardware ? { resolvedHardware: hw.resolvedHardware } : {}),
-              ...(hw?.hardwareSummary ? { hardwareSummary: hw.hardwareSummary } : {}),
-              ...(hw?.resolvedNodeAffinity ? { resolvedNodeAffinity: hw.resolvedNodeAffinity } : {}),
-            },
-          } as never)
-          .catch(fail(`write status of template ${t.metadata.name}`));
-        for (const tr of conditionTransitions(t.status?.conditions ?? [], conditions)) {
-          await emitEvent(
-            ctx,
-            {
-              apiVersion: API_GROUP_VERSION,
-              kind: t.kind,
-              name: t.metadata.name,
-              namespace: ref.namespace,
-              uid: t.metadata.uid,
-            },
-            tr.status === 'False' ? 'Warning' : 'Normal',
-            tr.reason,
-            tr.message,
-          );
-        }
-        verdicts.push({
-          name: t.metadata.name,
-          status,
-          ...(hw && !hw.available ? { reason: hw.reason, message: hw.message } : {}),
-        });
       }
       return verdicts;
     },

@@ -1,3 +1,4 @@
 // Every workflow type the worker registers (the bundle entry point).
 export { pingCluster } from './pingCluster.js';
 export { modelLifecycle } from './modelLifecycle.js';
+export { templateLifecycle } from './templateLifecycle.js';

@@ -8,7 +8,7 @@ import { CustomObjects } from '../../activities/kube/customObjects.js';
 import type { ResourceRef } from '../../activities/kube/resources.js';
 import { createWorker } from '../../worker/worker.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
-import { modelLifecycle } from '../../workflows/index.js';
+import { modelLifecycle, templateLifecycle } from '../../workflows/index.js';
 import { cacheDir } from './bins.js';
 import {
   downloaderImageMapping,
@@ -32,6 +32,11 @@ export interface OrchestratorFixture {
   kubelet: ProcessKubelet;
   workDir: string;
   startModel(kind: 'AIMModel' | 'AIMClusterModel', name: string, namespace?: string): Promise<void>;
+  startTemplate(
+    kind: 'AIMServiceTemplate' | 'AIMClusterServiceTemplate',
+    name: string,
+    namespace?: string,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,6 +96,15 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         args: [{ kind, name, ...(ns ? { namespace: ns } : {}) }],
         signal: changedSignal,
         signalArgs: [nudge],
+      });
+    },
+    async startTemplate(kind, name, ns) {
+      await client.workflow.signalWithStart(templateLifecycle, {
+        workflowId: workflowIdFor(kind, name, ns),
+        taskQueue,
+        args: [{ kind, name, ...(ns ? { namespace: ns } : {}) }],
+        signal: changedSignal,
+        signalArgs: [{ uid: '' }],
       });
     },
     async stop() {

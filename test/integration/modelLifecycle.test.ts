@@ -264,6 +264,66 @@ describe('failures become conditions, never a log line only', () => {
   });
 });
 
+describe('image models, hand-made templates and cluster models', () => {
+  it('an image model is Ready with ImageDiscoveryNotSupported and its hand-made template follows the model', async () => {
+    const tpl = example('aimservicetemplate-image.yaml');
+    tpl.metadata = { name: 'llama-image-mi300x', namespace: orch.namespace };
+    await orch.objects.create(RESOURCES.AIMServiceTemplate, tpl as never);
+    await orch.startTemplate('AIMServiceTemplate', 'llama-image-mi300x', orch.namespace);
+    const pending = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMServiceTemplate,
+      'llama-image-mi300x',
+      orch.namespace,
+      (t) => t.status?.status === 'Pending',
+    );
+    expect(condition(pending, 'ModelReady')).toMatchObject({ status: 'False', reason: 'ModelNotFound' });
+
+    await apply({
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModel',
+      metadata: { name: 'llama-image', namespace: orch.namespace },
+      spec: { image: 'ghcr.io/silogen/llama:1' },
+    });
+    const m = await modelStatus('llama-image', (o) => o.status?.status === 'Ready');
+    expect(m.status.sourceType).toBe('Image');
+    expect(condition(m, 'ImageMetadataReady')).toMatchObject({ status: 'True', reason: 'ImageDiscoveryNotSupported' });
+
+    await orch.startTemplate('AIMServiceTemplate', 'llama-image-mi300x', orch.namespace);
+    const ready = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMServiceTemplate,
+      'llama-image-mi300x',
+      orch.namespace,
+      (t) => t.status?.status === 'Ready',
+    );
+    expect(ready.status.hardwareSummary).toBe('1 x MI300X');
+  });
+
+  it('an AIMClusterModel gets cluster-scoped templates and leaves source validation to each namespace', async () => {
+    const cm = example('aimclustermodel-hf.yaml');
+    cm.metadata = { name: `llama-${orch.namespace}` };
+    (cm.spec.hardware as any) = { gpu: { requests: 1, models: ['MI300X'] } };
+    await orch.objects.create(RESOURCES.AIMClusterModel, cm as never);
+    await orch.startModel('AIMClusterModel', cm.metadata.name);
+    const m = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMClusterModel,
+      cm.metadata.name,
+      undefined,
+      (o) => o.status?.status === 'Ready',
+    );
+    expect(condition(m, 'SourcesValid')).toMatchObject({ status: 'Unknown', reason: 'ValidatedPerNamespace' });
+    const templates = await orch.objects.list<any>(RESOURCES.AIMClusterServiceTemplate, undefined, {
+      labelSelector: `aim.silogen.ai/model=${cm.metadata.name}`,
+    });
+    expect(templates).toHaveLength(1);
+    expect(templates[0].metadata.namespace).toBeUndefined();
+    expect(templates[0].spec.type).toBe('preview');
+    await orch.objects.delete(RESOURCES.AIMClusterModel, cm.metadata.name);
+  });
+});
+
 describe('two workers, one model', () => {
   it('creates no duplicate template and loses no update', async () => {
     // Both workers of this fixture poll the same task queue; nudge repeatedly to make them race.
