@@ -1,5 +1,6 @@
 import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { CustomObjects } from './kube/customObjects.js';
+import type { WorkflowNudger } from './nudges.js';
 
 /** What every activity needs: one set of API clients per worker, and the worker's own settings. */
 export interface ActivityContext {
@@ -9,6 +10,8 @@ export interface ActivityContext {
   batch: BatchV1Api;
   rbac: RbacAuthorizationV1Api;
   settings: WorkerSettings;
+  /** Signal-with-start of other objects' workflows (set by the worker; absent in pure activity tests). */
+  nudger?: WorkflowNudger;
 }
 
 export interface WorkerSettings {
@@ -22,8 +25,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
   return { downloaderImage: env.AIM_DOWNLOADER_IMAGE || DEFAULT_DOWNLOADER_IMAGE };
 }
 
-export function createContext(kc: KubeConfig, settings: WorkerSettings = settingsFromEnv()): ActivityContext {
+export function createContext(
+  kc: KubeConfig,
+  settings: WorkerSettings = settingsFromEnv(),
+  nudger?: WorkflowNudger,
+): ActivityContext {
   return {
+    ...(nudger ? { nudger } : {}),
     kc,
     objects: new CustomObjects(kc),
     core: kc.makeApiClient(CoreV1Api),

@@ -1,15 +1,18 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { cacheActivities } from './caches.js';
 import { clusterActivities } from './cluster.js';
 import { createContext, type WorkerSettings } from './context.js';
+import type { WorkflowNudger } from './nudges.js';
 import { jobActivities } from './jobs.js';
 import { modelActivities } from './models.js';
 import { modelStatusActivities } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
+import { serviceActivities } from './services.js';
 import { templateActivities } from './templates.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
-export function createActivities(kc: KubeConfig, settings?: WorkerSettings) {
-  const ctx = createContext(kc, settings);
+export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudger?: WorkflowNudger) {
+  const ctx = createContext(kc, settings, nudger);
   return {
     ...clusterActivities(kc),
     ...secretActivities(ctx),
@@ -17,6 +20,8 @@ export function createActivities(kc: KubeConfig, settings?: WorkerSettings) {
     ...modelActivities(ctx),
     ...modelStatusActivities(ctx),
     ...templateActivities(ctx),
+    ...cacheActivities(ctx),
+    ...serviceActivities(ctx),
   };
 }
 

@@ -6,7 +6,7 @@ import { loadKubeConfig } from '../activities/kube/config.js';
 import { createWorker } from './worker.js';
 
 async function main(): Promise<void> {
-  const { worker, connection } = await createWorker({
+  const { worker, close } = await createWorker({
     temporalAddress: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: process.env.AIM_TASK_QUEUE ?? 'aim',
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
-    await connection.close();
+    await close();
   }
 }
 

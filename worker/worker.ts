@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { temporalNudger } from '../activities/nudges.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../activities/index.js';
 import type { WorkerSettings } from '../activities/context.js';
@@ -26,16 +28,32 @@ export interface AimWorkerOptions {
 }
 
 /** Builds the worker: workflows bundled from workflows/index.ts, activities bound to the given cluster. */
-export async function createWorker(opts: AimWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export interface AimWorker {
+  worker: Worker;
+  /** Closes the worker's Temporal connections (after `worker.run()` has returned). */
+  close(): Promise<void>;
+}
+
+export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  // Activities start other objects' workflows by signal-with-start; they need a client of their own.
+  const clientConnection = await Connection.connect({ address: opts.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: opts.namespace ?? 'default' });
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
-    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    taskQueue,
     workflowsPath: require.resolve('../workflows/index.ts'),
     bundlerOptions,
-    activities: createActivities(opts.kubeConfig, opts.settings),
+    activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue)),
     ...opts.overrides,
   });
-  return { worker, connection };
+  return {
+    worker,
+    close: async () => {
+      await connection.close();
+      await clientConnection.close();
+    },
+  };
 }

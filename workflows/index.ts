@@ -2,3 +2,5 @@
 export { pingCluster } from './pingCluster.js';
 export { modelLifecycle } from './modelLifecycle.js';
 export { templateLifecycle } from './templateLifecycle.js';
+export { cacheLifecycle } from './cacheLifecycle.js';
+export { serviceLifecycle } from './serviceLifecycle.js';

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { CustomObjects } from '../../activities/kube/customObjects.js';
 import type { ResourceRef } from '../../activities/kube/resources.js';
-import { createWorker } from '../../worker/worker.js';
+import { createWorker, type AimWorker } from '../../worker/worker.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
-import { modelLifecycle, templateLifecycle } from '../../workflows/index.js';
+import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
 import { cacheDir } from './bins.js';
 import {
   downloaderImageMapping,
@@ -37,6 +36,7 @@ export interface OrchestratorFixture {
     name: string,
     namespace?: string,
   ): Promise<void>;
+  startService(name: string, namespace: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     namespaces: [namespace],
     extraPath: [join(cacheDir(), 'bin')],
   });
-  const workers: Array<{ worker: Worker; connection: NativeConnection; running: Promise<void> }> = [];
+  const workers: Array<AimWorker & { running: Promise<void> }> = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
     const w = await createWorker({
       temporalAddress: opts.temporalAddress,
@@ -107,10 +107,19 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         signalArgs: [{ uid: '' }],
       });
     },
+    async startService(name, ns) {
+      await client.workflow.signalWithStart(serviceLifecycle, {
+        workflowId: workflowIdFor('AIMService', name, ns),
+        taskQueue,
+        args: [{ name, namespace: ns }],
+        signal: changedSignal,
+        signalArgs: [{ uid: '' }],
+      });
+    },
     async stop() {
       for (const w of workers) w.worker.shutdown();
       await Promise.allSettled(workers.map((w) => w.running));
-      await Promise.allSettled(workers.map((w) => w.connection.close()));
+      await Promise.allSettled(workers.map((w) => w.close()));
       await connection.close();
       await kubelet.stop();
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);

@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWorker } from '../../worker/worker.js';
 import { pingCluster } from '../../workflows/index.js';
@@ -10,13 +9,13 @@ import { loadKubeConfig } from '../harness/kube.js';
 describe('worker against real Temporal and Kubernetes', () => {
   const taskQueue = `it-ping-${Date.now().toString(36)}`;
   let worker: Worker;
-  let workerConnection: NativeConnection;
+  let closeWorker: () => Promise<void>;
   let running: Promise<void>;
   let client: Client;
   let connection: Connection;
 
   beforeAll(async () => {
-    ({ worker, connection: workerConnection } = await createWorker({
+    ({ worker, close: closeWorker } = await createWorker({
       temporalAddress: inject('temporalAddress'),
       namespace: inject('temporalNamespace'),
       taskQueue,
@@ -30,7 +29,7 @@ describe('worker against real Temporal and Kubernetes', () => {
   afterAll(async () => {
     worker?.shutdown();
     await running;
-    await workerConnection?.close();
+    await closeWorker?.();
     await connection?.close();
   });
 

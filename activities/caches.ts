@@ -1,0 +1,276 @@
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS, MANAGED_BY } from '../schemas/constants.js';
+import type { AIMModelCacheSpec, Condition, ObjectStatus } from '../schemas/types.js';
+import { validateObject, type FieldError } from '../schemas/validate.js';
+import { formatBytes, quantityToBytes, volumeSizeWithHeadroom } from '../schemas/quantity.js';
+import {
+  buildDownloaderJob,
+  buildProgressRole,
+  buildProgressRoleBinding,
+  DOWNLOADER_SERVICE_ACCOUNT,
+  downloaderServiceAccount,
+} from '../domain/jobs.js';
+import { downloadJobName, probeJobName, pvcName } from '../domain/naming.js';
+import { conditionTransitions, setCondition } from '../domain/status.js';
+import type { ActivityContext } from './context.js';
+import { emitEvent } from './events.js';
+import { createJobIfAbsent } from './jobs.js';
+import { RESOURCES } from './kube/resources.js';
+import { toKubeError } from './kube/errors.js';
+import { toApplicationFailure } from './failures.js';
+import type { ConditionInput, SourceFacts } from './modelStatus.js';
+
+export interface CacheRef {
+  name: string;
+  namespace: string;
+}
+
+interface RawCache {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    deletionTimestamp?: Date;
+    labels?: Record<string, string>;
+  };
+  spec: AIMModelCacheSpec;
+  status?: {
+    status?: ObjectStatus;
+    conditions?: Condition[];
+    probeAttempt?: number;
+    attempt?: number;
+    verified?: boolean;
+    source?: { totalBytes: number; files: number; revision?: string };
+  };
+}
+
+export interface CacheSnapshot {
+  exists: boolean;
+  uid?: string;
+  generation?: number;
+  deleting?: boolean;
+  invalid?: FieldError[];
+  /** Ready and verified: nothing to download. */
+  ready?: boolean;
+  probeAttempt?: number;
+  attempt?: number;
+  maxAttempts?: number;
+  specSizeBytes?: number;
+  huggingFace?: boolean;
+  mode?: 'Dedicated' | 'Shared';
+}
+
+/** One status write of the cache workflow: conditions by type plus the fields that changed. */
+export interface CacheStatusUpdate {
+  status: ObjectStatus;
+  conditions: Array<ConditionInput & { type: string }>;
+  source?: Omit<SourceFacts, 'modelId'>;
+  probeAttempt?: number;
+  attempt?: number;
+  persistentVolumeClaim?: string;
+  allocatedSize?: string;
+  displaySize?: string;
+  verified?: boolean;
+}
+
+const owner = (c: RawCache): V1OwnerReference => ({
+  apiVersion: API_GROUP_VERSION,
+  kind: 'AIMModelCache',
+  name: c.metadata.name,
+  uid: c.metadata.uid,
+});
+
+export function cacheActivities(ctx: ActivityContext) {
+  const fail = (action: string) => (err: unknown) => {
+    throw toApplicationFailure(toKubeError(err), action);
+  };
+  async function read(ref: CacheRef, uid?: string): Promise<RawCache | undefined> {
+    const c = await ctx.objects
+      .get<RawCache>(RESOURCES.AIMModelCache, ref.name, ref.namespace)
+      .catch(fail(`get cache ${ref.name}`));
+    if (uid && c && c.metadata.uid !== uid) return undefined;
+    return c;
+  }
+  async function mustRead(ref: CacheRef, uid: string): Promise<RawCache> {
+    const c = await read(ref, uid);
+    if (!c) throw ApplicationFailure.nonRetryable(`AIMModelCache ${ref.namespace}/${ref.name} is gone`, 'ObjectGone');
+    return c;
+  }
+  const jobSource = (c: RawCache) => ({
+    modelId: c.spec.modelId,
+    sourceUri: c.spec.sourceUri,
+    env: c.spec.env ?? [],
+    ...(c.spec.size !== undefined ? { expectedSizeBytes: Number(quantityToBytes(c.spec.size)) } : {}),
+    ...(c.spec.caBundle ? { caBundle: c.spec.caBundle } : {}),
+  });
+  const common = (c: RawCache) => ({
+    namespace: c.metadata.namespace,
+    owner: owner(c),
+    image: ctx.settings.downloaderImage,
+    serviceAccountName: downloaderServiceAccount(c.spec.serviceAccountName),
+    sources: [jobSource(c)],
+    ...(c.spec.nodeAffinity ? { nodeAffinity: c.spec.nodeAffinity } : {}),
+    ...(c.spec.tolerations ? { tolerations: c.spec.tolerations } : {}),
+  });
+
+  return {
+    async readCache(ref: CacheRef): Promise<CacheSnapshot> {
+      const c = await read(ref);
+      if (!c) return { exists: false };
+      const base = {
+        exists: true,
+        uid: c.metadata.uid,
+        generation: c.metadata.generation,
+        deleting: Boolean(c.metadata.deletionTimestamp),
+      };
+      const v = validateObject('AIMModelCache', c);
+      if (!v.ok) return { ...base, invalid: v.errors };
+      return {
+        ...base,
+        ready: c.status?.status === 'Ready' && c.status.verified === true,
+        probeAttempt: c.status?.probeAttempt ?? 0,
+        attempt: c.status?.attempt ?? 0,
+        maxAttempts: v.value.spec.maxAttempts,
+        ...(c.spec.size !== undefined ? { specSizeBytes: Number(quantityToBytes(c.spec.size)) } : {}),
+        huggingFace: c.spec.sourceUri.startsWith('hf://'),
+        mode: c.metadata.labels?.[LABELS.cacheMode] === 'shared' ? 'Shared' : 'Dedicated',
+      };
+    },
+
+    /** The downloader's identity and its right to write this cache's progress, and nothing else (spec 6). */
+    async ensureCacheRbac(ref: CacheRef, uid: string): Promise<void> {
+      const c = await mustRead(ref, uid);
+      const sa = downloaderServiceAccount(c.spec.serviceAccountName);
+      if (sa === DOWNLOADER_SERVICE_ACCOUNT) {
+        await ctx.core
+          .createNamespacedServiceAccount({
+            namespace: ref.namespace,
+            body: { metadata: { name: sa, namespace: ref.namespace, labels: { [LABELS.managedBy]: MANAGED_BY } } },
+          })
+          .catch((err: unknown) => {
+            if (toKubeError(err).kind !== 'AlreadyExists') fail(`create serviceaccount ${sa}`)(err);
+          });
+      }
+      for (const create of [
+        () =>
+          ctx.rbac.createNamespacedRole({
+            namespace: ref.namespace,
+            body: buildProgressRole(ref.name, ref.namespace, owner(c)),
+          }),
+        () =>
+          ctx.rbac.createNamespacedRoleBinding({
+            namespace: ref.namespace,
+            body: buildProgressRoleBinding(ref.name, ref.namespace, sa, owner(c)),
+          }),
+      ]) {
+        await create().catch((err: unknown) => {
+          if (toKubeError(err).kind !== 'AlreadyExists') fail(`create progress RBAC of ${ref.name}`)(err);
+        });
+      }
+    },
+
+    async startCacheProbe(ref: CacheRef, uid: string, attempt: number): Promise<string> {
+      const c = await mustRead(ref, uid);
+      const job = buildDownloaderJob({ ...common(c), mode: 'probe', name: probeJobName(ref.name, attempt) });
+      return (await createJobIfAbsent(ctx, job)).name;
+    },
+
+    /** Create-or-get of the cache's volume, sized `ceil_GiB(bytes × (1 + headroom))` (spec 5.4 step 2). */
+    async ensureCachePvc(ref: CacheRef, uid: string, bytes: number): Promise<{ name: string; size: string }> {
+      const c = await mustRead(ref, uid);
+      const name = pvcName(ref.name, uid);
+      const size = volumeSizeWithHeadroom(BigInt(bytes), c.spec.headroomPercent ?? 10);
+      try {
+        await ctx.core.createNamespacedPersistentVolumeClaim({
+          namespace: ref.namespace,
+          body: {
+            metadata: {
+              name,
+              namespace: ref.namespace,
+              labels: { [LABELS.managedBy]: MANAGED_BY, 'aim.silogen.ai/cache': ref.name },
+              ownerReferences: [{ ...owner(c), controller: true, blockOwnerDeletion: true }],
+            },
+            spec: {
+              accessModes: [c.spec.accessMode ?? 'ReadWriteOnce'],
+              resources: { requests: { storage: size } },
+              ...(c.spec.storageClassName ? { storageClassName: c.spec.storageClassName } : {}),
+            },
+          },
+        });
+      } catch (err) {
+        if (toKubeError(err).kind !== 'AlreadyExists') fail(`create pvc ${name}`)(err);
+        const existing = await ctx.core.readNamespacedPersistentVolumeClaim({ name, namespace: ref.namespace });
+        return { name, size: String(existing.spec?.resources?.requests?.storage ?? size) };
+      }
+      return { name, size };
+    },
+
+    async startDownload(
+      ref: CacheRef,
+      uid: string,
+      attempt: number,
+      hfDisableXet: boolean,
+      pvc: string,
+    ): Promise<string> {
+      const c = await mustRead(ref, uid);
+      const job = buildDownloaderJob({
+        ...common(c),
+        mode: 'download',
+        name: downloadJobName(ref.name, attempt),
+        cache: {
+          name: ref.name,
+          pvcName: pvc,
+          stallTimeoutSeconds: c.spec.stallTimeoutSeconds ?? 120,
+          attempt,
+          hfDisableXet,
+        },
+      });
+      return (await createJobIfAbsent(ctx, job)).name;
+    },
+
+    /** Conditions and fields through the status subresource (field manager aim-orchestrator); Events on transitions. */
+    async writeCacheStatus(ref: CacheRef, uid: string, generation: number, update: CacheStatusUpdate): Promise<void> {
+      const c = await read(ref, uid);
+      if (!c) return;
+      const now = new Date().toISOString();
+      const before = c.status?.conditions ?? [];
+      let conditions = before;
+      for (const cond of update.conditions) conditions = setCondition(conditions, cond, now, generation);
+      const { conditions: _ignored, ...fields } = update;
+      // Server-side apply drops fields a manager stops sending: carry over what earlier writes set.
+      const { progress: _progress, conditions: _old, ...previous } = (c.status ?? {}) as Record<string, unknown>;
+      await ctx.objects
+        .applyStatus(
+          RESOURCES.AIMModelCache,
+          {
+            apiVersion: API_GROUP_VERSION,
+            kind: 'AIMModelCache',
+            metadata: { name: ref.name, namespace: ref.namespace },
+            status: {
+              ...previous,
+              ...fields,
+              mode: c.metadata.labels?.[LABELS.cacheMode] === 'shared' ? 'Shared' : 'Dedicated',
+              observedGeneration: generation,
+              conditions,
+              ...(update.source ? { displaySize: formatBytes(update.source.totalBytes) } : {}),
+            },
+          } as never,
+          { fieldManager: FIELD_MANAGERS.orchestrator },
+        )
+        .catch(fail(`write status of cache ${ref.name}`));
+      for (const tr of conditionTransitions(before, conditions)) {
+        await emitEvent(
+          ctx,
+          { apiVersion: API_GROUP_VERSION, kind: 'AIMModelCache', name: ref.name, namespace: ref.namespace, uid },
+          tr.status === 'False' ? 'Warning' : 'Normal',
+          tr.reason,
+          tr.message,
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,500 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { API_GROUP_VERSION, FIELD_MANAGERS, FINALIZER_CLEANUP, LABELS } from '../schemas/constants.js';
+import type {
+  AIMModelSpec,
+  AIMServiceSpec,
+  AIMServiceTemplateSpec,
+  AIMServiceTemplateStatus,
+  Condition,
+} from '../schemas/types.js';
+import { validateObject, type FieldError } from '../schemas/validate.js';
+import { buildCustomModel, customModelMatches, customModelOwnerPatch } from '../domain/customModel.js';
+import { desiredCaches } from '../domain/caches.js';
+import { overlayEnv, secretRefs } from '../domain/env.js';
+import { buildInferenceService, inferenceServiceReady } from '../domain/inferenceService.js';
+import { inferenceServiceName } from '../domain/naming.js';
+import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
+import { conditionTransitions, setCondition } from '../domain/status.js';
+import type { ActivityContext } from './context.js';
+import { emitEvent } from './events.js';
+import { RESOURCES } from './kube/resources.js';
+import { toKubeError } from './kube/errors.js';
+import { toApplicationFailure } from './failures.js';
+import type { ConditionInput } from './modelStatus.js';
+import { secretActivities } from './secrets.js';
+
+export interface ServiceRef {
+  name: string;
+  namespace: string;
+}
+
+export interface ObjectRef {
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
+
+interface Meta {
+  name: string;
+  namespace?: string;
+  uid: string;
+  generation?: number;
+  creationTimestamp?: Date;
+  deletionTimestamp?: Date;
+  labels?: Record<string, string>;
+  finalizers?: string[];
+}
+interface RawService {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta & { namespace: string };
+  spec: AIMServiceSpec;
+  status?: { conditions?: Condition[] };
+}
+interface RawModel {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  spec: AIMModelSpec;
+  status?: { status?: string; sourceType?: string };
+}
+interface RawTemplate {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  spec: AIMServiceTemplateSpec;
+  status?: AIMServiceTemplateStatus;
+}
+
+export interface ServiceSnapshot {
+  exists: boolean;
+  uid?: string;
+  generation?: number;
+  deleting?: boolean;
+  invalid?: FieldError[];
+  hasFinalizer?: boolean;
+}
+
+export type Resolution<T> = { ok: T } | { failure: ConditionInput & { retryable: boolean } };
+
+export interface CacheView {
+  name: string;
+  modelId: string;
+  status: string;
+  percent?: number;
+  display?: string;
+  pvcName?: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface ServiceReport {
+  status: 'Pending' | 'Starting' | 'Running' | 'Degraded' | 'Failed';
+  conditions: Array<ConditionInput & { type: string }>;
+  resolvedModel?: ObjectRef;
+  resolvedTemplate?: ObjectRef;
+  caches?: CacheView[];
+  progressDisplay?: string;
+}
+
+const byAgeThenName = (a: { metadata: Meta }, b: { metadata: Meta }) =>
+  String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) ||
+  a.metadata.name.localeCompare(b.metadata.name);
+
+export function serviceActivities(ctx: ActivityContext) {
+  const fail = (action: string) => (err: unknown) => {
+    throw toApplicationFailure(toKubeError(err), action);
+  };
+  const secrets = secretActivities(ctx);
+  async function service(ref: ServiceRef, uid: string): Promise<RawService> {
+    const s = await ctx.objects
+      .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
+      .catch(fail(`get service ${ref.name}`));
+    if (!s || s.metadata.uid !== uid)
+      throw ApplicationFailure.nonRetryable(`AIMService ${ref.namespace}/${ref.name} is gone`, 'ObjectGone');
+    const v = validateObject('AIMService', s);
+    return v.ok ? ({ ...s, spec: v.value.spec } as RawService) : s;
+  }
+  async function model(ref: ObjectRef): Promise<RawModel | undefined> {
+    const res = ref.kind === 'AIMClusterModel' ? RESOURCES.AIMClusterModel : RESOURCES.AIMModel;
+    return ctx.objects.get<RawModel>(res, ref.name, ref.namespace).catch(fail(`get model ${ref.name}`));
+  }
+  async function template(ref: ObjectRef): Promise<RawTemplate | undefined> {
+    const res =
+      ref.kind === 'AIMClusterServiceTemplate' ? RESOURCES.AIMClusterServiceTemplate : RESOURCES.AIMServiceTemplate;
+    return ctx.objects.get<RawTemplate>(res, ref.name, ref.namespace).catch(fail(`get template ${ref.name}`));
+  }
+
+  return {
+    async readService(ref: ServiceRef): Promise<ServiceSnapshot> {
+      const s = await ctx.objects
+        .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
+        .catch(fail(`get service ${ref.name}`));
+      if (!s) return { exists: false };
+      const v = validateObject('AIMService', s);
+      return {
+        exists: true,
+        uid: s.metadata.uid,
+        generation: s.metadata.generation,
+        deleting: Boolean(s.metadata.deletionTimestamp),
+        hasFinalizer: s.metadata.finalizers?.includes(FINALIZER_CLEANUP) ?? false,
+        ...(v.ok ? {} : { invalid: v.errors }),
+      };
+    },
+
+    /** Our finalizer, under its own field manager so that removing it touches nobody else's (spec 4). */
+    async setServiceFinalizer(ref: ServiceRef, uid: string, present: boolean): Promise<void> {
+      await service(ref, uid);
+      await ctx.objects
+        .apply(
+          RESOURCES.AIMService,
+          {
+            apiVersion: API_GROUP_VERSION,
+            kind: 'AIMService',
+            metadata: { name: ref.name, namespace: ref.namespace, uid, finalizers: present ? [FINALIZER_CLEANUP] : [] },
+          } as never,
+          { fieldManager: FIELD_MANAGERS.finalizer },
+        )
+        .catch((err: unknown) => {
+          if (!present && toKubeError(err).kind === 'NotFound') return;
+          fail(`set finalizer of ${ref.name}`)(err);
+        });
+    },
+
+    /**
+     * spec.model → a model (spec 5.3 step 2). `custom`: the model named by the canonical identity is applied (spec
+     * exactly {image, modelSources, hardware}, no credentials) and this service adds only its own owner entry under
+     * its own field manager, so two services asking at once end with one model owned by both.
+     */
+    async resolveServiceModel(ref: ServiceRef, uid: string): Promise<Resolution<ObjectRef>> {
+      const s = await service(ref, uid);
+      const m = s.spec.model;
+      let found: ObjectRef | undefined;
+      if (m.name) {
+        const ns = await model({ kind: 'AIMModel', name: m.name, namespace: ref.namespace });
+        const cl = ns ? undefined : await model({ kind: 'AIMClusterModel', name: m.name });
+        const hit = ns ?? cl;
+        if (!hit)
+          return {
+            failure: {
+              status: 'False',
+              reason: 'ModelNotFound',
+              message: `no AIMModel ${ref.namespace}/${m.name} and no AIMClusterModel ${m.name}`,
+              retryable: true,
+            },
+          };
+        found = {
+          kind: ns ? 'AIMModel' : 'AIMClusterModel',
+          name: m.name,
+          ...(ns ? { namespace: ref.namespace } : {}),
+          uid: hit.metadata.uid,
+        };
+      } else if (m.image) {
+        const local = (await ctx.objects.list<RawModel>(RESOURCES.AIMModel, ref.namespace))
+          .filter((x) => x.spec.image === m.image)
+          .sort(byAgeThenName);
+        const cluster = local.length
+          ? []
+          : (await ctx.objects.list<RawModel>(RESOURCES.AIMClusterModel))
+              .filter((x) => x.spec.image === m.image)
+              .sort(byAgeThenName);
+        const hit = local[0] ?? cluster[0];
+        if (!hit)
+          return {
+            failure: {
+              status: 'False',
+              reason: 'ModelNotFound',
+              message: `no AIMModel in ${ref.namespace} or AIMClusterModel has image ${m.image}`,
+              retryable: true,
+            },
+          };
+        found = {
+          kind: local[0] ? 'AIMModel' : 'AIMClusterModel',
+          name: hit.metadata.name,
+          ...(local[0] ? { namespace: ref.namespace } : {}),
+          uid: hit.metadata.uid,
+        };
+      } else {
+        const desired = buildCustomModel({ metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec });
+        const existing = await model({ kind: 'AIMModel', name: desired.metadata.name, namespace: ref.namespace });
+        if (existing && !customModelMatches(existing, desired.metadata.labels[LABELS.customIdentity]!)) {
+          return {
+            failure: {
+              status: 'False',
+              reason: 'ModelNameConflict',
+              message: `AIMModel ${ref.namespace}/${desired.metadata.name} exists and was not created for this custom model`,
+              retryable: false,
+            },
+          };
+        }
+        if (existing?.metadata.deletionTimestamp) {
+          return {
+            failure: {
+              status: 'False',
+              reason: 'ModelDeleting',
+              message: `AIMModel ${desired.metadata.name} is being deleted; it is recreated once it is gone`,
+              retryable: true,
+            },
+          };
+        }
+        const applied = await ctx.objects
+          .apply(RESOURCES.AIMModel, desired as never)
+          .catch(fail(`apply model ${desired.metadata.name}`));
+        await ctx.objects
+          .apply(
+            RESOURCES.AIMModel,
+            customModelOwnerPatch(desired.metadata.name, ref.namespace, { metadata: { name: ref.name, uid } }) as never,
+            {
+              fieldManager: FIELD_MANAGERS.owner(uid),
+            },
+          )
+          .catch(fail(`add owner of ${desired.metadata.name}`));
+        found = {
+          kind: 'AIMModel',
+          name: desired.metadata.name,
+          namespace: ref.namespace,
+          uid: (applied as { metadata?: { uid?: string } }).metadata?.uid,
+        };
+      }
+      await ctx.nudger?.nudge(found.kind as 'AIMModel', found.name, found.namespace);
+      return { ok: found };
+    },
+
+    /** Template selection (spec 5.3 step 3) with the reason when nothing is eligible. */
+    async selectServiceTemplate(ref: ServiceRef, uid: string, modelRef: ObjectRef): Promise<Resolution<ObjectRef>> {
+      const s = await service(ref, uid);
+      const m = await model(modelRef);
+      if (!m)
+        return {
+          failure: {
+            status: 'False',
+            reason: 'ModelNotFound',
+            message: `model ${modelRef.name} is gone`,
+            retryable: true,
+          },
+        };
+      const cluster = modelRef.kind === 'AIMClusterModel';
+      const lists = await Promise.all([
+        ctx.objects.list<RawTemplate>(RESOURCES.AIMServiceTemplate, ref.namespace),
+        ctx.objects.list<RawTemplate>(RESOURCES.AIMClusterServiceTemplate),
+      ]);
+      const candidates: TemplateCandidate[] = [
+        ...lists[0].filter(() => !cluster).map((t) => ({ t, scope: 'Namespaced' as const })),
+        ...lists[1].map((t) => ({ t, scope: 'Cluster' as const })),
+      ]
+        .filter(({ t }) => t.spec.modelName === modelRef.name)
+        .map(({ t, scope }) => ({
+          name: t.metadata.name,
+          scope,
+          ...(scope === 'Namespaced' ? { namespace: ref.namespace } : {}),
+          ...(t.metadata.labels?.[LABELS.templateAlias] ? { alias: t.metadata.labels[LABELS.templateAlias] } : {}),
+          ...(t.status?.status ? { status: t.status.status } : {}),
+          ...(t.spec.type ? { type: t.spec.type } : {}),
+          ...(t.spec.metric ? { metric: t.spec.metric } : {}),
+          ...(t.spec.precision ? { precision: t.spec.precision } : {}),
+          gpuCount: t.spec.hardware?.gpu?.requests ?? 0,
+          ...(t.status?.conditions?.find((c) => c.type === 'HardwareAvailable' && c.status === 'False')
+            ? { notAvailableReason: t.status.conditions.find((c) => c.type === 'HardwareAvailable')!.message }
+            : {}),
+        }));
+      const result = selectTemplate(candidates, {
+        ...(s.spec.template?.name ? { requestedName: s.spec.template.name } : {}),
+        allowUnoptimized: s.spec.template?.allowUnoptimized ?? false,
+        modelIsCustom: (m.spec.modelSources?.length ?? 0) > 0,
+        serviceNamespace: ref.namespace,
+        modelName: modelRef.name,
+      });
+      if ('reason' in result)
+        return { failure: { status: 'False', reason: 'TemplateNotFound', message: result.reason, retryable: true } };
+      const sel = result.selected;
+      return {
+        ok: {
+          kind: sel.scope === 'Cluster' ? 'AIMClusterServiceTemplate' : 'AIMServiceTemplate',
+          name: sel.name,
+          ...(sel.scope === 'Cluster' ? {} : { namespace: ref.namespace }),
+        },
+      };
+    },
+
+    /** Every secretKeyRef of the effective download env must exist in the service's namespace (spec 5.3 step 4). */
+    async checkServiceCredentials(
+      ref: ServiceRef,
+      uid: string,
+      modelRef: ObjectRef,
+    ): Promise<{ missing: number; message: string }> {
+      const s = await service(ref, uid);
+      const m = await model(modelRef);
+      const refs = (m?.spec.modelSources ?? []).flatMap((src) => {
+        const own = s.spec.model.custom?.modelSources.find((c) => c.modelId === src.modelId)?.env;
+        return secretRefs(overlayEnv(m?.spec.env, s.spec.env, src.env, own));
+      });
+      const r = await secrets.checkSecretRefs(ref.namespace, refs);
+      return { missing: r.missing.length, message: r.message || `${refs.length} secret reference(s) resolved` };
+    },
+
+    /** One AIMModelCache per source, applied, and each cache's workflow nudged (signal-with-start). */
+    async ensureServiceCaches(
+      ref: ServiceRef,
+      uid: string,
+      modelRef: ObjectRef,
+      templateRef: ObjectRef,
+    ): Promise<Array<{ name: string; modelId: string }>> {
+      const s = await service(ref, uid);
+      const m = await model(modelRef);
+      const t = await template(templateRef);
+      if (!m || !t) return [];
+      const existing = await ctx.objects.list<
+        { metadata: { name: string }; spec: { accessMode?: 'ReadWriteOnce' } } & { apiVersion: string; kind: string }
+      >(RESOURCES.AIMModelCache, ref.namespace);
+      const desired = desiredCaches({
+        service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
+        modelSources: m.spec.modelSources ?? [],
+        ...(m.spec.env ? { modelEnv: m.spec.env } : {}),
+        ...(t.spec.env ? { templateEnv: t.spec.env } : {}),
+        ...(m.spec.serviceAccountName ? { modelServiceAccountName: m.spec.serviceAccountName } : {}),
+        template: {
+          ...(t.status?.resolvedNodeAffinity ? { resolvedNodeAffinity: t.status.resolvedNodeAffinity } : {}),
+          ...(t.status?.resolvedHardware ? { resolvedHardware: t.status.resolvedHardware } : {}),
+        },
+        existing,
+      });
+      for (const c of desired) {
+        await ctx.objects.apply(RESOURCES.AIMModelCache, c as never).catch(fail(`apply cache ${c.metadata.name}`));
+        await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace);
+      }
+      return desired.map((c) => ({ name: c.metadata.name, modelId: c.spec.modelId }));
+    },
+
+    async readServiceCaches(namespace: string, caches: Array<{ name: string; modelId: string }>): Promise<CacheView[]> {
+      const out: CacheView[] = [];
+      for (const c of caches) {
+        const obj = await ctx.objects
+          .get<
+            {
+              metadata: Meta;
+              status?: {
+                status?: string;
+                persistentVolumeClaim?: string;
+                progress?: { percent?: number; display?: string };
+                conditions?: Condition[];
+              };
+            } & { apiVersion: string; kind: string }
+          >(RESOURCES.AIMModelCache, c.name, namespace)
+          .catch(fail(`get cache ${c.name}`));
+        const ready = obj?.status?.conditions?.find((x) => x.type === 'Ready');
+        out.push({
+          name: c.name,
+          modelId: c.modelId,
+          status: obj?.status?.status ?? (obj ? 'Pending' : 'Missing'),
+          ...(obj?.status?.progress?.percent !== undefined ? { percent: obj.status.progress.percent } : {}),
+          ...(obj?.status?.progress?.display ? { display: obj.status.progress.display } : {}),
+          ...(obj?.status?.persistentVolumeClaim ? { pvcName: obj.status.persistentVolumeClaim } : {}),
+          ...(ready && ready.status === 'False' ? { reason: ready.reason, message: ready.message } : {}),
+        });
+      }
+      return out;
+    },
+
+    /** The InferenceService (spec 5.5), server-side applied; returns its name and readiness. */
+    async applyInferenceService(
+      ref: ServiceRef,
+      uid: string,
+      modelRef: ObjectRef,
+      templateRef: ObjectRef,
+      caches: CacheView[],
+    ): Promise<{ name: string; ready: boolean; reason?: string; message?: string }> {
+      const s = await service(ref, uid);
+      const m = await model(modelRef);
+      const t = await template(templateRef);
+      if (!m || !t) throw ApplicationFailure.create({ message: 'model or template disappeared', type: 'UpstreamGone' });
+      const isvc = buildInferenceService({
+        service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
+        model: { metadata: { name: m.metadata.name }, spec: m.spec },
+        template: { metadata: { name: t.metadata.name }, spec: t.spec, ...(t.status ? { status: t.status } : {}) },
+        caches: caches.map((c) => ({ modelId: c.modelId, pvcName: c.pvcName! })),
+      });
+      const applied = await ctx.objects
+        .apply(RESOURCES.InferenceService, isvc as never)
+        .catch(fail(`apply InferenceService ${isvc.metadata.name}`));
+      const r = inferenceServiceReady(applied as never);
+      return {
+        name: isvc.metadata.name,
+        ready: r.ready,
+        ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.message ? { message: r.message } : {}),
+      };
+    },
+
+    /** Deletion (spec 5.6): delete what we own that GC would not reach in time, then drop the finalizer. */
+    async cleanupService(ref: ServiceRef, uid: string): Promise<void> {
+      await ctx.objects.delete(
+        RESOURCES.InferenceService,
+        inferenceServiceName(ref.namespace, ref.name),
+        ref.namespace,
+      );
+      const s = await ctx.objects.get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace);
+      if (!s || s.metadata.uid !== uid) return;
+      await ctx.objects
+        .apply(
+          RESOURCES.AIMService,
+          {
+            apiVersion: API_GROUP_VERSION,
+            kind: 'AIMService',
+            metadata: { name: ref.name, namespace: ref.namespace, uid, finalizers: [] },
+          } as never,
+          { fieldManager: FIELD_MANAGERS.finalizer },
+        )
+        .catch((err: unknown) => {
+          if (toKubeError(err).kind !== 'NotFound') fail(`remove finalizer of ${ref.name}`)(err);
+        });
+    },
+
+    /** Status with every condition of spec 8, resolved objects, cache progress and this workflow's id; Events on transitions. */
+    async writeServiceStatus(ref: ServiceRef, uid: string, generation: number, report: ServiceReport): Promise<void> {
+      const s = await ctx.objects.get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace);
+      if (!s || s.metadata.uid !== uid) return;
+      const now = new Date().toISOString();
+      const before = s.status?.conditions ?? [];
+      let conditions = before;
+      for (const c of report.conditions) conditions = setCondition(conditions, c, now, generation);
+      const wf = Context.current().info.workflowExecution ?? { workflowId: '', runId: '' };
+      await ctx.objects
+        .applyStatus(RESOURCES.AIMService, {
+          apiVersion: API_GROUP_VERSION,
+          kind: 'AIMService',
+          metadata: { name: ref.name, namespace: ref.namespace },
+          status: {
+            status: report.status,
+            observedGeneration: generation,
+            conditions,
+            ...(report.resolvedModel ? { resolvedModel: report.resolvedModel } : {}),
+            ...(report.resolvedTemplate ? { resolvedTemplate: report.resolvedTemplate } : {}),
+            ...(report.caches
+              ? {
+                  caches: report.caches.map((c) => ({
+                    name: c.name,
+                    modelId: c.modelId,
+                    status: c.status,
+                    ...(c.percent !== undefined ? { percent: c.percent } : {}),
+                  })),
+                }
+              : {}),
+            ...(report.progressDisplay ? { progressDisplay: report.progressDisplay } : {}),
+            workflow: { id: wf.workflowId, runId: wf.runId },
+          },
+        } as never)
+        .catch(fail(`write status of service ${ref.name}`));
+      for (const tr of conditionTransitions(before, conditions)) {
+        await emitEvent(
+          ctx,
+          { apiVersion: API_GROUP_VERSION, kind: 'AIMService', name: ref.name, namespace: ref.namespace, uid },
+          tr.status === 'False' ? 'Warning' : 'Normal',
+          tr.reason,
+          tr.message,
+        );
+      }
+    },
+  };
+}

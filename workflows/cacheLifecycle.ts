@@ -1,0 +1,311 @@
+import { condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
+import type { JobOutcome } from '../activities/jobs.js';
+import {
+  changedSignal,
+  deletedSignal,
+  dependencyChangedSignal,
+  progressQuery,
+  retrySignal,
+  type Progress,
+} from './signals.js';
+
+const k8s = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
+  },
+});
+const watch = proxyActivities<Activities>({
+  startToCloseTimeout: '11 minutes',
+  heartbeatTimeout: '60 seconds',
+  retry: { maximumAttempts: 10, initialInterval: '2 seconds', maximumInterval: '1 minute' },
+});
+
+export interface CacheLifecycleInput {
+  name: string;
+  namespace: string;
+  uid?: string;
+}
+
+/** Reasons the next attempt can fix (it resumes from what is on the volume); everything else waits for a fix. */
+const RETRYABLE = new Set([
+  'Stalled',
+  'EndpointUnreachable',
+  'RateLimited',
+  'OOMKilled',
+  'Evicted',
+  'IntegrityMismatch',
+  'DownloadFailed',
+  'JobDeleted',
+]);
+/** Failures a person fixes outside Kubernetes (a key, a license): re-probe on a capped backoff, 1 → 30 minutes. */
+const REPROBE = new Set(['AuthFailed', 'GatedModel']);
+const WATCH_SECONDS = 600;
+const POD_NOT_STARTED_SECONDS = 900;
+
+/**
+ * One workflow per AIMModelCache (spec 5.4): probe → ServiceAccount/Role → PVC → download attempts (a Job each,
+ * resuming) → verified → Ready. Typed failures become explicit states that wait for a fix (`retry`, a spec change,
+ * or for AuthFailed/GatedModel a re-probe on a capped backoff).
+ */
+export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> {
+  const ref: CacheRef = { name: input.name, namespace: input.namespace };
+  let uid = input.uid;
+  let nudged = true;
+  let retry = false;
+  let handledGeneration: number | undefined;
+  let wake: string | number = '1 hour';
+  let reprobeMinutes = 1;
+  const progress: Progress = { phase: 'Starting', step: 'readCache', attempt: 0 };
+  const nudge = () => void (nudged = true);
+  setHandler(changedSignal, nudge);
+  setHandler(dependencyChangedSignal, nudge);
+  setHandler(deletedSignal, nudge);
+  setHandler(retrySignal, () => {
+    nudged = true;
+    retry = true;
+  });
+  setHandler(progressQuery, () => progress);
+
+  for (;;) {
+    const timedOut = !(await condition(() => nudged, wake));
+    nudged = false;
+    const snap = await k8s.readCache(ref);
+    if (!snap.exists || snap.deleting || (uid && snap.uid !== uid)) {
+      progress.phase = 'Deleted';
+      return;
+    }
+    uid = snap.uid!;
+    const generation = snap.generation ?? 0;
+    if (snap.invalid) {
+      progress.phase = 'Failed';
+      const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
+      await k8s.writeCacheStatus(ref, uid, generation, {
+        status: 'Failed',
+        conditions: [
+          { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
+          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+        ],
+      });
+      handledGeneration = generation;
+      continue;
+    }
+    const reprobeDue = timedOut && wake !== '1 hour';
+    const newGeneration = generation !== handledGeneration;
+    handledGeneration = generation;
+    // Ready stays Ready; a failed generation waits for a fix (retry, a spec change, or its re-probe timer), so that
+    // nudges from services never turn into a retry storm.
+    if (snap.ready || (!newGeneration && !retry && !reprobeDue)) continue;
+    retry = false;
+    if ((await drive(uid, snap)) === 'reprobe') {
+      wake = `${reprobeMinutes} minutes`;
+      reprobeMinutes = Math.min(30, reprobeMinutes * 2);
+    } else {
+      wake = '1 hour';
+      reprobeMinutes = 1;
+    }
+    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof cacheLifecycle>({ ...input, uid });
+  }
+
+  async function drive(uid: string, snap: CacheSnapshot): Promise<'done' | 'failed' | 'reprobe'> {
+    const generation = snap.generation ?? 0;
+    const write = k8s.writeCacheStatus.bind(null, ref, uid, generation);
+    progress.phase = 'Probing';
+    progress.step = 'ensureCacheRbac';
+    await k8s.ensureCacheRbac(ref, uid);
+
+    // 1. Probe: metadata only, before any volume exists.
+    const probeAttempt = (snap.probeAttempt ?? 0) + 1;
+    await write({
+      status: 'Progressing',
+      probeAttempt,
+      conditions: [
+        { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the spec is valid' },
+        { type: 'SourcesValid', status: 'Unknown', reason: 'Probing', message: `probe attempt ${probeAttempt}` },
+        { type: 'Ready', status: 'False', reason: 'Probing', message: 'probing the source' },
+      ],
+    });
+    progress.step = 'startCacheProbe';
+    const probeJob = await k8s.startCacheProbe(ref, uid, probeAttempt);
+    progress.step = 'waitForProbe';
+    const probe = await waitForJobEnd(probeJob);
+    const probeFailure = failureOf(probe);
+    let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
+    if (
+      probeFailure &&
+      !((probeFailure.reason === 'EndpointUnreachable' || probeFailure.reason === 'RateLimited') && snap.specSizeBytes)
+    ) {
+      progress.phase = 'Failed';
+      progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
+      const auth = REPROBE.has(probeFailure.reason);
+      await write({
+        status: 'Failed',
+        conditions: [
+          ...(auth ? [{ type: 'AuthValid', status: 'False' as const, ...probeFailure }] : []),
+          { type: 'SourcesValid', status: 'False', ...probeFailure },
+          { type: 'Ready', status: 'False', ...probeFailure },
+        ],
+      });
+      return auth ? 'reprobe' : 'failed';
+    }
+    const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
+    totalBytes = totalBytes || snap.specSizeBytes;
+    if (!totalBytes) {
+      const f = {
+        reason: 'SizeUnknown',
+        message: 'the probe could not measure the source; set size on the model source',
+      };
+      await write({
+        status: 'Failed',
+        conditions: [
+          { type: 'SourcesValid', status: 'False', ...f },
+          { type: 'Ready', status: 'False', ...f },
+        ],
+      });
+      return 'failed';
+    }
+
+    // 2. Volume, sized from the measurement (or spec size) with headroom.
+    progress.phase = 'Provisioning';
+    progress.step = 'ensureCachePvc';
+    const pvc = await k8s.ensureCachePvc(ref, uid, totalBytes);
+    await write({
+      status: 'Progressing',
+      ...(source
+        ? {
+            source: {
+              totalBytes: Number(source.totalBytes),
+              files: Number(source.files),
+              ...(typeof source.revision === 'string' ? { revision: source.revision } : {}),
+            },
+          }
+        : {}),
+      persistentVolumeClaim: pvc.name,
+      allocatedSize: pvc.size,
+      conditions: [
+        {
+          type: 'AuthValid',
+          status: 'True',
+          reason: 'CredentialsAccepted',
+          message: 'the source accepted the credentials',
+        },
+        source
+          ? {
+              type: 'SourcesValid',
+              status: 'True',
+              reason: 'SourceReachable',
+              message: `${String(source.files)} file(s), ${String(source.totalBytes)} bytes`,
+            }
+          : {
+              type: 'SourcesValid',
+              status: 'Unknown',
+              reason: probeFailure!.reason,
+              message: `${probeFailure!.message}; continuing with spec size`,
+            },
+        { type: 'VolumeReady', status: 'True', reason: 'VolumeCreated', message: `PVC ${pvc.name} (${pvc.size})` },
+      ],
+    });
+
+    // 3. Download attempts: one Job at a time; the workflow owns retries, each attempt resumes.
+    let attempt = snap.attempt ?? 0;
+    let hfDisableXet = false;
+    const maxAttempts = snap.maxAttempts ?? 5;
+    for (let i = 0; i < maxAttempts; i++) {
+      attempt += 1;
+      progress.phase = 'Downloading';
+      progress.attempt = attempt;
+      await write({
+        status: 'Progressing',
+        attempt,
+        conditions: [
+          {
+            type: 'DownloadReady',
+            status: 'False',
+            reason: 'Downloading',
+            message: `download attempt ${attempt} of ${maxAttempts}`,
+          },
+          { type: 'Ready', status: 'False', reason: 'Downloading', message: `download attempt ${attempt}` },
+        ],
+      });
+      progress.step = 'startDownload';
+      const job = await k8s.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
+      progress.step = 'waitForDownload';
+      const outcome = await waitForJobEnd(job);
+      if (outcome.phase === 'Succeeded') {
+        progress.phase = 'Ready';
+        await write({
+          status: 'Ready',
+          verified: true,
+          conditions: [
+            {
+              type: 'DownloadReady',
+              status: 'True',
+              reason: 'Verified',
+              message: `downloaded and verified on attempt ${attempt}`,
+            },
+            { type: 'Ready', status: 'True', reason: 'Ready', message: 'the model is on the volume' },
+          ],
+        });
+        return 'done';
+      }
+      const f = failureOf(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
+      progress.lastFailure = { type: f.reason, message: f.message };
+      const last = i === maxAttempts - 1;
+      if (!RETRYABLE.has(f.reason) || last) {
+        progress.phase = 'Failed';
+        await write({
+          status: 'Failed',
+          conditions: [
+            {
+              type: 'DownloadReady',
+              status: 'False',
+              ...f,
+              message: last && RETRYABLE.has(f.reason) ? `${f.message} (after ${maxAttempts} attempts)` : f.message,
+            },
+            { type: 'Ready', status: 'False', ...f },
+          ],
+        });
+        return 'failed';
+      }
+      // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
+      if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
+      await write({
+        status: 'Progressing',
+        conditions: [{ type: 'DownloadReady', status: 'False', ...f, message: `${f.message}; retrying` }],
+      });
+      await sleep(Math.min(300_000, 10_000 * 2 ** i));
+    }
+    return 'failed';
+  }
+
+  /** Watches until the Job ends (each watch is bounded; a still-running Job is watched again). */
+  async function waitForJobEnd(name: string): Promise<JobOutcome> {
+    for (;;) {
+      const out = await watch.waitForJob({
+        namespace: ref.namespace,
+        name,
+        maxSeconds: WATCH_SECONDS,
+        notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
+      });
+      if (out.phase !== 'StillRunning') return out;
+    }
+  }
+}
+
+/** The typed failure of a Job: the downloader's termination message first, then what the pod status says. */
+function failureOf(outcome: JobOutcome): { reason: string; message: string } | undefined {
+  if (outcome.phase === 'Succeeded') return undefined;
+  const reported = outcome.containers.find((c) => typeof c.result?.reason === 'string');
+  if (reported) return { reason: String(reported.result!.reason), message: String(reported.result!.message ?? '') };
+  if (outcome.problem)
+    return {
+      reason: outcome.problem.reason === 'CreateContainerConfigError' ? 'SecretNotFound' : outcome.problem.reason,
+      message: outcome.problem.message,
+    };
+  return { reason: 'DownloadFailed', message: 'the Job failed without a termination message' };
+}
