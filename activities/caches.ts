@@ -8,6 +8,7 @@ import {
   buildDownloaderJob,
   buildProgressRole,
   buildProgressRoleBinding,
+  CACHE_LABEL,
   DOWNLOADER_SERVICE_ACCOUNT,
   downloaderServiceAccount,
 } from '../domain/jobs.js';
@@ -113,6 +114,7 @@ export function cacheActivities(ctx: ActivityContext) {
     image: ctx.settings.downloaderImage,
     serviceAccountName: downloaderServiceAccount(c.spec.serviceAccountName),
     sources: [jobSource(c)],
+    labels: { [CACHE_LABEL]: c.metadata.name },
     ...(c.spec.nodeAffinity ? { nodeAffinity: c.spec.nodeAffinity } : {}),
     ...(c.spec.tolerations ? { tolerations: c.spec.tolerations } : {}),
   });

@@ -352,7 +352,6 @@ export function serviceActivities(ctx: ActivityContext) {
         service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
         modelSources: m.spec.modelSources ?? [],
         ...(m.spec.env ? { modelEnv: m.spec.env } : {}),
-        ...(t.spec.env ? { templateEnv: t.spec.env } : {}),
         ...(m.spec.serviceAccountName ? { modelServiceAccountName: m.spec.serviceAccountName } : {}),
         template: {
           ...(t.status?.resolvedNodeAffinity ? { resolvedNodeAffinity: t.status.resolvedNodeAffinity } : {}),
@@ -360,8 +359,13 @@ export function serviceActivities(ctx: ActivityContext) {
         },
         existing,
       });
+      const existingNames = new Set(existing.map((e) => e.metadata.name));
       for (const c of desired) {
-        await ctx.objects.apply(RESOURCES.AIMModelCache, c as never).catch(fail(`apply cache ${c.metadata.name}`));
+        // A Shared cache keeps its creator's spec: later services attach to it, they never re-apply it.
+        const shared = c.metadata.labels[LABELS.cacheMode] === 'shared';
+        if (!(shared && existingNames.has(c.metadata.name))) {
+          await ctx.objects.apply(RESOURCES.AIMModelCache, c as never).catch(fail(`apply cache ${c.metadata.name}`));
+        }
         await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace);
       }
       return desired.map((c) => ({ name: c.metadata.name, modelId: c.spec.modelId }));
