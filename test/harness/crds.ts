@@ -112,15 +112,24 @@ export async function waitForCrdEstablished(
   names: readonly string[],
   opts: { timeoutMs?: number } = {},
 ): Promise<void> {
-  const api = asKubeConfig(kubeconfig).makeApiClient(ApiextensionsV1Api);
+  const kc = asKubeConfig(kubeconfig);
+  const api = kc.makeApiClient(ApiextensionsV1Api);
   await Promise.all(
     names.map((name) =>
       waitFor(
-        `CRD ${name} Established`,
+        `CRD ${name} Established and serving`,
         async () => {
           const crd = await api.readCustomResourceDefinition({ name });
           const established = crd.status?.conditions?.find((c) => c.type === 'Established');
-          return established?.status === 'True' ? true : undefined;
+          if (established?.status !== 'True') return undefined;
+          // Established comes before the storage is ready: until a list answers 200 the API server says
+          // "storage is (re)initializing" (429), which tests would otherwise meet as their first retry.
+          const version = crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]?.name;
+          const res = await kubeRequest(kc, {
+            method: 'GET',
+            path: `/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`,
+          });
+          return res.status === 200 ? true : undefined;
         },
         { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 200 },
       ),
