@@ -158,13 +158,15 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
     const failed = caches.find((c) => c.status === 'Failed');
     const display = progressLine(caches);
     if (failed || caches.some((c) => c.status !== 'Ready')) {
+      // Under a Running service a missing cache is being recreated: the InferenceService keeps its old volumes
+      // until the new cache is Ready, then rolls once (spec 5.6).
       const f = failed
         ? {
             status: 'False' as const,
             reason: failed.reason ?? 'CacheFailed',
             message: `${failed.name}: ${failed.message ?? 'failed'}`,
           }
-        : { status: 'False' as const, reason: 'Downloading', message: display };
+        : { status: 'False' as const, reason: running ? 'CacheRecreating' : 'Downloading', message: display };
       await report(
         failed ? 'Failed' : running ? 'Degraded' : 'Starting',
         [valid, modelReady, templateReady, authValid, { type: 'CacheReady', ...f }, { type: 'Ready', ...f }],

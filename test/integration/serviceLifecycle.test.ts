@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- status shapes are asserted field by field */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchV1Api } from '@kubernetes/client-node';
@@ -130,6 +131,18 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
     expect(condition(running, 'Ready')).toMatchObject({ status: 'True' });
     expect(running.status.workflow.id).toBe(`aim/AIMService/${orch.namespace}/qwen-chat`);
     expect(JSON.stringify(running)).not.toContain(SECRET);
+
+    // Histories of this run, for the replay test (RECORD_HISTORIES=1); secrets never enter them.
+    for (const [id, file] of [
+      [`aim/AIMService/${orch.namespace}/qwen-chat`, 'serviceLifecycle-scenario3.json'],
+      [`aim/AIMModelCache/${orch.namespace}/${running.status.caches[0].name}`, 'cacheLifecycle-scenario3.json'],
+    ] as const) {
+      const history = historyToJSON(await orch.client.workflow.getHandle(id).fetchHistory());
+      expect(history).not.toContain(SECRET);
+      expect(history).not.toContain(ACCESS);
+      if (process.env.RECORD_HISTORIES === '1')
+        writeFileSync(join(import.meta.dirname, '..', 'histories', file), history);
+    }
   });
 
   it('a second service with the same request reuses the model, now owned by both (scenario 4)', async () => {
@@ -172,6 +185,31 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
     expect(isvc.spec.predictor.maxReplicas).toBe(2);
     expect(isvc.spec.predictor.containers[0].env).toContainEqual({ name: 'VLLM_LOGGING_LEVEL', value: 'DEBUG' });
     expect(await cacheJobs()).toBe(jobsBefore);
+  });
+
+  it('a cache deleted under a running service is recreated; the InferenceService rolls once onto it', async () => {
+    const before = await orch.objects.get<any>(RESOURCES.AIMService, 'qwen-chat', orch.namespace);
+    const cacheName = before.status.caches[0].name;
+    const oldCache = await orch.objects.get<any>(RESOURCES.AIMModelCache, cacheName, orch.namespace);
+    await orch.objects.delete(RESOURCES.AIMModelCache, cacheName, orch.namespace);
+    await orch.startService('qwen-chat', orch.namespace);
+    const degraded = await svc('qwen-chat', (s) => s.status?.status === 'Degraded');
+    expect(condition(degraded, 'CacheReady')).toMatchObject({ status: 'False', reason: 'CacheRecreating' });
+    const isvcMeanwhile = await orch.objects.get<any>(RESOURCES.InferenceService, 'qwen-chat', orch.namespace);
+    expect(JSON.stringify(isvcMeanwhile.spec.predictor.volumes)).toContain(oldCache.status.persistentVolumeClaim);
+    const fresh = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMModelCache,
+      cacheName,
+      orch.namespace,
+      (c) => c.metadata.uid !== oldCache.metadata.uid && c.status?.status === 'Ready',
+      180_000,
+    );
+    const isvc = await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'qwen-chat', orch.namespace, (i) =>
+      JSON.stringify(i.spec.predictor.volumes).includes(fresh.status.persistentVolumeClaim),
+    );
+    expect(JSON.stringify(isvc.spec.predictor.volumes)).not.toContain(oldCache.status.persistentVolumeClaim);
+    await svc('qwen-chat', (s) => s.status?.status === 'Running');
   });
 
   it('deleting a service removes its finalizer and owned objects; the shared model stays while another owner remains', async () => {
