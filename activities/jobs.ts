@@ -104,10 +104,19 @@ export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promi
     const e = toKubeError(err);
     if (e.kind !== 'AlreadyExists') throw toApplicationFailure(e, `create job ${namespace}/${name}`);
     const existing = await ctx.batch.readNamespacedJob({ name, namespace });
-    const ours = existing.metadata?.ownerReferences?.some((o) => o.uid === job.metadata?.ownerReferences?.[0]?.uid);
-    if (!ours)
-      throw ApplicationFailure.nonRetryable(`job ${namespace}/${name} exists and is not ours`, 'ApplyRejected');
-    return { name, created: false };
+    const want = job.metadata?.ownerReferences?.[0];
+    const owners = existing.metadata?.ownerReferences ?? [];
+    if (owners.some((o) => o.uid === want?.uid)) return { name, created: false };
+    // A Job of an earlier object with the same name (a recreated cache): its owner is gone and the garbage
+    // collector will remove it; help it along and try again shortly, never mistaking it for ours.
+    if (want && owners.some((o) => o.kind === want.kind && o.name === want.name)) {
+      await ctx.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch(() => undefined);
+      throw ApplicationFailure.create({
+        message: `job ${namespace}/${name} of an earlier ${want.kind} ${want.name} is still being removed`,
+        type: 'JobNameBusy',
+      });
+    }
+    throw ApplicationFailure.nonRetryable(`job ${namespace}/${name} exists and is not ours`, 'ApplyRejected');
   }
 }
 

@@ -1,4 +1,13 @@
-import { condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
@@ -10,6 +19,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { visibility } from './visibility.js';
 
 const k8s = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -62,6 +72,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   let wake: string | number = '1 hour';
   let reprobeMinutes = 1;
   const progress: Progress = { phase: 'Starting', step: 'readCache', attempt: 0 };
+  const tag = visibility({ kind: 'AIMModelCache', name: input.name, namespace: input.namespace });
   const nudge = () => void (nudged = true);
   setHandler(changedSignal, nudge);
   setHandler(dependencyChangedSignal, nudge);
@@ -75,41 +86,67 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   for (;;) {
     const timedOut = !(await condition(() => nudged, wake));
     nudged = false;
-    const snap = await k8s.readCache(ref);
-    if (!snap.exists || snap.deleting || (uid && snap.uid !== uid)) {
-      progress.phase = 'Deleted';
-      return;
-    }
-    uid = snap.uid!;
-    const generation = snap.generation ?? 0;
-    if (snap.invalid) {
-      progress.phase = 'Failed';
-      const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
-      await k8s.writeCacheStatus(ref, uid, generation, {
-        status: 'Failed',
-        conditions: [
-          { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
-          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-        ],
-      });
+    try {
+      const snap = await k8s.readCache(ref);
+      if (!snap.exists || snap.deleting || (uid && snap.uid !== uid)) {
+        progress.phase = 'Deleted';
+        return;
+      }
+      uid = snap.uid!;
+      const generation = snap.generation ?? 0;
+      if (snap.invalid) {
+        progress.phase = 'Failed';
+        const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
+        await k8s.writeCacheStatus(ref, uid, generation, {
+          status: 'Failed',
+          conditions: [
+            { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
+            { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+          ],
+        });
+        handledGeneration = generation;
+        continue;
+      }
+      const reprobeDue = timedOut && wake !== '1 hour';
+      const newGeneration = generation !== handledGeneration;
       handledGeneration = generation;
-      continue;
+      // Ready stays Ready; a failed generation waits for a fix (retry, a spec change, or its re-probe timer), so that
+      // nudges from services never turn into a retry storm.
+      if (snap.ready || (!newGeneration && !retry && !reprobeDue)) continue;
+      retry = false;
+      const outcome = await drive(uid, snap);
+      tag(outcome === 'done' ? 'Ready' : 'Failed');
+      if (outcome === 'reprobe') {
+        wake = `${reprobeMinutes} minutes`;
+        reprobeMinutes = Math.min(30, reprobeMinutes * 2);
+      } else {
+        wake = '1 hour';
+        reprobeMinutes = 1;
+      }
+      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof cacheLifecycle>({ ...input, uid });
+    } catch (err) {
+      // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
+      // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      if (uid) {
+        await k8s
+          .writeCacheStatus(ref, uid, 0, {
+            status: 'Failed',
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: progress.lastFailure.type,
+                message: progress.lastFailure.message,
+              },
+            ],
+          })
+          .catch(() => undefined);
+      }
+      wake = '1 minute';
     }
-    const reprobeDue = timedOut && wake !== '1 hour';
-    const newGeneration = generation !== handledGeneration;
-    handledGeneration = generation;
-    // Ready stays Ready; a failed generation waits for a fix (retry, a spec change, or its re-probe timer), so that
-    // nudges from services never turn into a retry storm.
-    if (snap.ready || (!newGeneration && !retry && !reprobeDue)) continue;
-    retry = false;
-    if ((await drive(uid, snap)) === 'reprobe') {
-      wake = `${reprobeMinutes} minutes`;
-      reprobeMinutes = Math.min(30, reprobeMinutes * 2);
-    } else {
-      wake = '1 hour';
-      reprobeMinutes = 1;
-    }
-    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof cacheLifecycle>({ ...input, uid });
   }
 
   async function drive(uid: string, snap: CacheSnapshot): Promise<'done' | 'failed' | 'reprobe'> {

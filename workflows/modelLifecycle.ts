@@ -1,4 +1,12 @@
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ModelActivities } from '../activities/index.js';
 import type { ModelKind, ModelRef, ModelSnapshot } from '../activities/models.js';
 import type { JobOutcome } from '../activities/jobs.js';
@@ -11,6 +19,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { visibility } from './visibility.js';
 
 /** Kubernetes reads and writes: short, retried a bounded number of times (spec 7: maximumAttempts ≤ 10). */
 const k8s = proxyActivities<ModelActivities>({
@@ -65,6 +74,11 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
   let nudged = true;
   let retry = false;
   const progress: Progress = { phase: 'Starting', step: 'readModel', attempt: carry.probeAttempt };
+  const tag = visibility({
+    kind: input.kind,
+    name: input.name,
+    ...(input.namespace ? { namespace: input.namespace } : {}),
+  });
 
   setHandler(changedSignal, () => void (nudged = true));
   setHandler(dependencyChangedSignal, () => void (nudged = true));
@@ -78,54 +92,66 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
   for (;;) {
     await condition(() => nudged, REEVALUATE_EVERY);
     nudged = false;
-    progress.step = 'readModel';
-    const snap = await k8s.readModel(ref);
-    // Bound to one UID: a deleted model (or a new one with the same name) ends this run; GC removes the templates.
-    if (!snap.exists || snap.deleting || (carry.uid && snap.uid !== carry.uid)) {
-      progress.phase = 'Deleted';
-      return;
-    }
-    carry.uid = snap.uid!;
-    const newGeneration = snap.generation !== carry.handledGeneration;
+    try {
+      progress.step = 'readModel';
+      const snap = await k8s.readModel(ref);
+      // Bound to one UID: a deleted model (or a new one with the same name) ends this run; GC removes the templates.
+      if (!snap.exists || snap.deleting || (carry.uid && snap.uid !== carry.uid)) {
+        progress.phase = 'Deleted';
+        return;
+      }
+      carry.uid = snap.uid!;
+      const newGeneration = snap.generation !== carry.handledGeneration;
 
-    if (snap.invalid) {
-      // Apply nothing; say which field is wrong and wait for the next generation (spec 2, last paragraph).
-      progress.phase = 'Failed';
-      progress.lastFailure = {
-        type: 'InvalidSpec',
-        message: snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; '),
+      if (snap.invalid) {
+        // Apply nothing; say which field is wrong and wait for the next generation (spec 2, last paragraph).
+        progress.phase = 'Failed';
+        progress.lastFailure = {
+          type: 'InvalidSpec',
+          message: snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; '),
+        };
+        await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, { invalid: snap.invalid });
+        carry.handledGeneration = snap.generation;
+        continue;
+      }
+
+      if (newGeneration || retry) {
+        progress.phase = 'Validating';
+        await validateSources(snap);
+        retry = false;
+      }
+
+      progress.phase = 'Templates';
+      progress.step = 'applyModelTemplates';
+      const applied = newGeneration ? await k8s.applyModelTemplates(ref, carry.uid) : undefined;
+      progress.step = 'evaluateModelTemplates';
+      const templates = await k8s.evaluateModelTemplates(ref, carry.uid);
+
+      progress.step = 'writeModelStatus';
+      const report: ModelReport = {
+        sourceType: snap.sourceType!,
+        templates,
+        ...(applied?.conflicts.length ? { conflicts: applied.conflicts } : {}),
+        ...(carry.auth ? { auth: carry.auth } : {}),
+        ...(carry.sources ? { sources: carry.sources } : {}),
       };
-      await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, { invalid: snap.invalid });
+      const status = await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, report);
+      progress.phase = status;
+      tag(status, snap.modelIds?.[0]);
       carry.handledGeneration = snap.generation;
-      continue;
-    }
 
-    if (newGeneration || retry) {
-      progress.phase = 'Validating';
-      await validateSources(snap);
-      retry = false;
-    }
-
-    progress.phase = 'Templates';
-    progress.step = 'applyModelTemplates';
-    const applied = newGeneration ? await k8s.applyModelTemplates(ref, carry.uid) : undefined;
-    progress.step = 'evaluateModelTemplates';
-    const templates = await k8s.evaluateModelTemplates(ref, carry.uid);
-
-    progress.step = 'writeModelStatus';
-    const report: ModelReport = {
-      sourceType: snap.sourceType!,
-      templates,
-      ...(applied?.conflicts.length ? { conflicts: applied.conflicts } : {}),
-      ...(carry.auth ? { auth: carry.auth } : {}),
-      ...(carry.sources ? { sources: carry.sources } : {}),
-    };
-    const status = await k8s.writeModelStatus(ref, carry.uid, snap.generation ?? 0, report);
-    progress.phase = status;
-    carry.handledGeneration = snap.generation;
-
-    if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof modelLifecycle>({ ...input, carry });
+      if (workflowInfo().continueAsNewSuggested) {
+        await continueAsNew<typeof modelLifecycle>({ ...input, carry });
+      }
+    } catch (err) {
+      // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
+      // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      progress.phase = 'Failed';
+      // The next pass (nudge or the re-evaluation timer) starts over from reading the model.
+      carry.handledGeneration = undefined;
     }
   }
 

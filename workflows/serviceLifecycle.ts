@@ -1,4 +1,12 @@
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CacheView, ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import {
@@ -9,6 +17,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { visibility } from './visibility.js';
 
 const k8s = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -46,6 +55,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
   let running = false;
   let credentialBackoff = 30;
   const progress: Progress = { phase: 'Pending', step: 'readService', attempt: 0 };
+  const tag = visibility({ kind: 'AIMService', name: input.name, namespace: input.namespace });
   const nudge = () => void (nudged = true);
   setHandler(changedSignal, nudge);
   setHandler(dependencyChangedSignal, nudge);
@@ -56,175 +66,210 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
   for (;;) {
     await condition(() => nudged, wake);
     nudged = false;
-    progress.step = 'readService';
-    const snap = await k8s.readService(ref);
-    if (!snap.exists || (uid && snap.uid !== uid)) return;
-    uid = snap.uid!;
-    const generation = snap.generation ?? 0;
-    const report = (status: Status, conditions: ServiceReport['conditions'], extra: Partial<ServiceReport> = {}) =>
-      k8s.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
+    try {
+      progress.step = 'readService';
+      const snap = await k8s.readService(ref);
+      if (!snap.exists || (uid && snap.uid !== uid)) return;
+      uid = snap.uid!;
+      const generation = snap.generation ?? 0;
+      const report = async (
+        status: Status,
+        conditions: ServiceReport['conditions'],
+        extra: Partial<ServiceReport> = {},
+      ) => {
+        tag(status);
+        await k8s.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
+      };
 
-    if (snap.deleting) {
-      progress.phase = 'Deleting';
-      progress.step = 'cleanupService';
-      await k8s.cleanupService(ref, uid);
-      return;
-    }
-    if (snap.invalid) {
-      const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
-      await report('Failed', [
-        { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
-        { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-      ]);
-      wake = '1 hour';
-      continue;
-    }
-    if (!snap.hasFinalizer) {
-      progress.step = 'addFinalizer';
-      await k8s.setServiceFinalizer(ref, uid, true);
-    }
-    const valid = { type: 'ConfigValid', status: 'True' as const, reason: 'Valid', message: 'the spec is valid' };
-    const notYet = running ? 'Degraded' : 'Pending';
+      if (snap.deleting) {
+        progress.phase = 'Deleting';
+        progress.step = 'cleanupService';
+        await k8s.cleanupService(ref, uid);
+        return;
+      }
+      if (snap.invalid) {
+        const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
+        await report('Failed', [
+          { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
+          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+        ]);
+        wake = '1 hour';
+        continue;
+      }
+      if (!snap.hasFinalizer) {
+        progress.step = 'addFinalizer';
+        await k8s.setServiceFinalizer(ref, uid, true);
+      }
+      const valid = { type: 'ConfigValid', status: 'True' as const, reason: 'Valid', message: 'the spec is valid' };
+      const notYet = running ? 'Degraded' : 'Pending';
 
-    // 1. The model.
-    progress.phase = 'ResolvingModel';
-    progress.step = 'resolveServiceModel';
-    const model = await k8s.resolveServiceModel(ref, uid);
-    if ('failure' in model) {
-      const f = model.failure;
-      await report(f.retryable ? notYet : 'Failed', [
-        valid,
-        { type: 'ModelReady', ...pick(f) },
-        { type: 'Ready', ...pick(f) },
-      ]);
-      progress.lastFailure = { type: f.reason, message: f.message };
-      wake = f.retryable ? CONVERGING : '1 hour';
-      continue;
-    }
-    const modelReady = {
-      type: 'ModelReady',
-      status: 'True' as const,
-      reason: 'ModelResolved',
-      message: `${model.ok.kind} ${model.ok.name}`,
-    };
-    const resolved = { resolvedModel: model.ok };
+      // 1. The model.
+      progress.phase = 'ResolvingModel';
+      progress.step = 'resolveServiceModel';
+      const model = await k8s.resolveServiceModel(ref, uid);
+      if ('failure' in model) {
+        const f = model.failure;
+        await report(f.retryable ? notYet : 'Failed', [
+          valid,
+          { type: 'ModelReady', ...pick(f) },
+          { type: 'Ready', ...pick(f) },
+        ]);
+        progress.lastFailure = { type: f.reason, message: f.message };
+        wake = f.retryable ? CONVERGING : '1 hour';
+        continue;
+      }
+      const modelReady = {
+        type: 'ModelReady',
+        status: 'True' as const,
+        reason: 'ModelResolved',
+        message: `${model.ok.kind} ${model.ok.name}`,
+      };
+      const resolved = { resolvedModel: model.ok };
 
-    // 2. The template.
-    progress.phase = 'SelectingTemplate';
-    progress.step = 'selectServiceTemplate';
-    const template = await k8s.selectServiceTemplate(ref, uid, model.ok);
-    if ('failure' in template) {
-      const f = template.failure;
-      await report(
-        notYet,
-        [valid, modelReady, { type: 'TemplateReady', ...pick(f) }, { type: 'Ready', ...pick(f) }],
-        resolved,
-      );
-      wake = CONVERGING;
-      continue;
-    }
-    const templateReady = {
-      type: 'TemplateReady',
-      status: 'True' as const,
-      reason: 'TemplateSelected',
-      message: template.ok.name,
-    };
-    const selected = { ...resolved, resolvedTemplate: template.ok };
+      // 2. The template.
+      progress.phase = 'SelectingTemplate';
+      progress.step = 'selectServiceTemplate';
+      const template = await k8s.selectServiceTemplate(ref, uid, model.ok);
+      if ('failure' in template) {
+        const f = template.failure;
+        await report(
+          notYet,
+          [valid, modelReady, { type: 'TemplateReady', ...pick(f) }, { type: 'Ready', ...pick(f) }],
+          resolved,
+        );
+        wake = CONVERGING;
+        continue;
+      }
+      const templateReady = {
+        type: 'TemplateReady',
+        status: 'True' as const,
+        reason: 'TemplateSelected',
+        message: template.ok.name,
+      };
+      const selected = { ...resolved, resolvedTemplate: template.ok };
 
-    // 3. Credentials: no Job before every secret reference resolves.
-    progress.phase = 'CheckingCredentials';
-    progress.step = 'checkServiceCredentials';
-    const creds = await k8s.checkServiceCredentials(ref, uid, model.ok);
-    if (creds.missing) {
-      const f = { status: 'False' as const, reason: 'SecretNotFound', message: creds.message };
-      await report(
-        notYet,
-        [valid, modelReady, templateReady, { type: 'AuthValid', ...f }, { type: 'Ready', ...f }],
-        selected,
-      );
-      progress.lastFailure = { type: 'SecretNotFound', message: creds.message };
-      wake = `${credentialBackoff} seconds`;
-      credentialBackoff = Math.min(300, credentialBackoff * 2);
-      continue;
-    }
-    credentialBackoff = 30;
-    const authValid = { type: 'AuthValid', status: 'True' as const, reason: 'SecretsFound', message: creds.message };
+      // 3. Credentials: no Job before every secret reference resolves.
+      progress.phase = 'CheckingCredentials';
+      progress.step = 'checkServiceCredentials';
+      const creds = await k8s.checkServiceCredentials(ref, uid, model.ok);
+      if (creds.missing) {
+        const f = { status: 'False' as const, reason: 'SecretNotFound', message: creds.message };
+        await report(
+          notYet,
+          [valid, modelReady, templateReady, { type: 'AuthValid', ...f }, { type: 'Ready', ...f }],
+          selected,
+        );
+        progress.lastFailure = { type: 'SecretNotFound', message: creds.message };
+        wake = `${credentialBackoff} seconds`;
+        credentialBackoff = Math.min(300, credentialBackoff * 2);
+        continue;
+      }
+      credentialBackoff = 30;
+      const authValid = { type: 'AuthValid', status: 'True' as const, reason: 'SecretsFound', message: creds.message };
 
-    // 4. Caches, each driven by its own workflow.
-    progress.phase = 'Caching';
-    progress.step = 'ensureServiceCaches';
-    const names = await k8s.ensureServiceCaches(ref, uid, model.ok, template.ok);
-    const caches = await k8s.readServiceCaches(ref.namespace, names);
-    const failed = caches.find((c) => c.status === 'Failed');
-    const display = progressLine(caches);
-    if (failed || caches.some((c) => c.status !== 'Ready')) {
-      // Under a Running service a missing cache is being recreated: the InferenceService keeps its old volumes
-      // until the new cache is Ready, then rolls once (spec 5.6).
-      const f = failed
+      // 4. Caches, each driven by its own workflow.
+      progress.phase = 'Caching';
+      progress.step = 'ensureServiceCaches';
+      const names = await k8s.ensureServiceCaches(ref, uid, model.ok, template.ok);
+      const caches = await k8s.readServiceCaches(ref.namespace, names);
+      const failed = caches.find((c) => c.status === 'Failed');
+      const display = progressLine(caches);
+      if (failed || caches.some((c) => c.status !== 'Ready')) {
+        // Under a Running service a missing cache is being recreated: the InferenceService keeps its old volumes
+        // until the new cache is Ready, then rolls once (spec 5.6).
+        const f = failed
+          ? {
+              status: 'False' as const,
+              reason: failed.reason ?? 'CacheFailed',
+              message: `${failed.name}: ${failed.message ?? 'failed'}`,
+            }
+          : { status: 'False' as const, reason: running ? 'CacheRecreating' : 'Downloading', message: display };
+        await report(
+          failed ? 'Failed' : running ? 'Degraded' : 'Starting',
+          [valid, modelReady, templateReady, authValid, { type: 'CacheReady', ...f }, { type: 'Ready', ...f }],
+          {
+            ...selected,
+            caches,
+            progressDisplay: display,
+          },
+        );
+        progress.lastSnapshot = { caches };
+        wake = failed ? STEADY : CONVERGING;
+        continue;
+      }
+      const cacheReady = {
+        type: 'CacheReady',
+        status: 'True' as const,
+        reason: 'CachesReady',
+        message: `${caches.length} cache(s) ready`,
+      };
+
+      // 5. The InferenceService; Running when KServe says Ready.
+      progress.phase = 'Deploying';
+      progress.step = 'applyInferenceService';
+      const isvc = await k8s.applyInferenceService(ref, uid, model.ok, template.ok, caches);
+      const isvcCondition = isvc.ready
         ? {
-            status: 'False' as const,
-            reason: failed.reason ?? 'CacheFailed',
-            message: `${failed.name}: ${failed.message ?? 'failed'}`,
+            type: 'InferenceServiceReady',
+            status: 'True' as const,
+            reason: 'Ready',
+            message: `InferenceService ${isvc.name} is Ready`,
           }
-        : { status: 'False' as const, reason: running ? 'CacheRecreating' : 'Downloading', message: display };
+        : {
+            type: 'InferenceServiceReady',
+            status: 'False' as const,
+            reason: isvc.reason ?? 'Deploying',
+            message: isvc.message ?? `waiting for InferenceService ${isvc.name}`,
+          };
+      const kserveFailed = !isvc.ready && isvc.reason === 'InferenceServiceFailed';
+      const status: Status = isvc.ready ? 'Running' : kserveFailed ? 'Failed' : running ? 'Degraded' : 'Starting';
+      running = running || isvc.ready;
+      progress.phase = status;
       await report(
-        failed ? 'Failed' : running ? 'Degraded' : 'Starting',
-        [valid, modelReady, templateReady, authValid, { type: 'CacheReady', ...f }, { type: 'Ready', ...f }],
-        {
-          ...selected,
-          caches,
-          progressDisplay: display,
-        },
+        status,
+        [
+          valid,
+          modelReady,
+          templateReady,
+          authValid,
+          cacheReady,
+          isvcCondition,
+          isvc.ready
+            ? {
+                type: 'Ready',
+                status: 'True',
+                reason: 'Running',
+                message: `serving from InferenceService ${isvc.name}`,
+              }
+            : { type: 'Ready', status: 'False', reason: isvcCondition.reason, message: isvcCondition.message },
+        ],
+        { ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' },
       );
-      progress.lastSnapshot = { caches };
-      wake = failed ? STEADY : CONVERGING;
-      continue;
+      wake = isvc.ready ? STEADY : CONVERGING;
+      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof serviceLifecycle>({ ...input, uid });
+    } catch (err) {
+      // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
+      // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      if (uid) {
+        await k8s
+          .writeServiceStatus(ref, uid, 0, {
+            status: 'Failed',
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: progress.lastFailure.type,
+                message: progress.lastFailure.message,
+              },
+            ],
+          })
+          .catch(() => undefined);
+      }
+      wake = '1 minute';
     }
-    const cacheReady = {
-      type: 'CacheReady',
-      status: 'True' as const,
-      reason: 'CachesReady',
-      message: `${caches.length} cache(s) ready`,
-    };
-
-    // 5. The InferenceService; Running when KServe says Ready.
-    progress.phase = 'Deploying';
-    progress.step = 'applyInferenceService';
-    const isvc = await k8s.applyInferenceService(ref, uid, model.ok, template.ok, caches);
-    const isvcCondition = isvc.ready
-      ? {
-          type: 'InferenceServiceReady',
-          status: 'True' as const,
-          reason: 'Ready',
-          message: `InferenceService ${isvc.name} is Ready`,
-        }
-      : {
-          type: 'InferenceServiceReady',
-          status: 'False' as const,
-          reason: isvc.reason ?? 'Deploying',
-          message: isvc.message ?? `waiting for InferenceService ${isvc.name}`,
-        };
-    const kserveFailed = !isvc.ready && isvc.reason === 'InferenceServiceFailed';
-    const status: Status = isvc.ready ? 'Running' : kserveFailed ? 'Failed' : running ? 'Degraded' : 'Starting';
-    running = running || isvc.ready;
-    progress.phase = status;
-    await report(
-      status,
-      [
-        valid,
-        modelReady,
-        templateReady,
-        authValid,
-        cacheReady,
-        isvcCondition,
-        isvc.ready
-          ? { type: 'Ready', status: 'True', reason: 'Running', message: `serving from InferenceService ${isvc.name}` }
-          : { type: 'Ready', status: 'False', reason: isvcCondition.reason, message: isvcCondition.message },
-      ],
-      { ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' },
-    );
-    wake = isvc.ready ? STEADY : CONVERGING;
-    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof serviceLifecycle>({ ...input, uid });
   }
 }
 

@@ -1,3 +1,4 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /**
@@ -31,3 +32,12 @@ export const TASK_QUEUE = 'aim';
 export function workflowIdFor(kind: string, name: string, namespace?: string): string {
   return namespace ? `aim/${kind}/${namespace}/${name}` : `aim/${kind}/${name}`;
 }
+
+/** Search attributes (spec 9), registered by the harness, compose and deploy docs as Keyword attributes. */
+export const SEARCH_ATTRIBUTES = {
+  kind: defineSearchAttributeKey('AimKind', SearchAttributeType.KEYWORD),
+  namespace: defineSearchAttributeKey('AimNamespace', SearchAttributeType.KEYWORD),
+  name: defineSearchAttributeKey('AimName', SearchAttributeType.KEYWORD),
+  modelId: defineSearchAttributeKey('AimModelId', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('AimStatus', SearchAttributeType.KEYWORD),
+} as const;

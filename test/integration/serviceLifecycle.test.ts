@@ -132,6 +132,16 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
     expect(running.status.workflow.id).toBe(`aim/AIMService/${orch.namespace}/qwen-chat`);
     expect(JSON.stringify(running)).not.toContain(SECRET);
 
+    // Operators find it in the Temporal UI / CLI by search attributes.
+    const query = `AimKind = "AIMService" AND AimNamespace = "${orch.namespace}" AND AimName = "qwen-chat" AND AimStatus = "Running"`;
+    const deadline = Date.now() + 20_000;
+    let found = 0;
+    while (Date.now() < deadline && found === 0) {
+      for await (const _w of orch.client.workflow.list({ query })) found += 1;
+      if (!found) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(found).toBe(1);
+
     // Histories of this run, for the replay test (RECORD_HISTORIES=1); secrets never enter them.
     for (const [id, file] of [
       [`aim/AIMService/${orch.namespace}/qwen-chat`, 'serviceLifecycle-scenario3.json'],
