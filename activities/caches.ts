@@ -13,9 +13,9 @@ import {
   downloaderServiceAccount,
 } from '../domain/jobs.js';
 import { downloadJobName, probeJobName, pvcName } from '../domain/naming.js';
-import { conditionTransitions, setCondition } from '../domain/status.js';
+import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { emitEvent } from './events.js';
+import { emitTransitions } from './events.js';
 import { createJobIfAbsent } from './jobs.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
@@ -264,15 +264,12 @@ export function cacheActivities(ctx: ActivityContext) {
           { fieldManager: FIELD_MANAGERS.orchestrator },
         )
         .catch(fail(`write status of cache ${ref.name}`));
-      for (const tr of conditionTransitions(before, conditions)) {
-        await emitEvent(
-          ctx,
-          { apiVersion: API_GROUP_VERSION, kind: 'AIMModelCache', name: ref.name, namespace: ref.namespace, uid },
-          tr.status === 'False' ? 'Warning' : 'Normal',
-          tr.reason,
-          tr.message,
-        );
-      }
+      await emitTransitions(
+        ctx,
+        { apiVersion: API_GROUP_VERSION, kind: 'AIMModelCache', name: ref.name, namespace: ref.namespace, uid },
+        before,
+        conditions,
+      );
     },
   };
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MANAGED_BY } from '../schemas/constants.js';
+import type { Condition } from '../schemas/types.js';
+import { conditionTransitions } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 
 export interface InvolvedObject {
@@ -49,5 +51,17 @@ export async function emitEvent(
     });
   } catch {
     // Events are for people; losing one must not fail the lifecycle.
+  }
+}
+
+/** One Event per condition transition (spec 8: transitions, not progress ticks); a turn to False is a Warning. */
+export async function emitTransitions(
+  ctx: ActivityContext,
+  obj: InvolvedObject,
+  before: Condition[],
+  after: Condition[],
+): Promise<void> {
+  for (const tr of conditionTransitions(before, after)) {
+    await emitEvent(ctx, obj, tr.status === 'False' ? 'Warning' : 'Normal', tr.reason, tr.message);
   }
 }

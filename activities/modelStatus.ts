@@ -4,9 +4,9 @@ import type { AIMModelSpec, Condition, ObjectStatus } from '../schemas/types.js'
 import type { FieldError } from '../schemas/validate.js';
 import { buildModelTemplates, staleTemplates, templateNameConflicts } from '../domain/templates.js';
 import { writeTemplateStatus, type TemplateVerdict } from './templates.js';
-import { aggregateModelStatus, conditionTransitions, setCondition } from '../domain/status.js';
+import { aggregateModelStatus, setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { emitEvent } from './events.js';
+import { emitTransitions } from './events.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -210,15 +210,12 @@ export function modelStatusActivities(ctx: ActivityContext) {
           { fieldManager: FIELD_MANAGERS.orchestrator },
         )
         .catch(fail(`write status of ${ref.kind} ${ref.name}`));
-      for (const tr of conditionTransitions(before, conditions)) {
-        await emitEvent(
-          ctx,
-          { apiVersion: API_GROUP_VERSION, kind: ref.kind, name: ref.name, namespace: ref.namespace, uid },
-          tr.status === 'False' ? 'Warning' : 'Normal',
-          tr.reason,
-          tr.message,
-        );
-      }
+      await emitTransitions(
+        ctx,
+        { apiVersion: API_GROUP_VERSION, kind: ref.kind, name: ref.name, namespace: ref.namespace, uid },
+        before,
+        conditions,
+      );
       return status;
     },
   };

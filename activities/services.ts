@@ -15,9 +15,9 @@ import { overlayEnv, secretRefs } from '../domain/env.js';
 import { buildInferenceService, inferenceServiceReady } from '../domain/inferenceService.js';
 import { inferenceServiceName } from '../domain/naming.js';
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
-import { conditionTransitions, setCondition } from '../domain/status.js';
+import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { emitEvent } from './events.js';
+import { emitTransitions } from './events.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -490,15 +490,12 @@ export function serviceActivities(ctx: ActivityContext) {
           },
         } as never)
         .catch(fail(`write status of service ${ref.name}`));
-      for (const tr of conditionTransitions(before, conditions)) {
-        await emitEvent(
-          ctx,
-          { apiVersion: API_GROUP_VERSION, kind: 'AIMService', name: ref.name, namespace: ref.namespace, uid },
-          tr.status === 'False' ? 'Warning' : 'Normal',
-          tr.reason,
-          tr.message,
-        );
-      }
+      await emitTransitions(
+        ctx,
+        { apiVersion: API_GROUP_VERSION, kind: 'AIMService', name: ref.name, namespace: ref.namespace, uid },
+        before,
+        conditions,
+      );
     },
   };
 }

@@ -3,9 +3,9 @@ import { API_GROUP_VERSION, LABELS, ORIGIN_AUTO_GENERATED } from '../schemas/con
 import type { AIMServiceTemplateSpec, Condition, ObjectStatus } from '../schemas/types.js';
 import { validateObject, type FieldError } from '../schemas/validate.js';
 import { evaluateTemplateHardware } from '../domain/hardware.js';
-import { conditionTransitions, setCondition } from '../domain/status.js';
+import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { emitEvent } from './events.js';
+import { emitTransitions } from './events.js';
 import type { ResourceRef } from './kube/resources.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
@@ -111,21 +111,18 @@ export async function writeTemplateStatus(
     .catch((err: unknown) => {
       throw toApplicationFailure(toKubeError(err), `write status of template ${t.metadata.name}`);
     });
-  for (const tr of conditionTransitions(before, conditions)) {
-    await emitEvent(
-      ctx,
-      {
-        apiVersion: API_GROUP_VERSION,
-        kind: t.kind,
-        name: t.metadata.name,
-        namespace: t.metadata.namespace,
-        uid: t.metadata.uid,
-      },
-      tr.status === 'False' ? 'Warning' : 'Normal',
-      tr.reason,
-      tr.message,
-    );
-  }
+  await emitTransitions(
+    ctx,
+    {
+      apiVersion: API_GROUP_VERSION,
+      kind: t.kind,
+      name: t.metadata.name,
+      namespace: t.metadata.namespace,
+      uid: t.metadata.uid,
+    },
+    before,
+    conditions,
+  );
   return { name: t.metadata.name, status, ...(hw && !hw.available ? { reason: hw.reason, message: hw.message } : {}) };
 }
 

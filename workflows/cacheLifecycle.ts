@@ -1,14 +1,4 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { condition, continueAsNew, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -19,22 +9,8 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { k8s, watch, activityFailure } from './proxies.js';
 import { visibility } from './visibility.js';
-
-const k8s = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    maximumAttempts: 10,
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
-  },
-});
-const watch = proxyActivities<Activities>({
-  startToCloseTimeout: '11 minutes',
-  heartbeatTimeout: '60 seconds',
-  retry: { maximumAttempts: 10, initialInterval: '2 seconds', maximumInterval: '1 minute' },
-});
 
 export interface CacheLifecycleInput {
   name: string;
@@ -127,9 +103,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     } catch (err) {
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
-      if (!(err instanceof ActivityFailure)) throw err;
-      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      progress.lastFailure = activityFailure(err);
       if (uid) {
         await k8s
           .writeCacheStatus(ref, uid, 0, {

@@ -1,13 +1,4 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { ModelActivities } from '../activities/index.js';
+import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ModelKind, ModelRef, ModelSnapshot } from '../activities/models.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import type { ConditionInput, ModelReport, SourceFacts } from '../activities/modelStatus.js';
@@ -19,25 +10,8 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { k8s, watch, activityFailure } from './proxies.js';
 import { visibility } from './visibility.js';
-
-/** Kubernetes reads and writes: short, retried a bounded number of times (spec 7: maximumAttempts ≤ 10). */
-const k8s = proxyActivities<ModelActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    maximumAttempts: 10,
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
-  },
-});
-
-/** The probe Job watch: bounded, heartbeating; it returns outcomes instead of throwing. */
-const watch = proxyActivities<ModelActivities>({
-  startToCloseTimeout: '11 minutes',
-  heartbeatTimeout: '60 seconds',
-  retry: { maximumAttempts: 10, initialInterval: '2 seconds', maximumInterval: '1 minute' },
-});
 
 export interface ModelCarry {
   uid?: string;
@@ -146,9 +120,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
     } catch (err) {
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
-      if (!(err instanceof ActivityFailure)) throw err;
-      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      progress.lastFailure = activityFailure(err);
       progress.phase = 'Failed';
       // The next pass (nudge or the re-evaluation timer) starts over from reading the model.
       carry.handledGeneration = undefined;

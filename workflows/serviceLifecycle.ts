@@ -1,13 +1,4 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CacheView, ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import {
   changedSignal,
@@ -17,17 +8,8 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
+import { k8s, activityFailure } from './proxies.js';
 import { visibility } from './visibility.js';
-
-const k8s = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    maximumAttempts: 10,
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
-  },
-});
 
 export interface ServiceLifecycleInput {
   name: string;
@@ -250,9 +232,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
     } catch (err) {
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
-      if (!(err instanceof ActivityFailure)) throw err;
-      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      progress.lastFailure = { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+      progress.lastFailure = activityFailure(err);
       if (uid) {
         await k8s
           .writeServiceStatus(ref, uid, 0, {

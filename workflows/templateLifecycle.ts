@@ -1,5 +1,4 @@
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { TemplateKind, TemplateRef } from '../activities/templates.js';
 import {
   changedSignal,
@@ -9,16 +8,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-
-const k8s = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    maximumAttempts: 10,
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected'],
-  },
-});
+import { k8s } from './proxies.js';
 
 export interface TemplateLifecycleInput {
   kind: TemplateKind;

@@ -1,0 +1,41 @@
+# The orchestrator image: one image for the Temporal worker and the Kubernetes bridge (spec section 9). The program is
+# chosen by the container's arguments (the Deployment's `args`, docker-compose's `command`):
+#   /app/dist/worker/main.js   the worker: workflows + activities (the default)
+#   /app/dist/bridge/main.js   the bridge: watches the cluster and signals workflows
+# Runs as uid 1000 with a read-only root filesystem (HOME and temp files under /tmp, an emptyDir in the Deployments).
+# Build from the repository root:
+#   docker build -t ghcr.io/silogen/aim-orchestrator:dev .
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# Compiled from TypeScript with tsc (as images/downloader/Dockerfile does); production dependencies only.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY schemas schemas
+COPY domain domain
+COPY activities activities
+COPY workflows workflows
+COPY worker worker
+COPY bridge bridge
+# The worker bundles its workflow code at start-up from `workflows/index.ts` beside the compiled worker
+# (worker/worker.ts: require.resolve('../workflows/index.ts'), webpack with a .js → .ts alias), so the workflow sources
+# ship next to their compiled output.
+RUN npx tsc --outDir /app/dist --rootDir . --noEmit false --declaration false --sourceMap false \
+      worker/main.ts bridge/main.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
+      --strict --skipLibCheck --esModuleInterop --resolveJsonModule \
+ && cp workflows/*.ts /app/dist/workflows/ \
+ && rm -f /app/dist/workflows/*.test.ts \
+ && npm ci --omit=dev --no-audit --no-fund && cp -r node_modules package.json /app/
+
+FROM ${NODE_IMAGE}
+COPY --from=build /app /app
+ENV HOME=/tmp \
+    TMPDIR=/tmp \
+    NODE_ENV=production
+# uid 1000 is the image's `node` user; the Deployments' securityContext asks for exactly this.
+USER 1000:1000
+WORKDIR /app
+ENTRYPOINT ["node"]
+CMD ["/app/dist/worker/main.js"]

@@ -1,0 +1,543 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { buildProgressRole } from '../../domain/jobs.js';
+import { KINDS } from '../../schemas/index.js';
+
+/**
+ * Packaging: the root Dockerfile (worker + bridge image), docker-compose.yml and the kustomize base in deploy/.
+ * No Docker engine or cluster is involved: the files are parsed and checked against each other and the code.
+ */
+
+type Json = Record<string, unknown>;
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const DEPLOY = join(ROOT, 'deploy');
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+const asRecord = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
+const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+
+/** Every (apiGroup, resource, verb) the worker and the bridge use; deploy/rbac.yaml documents the same table. */
+const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why: string }> = [
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimmodels',
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+    why: 'read; list by image; apply auto-created models + owner entries; bridge',
+  },
+  { group: 'aim.silogen.ai', resource: 'aimmodels/status', verbs: ['patch'], why: 'status apply' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimmodels/finalizers',
+    verbs: ['update'],
+    why: 'blockOwnerDeletion owner refs',
+  },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimclustermodels',
+    verbs: ['get', 'list', 'watch'],
+    why: 'read; list by image; bridge',
+  },
+  { group: 'aim.silogen.ai', resource: 'aimclustermodels/status', verbs: ['patch'], why: 'status apply' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimclustermodels/finalizers',
+    verbs: ['update'],
+    why: 'blockOwnerDeletion owner refs',
+  },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimservicetemplates',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    why: 'generated templates; prune; bridge',
+  },
+  { group: 'aim.silogen.ai', resource: 'aimservicetemplates/status', verbs: ['patch'], why: 'status apply' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimclusterservicetemplates',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    why: 'generated templates; prune; bridge',
+  },
+  { group: 'aim.silogen.ai', resource: 'aimclusterservicetemplates/status', verbs: ['patch'], why: 'status apply' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimmodelcaches',
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+    why: 'caches applied by services; bridge',
+  },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimmodelcaches/status',
+    verbs: ['get', 'patch'],
+    why: 'status apply; held to grant the per-cache Role',
+  },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimmodelcaches/finalizers',
+    verbs: ['update'],
+    why: 'blockOwnerDeletion owner refs',
+  },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimservices',
+    verbs: ['get', 'list', 'watch', 'patch'],
+    why: 'read; finalizer apply; bridge',
+  },
+  { group: 'aim.silogen.ai', resource: 'aimservices/status', verbs: ['patch'], why: 'status apply' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimservices/finalizers',
+    verbs: ['update'],
+    why: 'blockOwnerDeletion owner refs',
+  },
+  {
+    group: 'serving.kserve.io',
+    resource: 'inferenceservices',
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+    why: 'apply; cleanup; bridge',
+  },
+  { group: '', resource: 'secrets', verbs: ['get'], why: 'secretKeyRef check (key names only)' },
+  { group: '', resource: 'serviceaccounts', verbs: ['get', 'create'], why: 'aim-downloader ServiceAccount' },
+  {
+    group: '',
+    resource: 'persistentvolumeclaims',
+    verbs: ['get', 'list', 'watch', 'create'],
+    why: 'cache PVC create-or-get; bridge',
+  },
+  { group: '', resource: 'pods', verbs: ['list'], why: "a Job's pods" },
+  { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'GPU availability; bridge' },
+  { group: '', resource: 'events', verbs: ['create'], why: 'condition transitions' },
+  { group: '', resource: 'namespaces', verbs: ['get'], why: 'pingCluster' },
+  { group: 'batch', resource: 'jobs', verbs: ['get', 'list', 'watch', 'create'], why: 'probe/download Jobs; bridge' },
+  { group: 'rbac.authorization.k8s.io', resource: 'roles', verbs: ['create'], why: 'per-cache progress Role' },
+  {
+    group: 'rbac.authorization.k8s.io',
+    resource: 'rolebindings',
+    verbs: ['create'],
+    why: 'per-cache progress RoleBinding',
+  },
+];
+
+const triple = (group: string, resource: string, verb: string) => `${group || 'core'} ${resource} ${verb}`;
+const tableTriples = new Set(RBAC_TABLE.flatMap((r) => r.verbs.map((v) => triple(r.group, r.resource, v))));
+
+/** All documents of a YAML file (every one must parse without errors). */
+function docs(path: string): Json[] {
+  const parsed = parseAllDocuments(readFileSync(path, 'utf8'));
+  const all = Array.isArray(parsed) ? parsed : [parsed];
+  for (const d of all) expect(d.errors, `${relative(ROOT, path)}: ${d.errors.join('; ')}`).toEqual([]);
+  return all.map((d) => d.toJS() as unknown).filter((d): d is Json => !!d && typeof d === 'object');
+}
+
+const deployFiles = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml'));
+const deployDocs = deployFiles.flatMap((f) => docs(join(DEPLOY, f)).map((d) => ({ file: f, doc: d })));
+const byKind = (kind: string) => deployDocs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+const kustomization = parse(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as Json;
+const namespace = String(kustomization.namespace ?? '');
+
+// ---- The Dockerfile and the sources it compiles ----
+const dockerfile = read('Dockerfile');
+const stages = dockerfile.split(/^FROM\s/m).slice(1);
+const finalStage = stages.at(-1) ?? '';
+const ENTRY_POINTS = { worker: 'worker/main.ts', bridge: 'bridge/main.ts' } as const;
+const compiledPath = (src: string) => `/app/dist/${src.replace(/\.ts$/, '.js')}`;
+
+/** Top-level folders reached from an entry point through relative imports (what the image must COPY). */
+function sourceFolders(entry: string, seen = new Set<string>()): Set<string> {
+  const file = join(ROOT, entry);
+  if (seen.has(file) || !existsSync(file)) return new Set([...seen].map((f) => relative(ROOT, f).split('/')[0]!));
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(/(?:^|\s)(?:import|export)\s+(?!type\s)[^'";]*?from\s+'(\.{1,2}\/[^']+)'/g)) {
+    const target = join(dirname(file), m[1]!).replace(/\.js$/, '.ts');
+    sourceFolders(relative(ROOT, target), seen);
+  }
+  return new Set([...seen].map((f) => relative(ROOT, f).split('/')[0]!));
+}
+
+describe('Dockerfile (worker and bridge image)', () => {
+  it('builds on Node 20 in stages and runs as uid 1000', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20[-\w.]*$/m);
+    expect(finalStage).toMatch(/^\$\{NODE_IMAGE\}\s*$/m);
+    const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
+    expect(users.at(-1)).toMatch(/^1000(:1000)?$/);
+    expect(finalStage).toMatch(/^USER 1000(:1000)?$/m);
+  });
+
+  it('compiles the worker and the bridge with tsc and ships production dependencies only', () => {
+    expect(dockerfile).toMatch(/npx tsc\b/);
+    for (const src of Object.values(ENTRY_POINTS)) expect(dockerfile).toContain(src);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(finalStage).not.toMatch(/npm (ci|install)\b/);
+    expect(finalStage).toMatch(/COPY --from=build \/app \/app/);
+    expect(finalStage).toMatch(/^ENTRYPOINT \["node"\]$/m);
+    expect(finalStage).toContain(`CMD ["${compiledPath(ENTRY_POINTS.worker)}"]`);
+  });
+
+  it('ships the workflow sources where the worker bundles them at start-up', () => {
+    // worker/worker.ts resolves '../workflows/index.ts' relative to itself.
+    expect(read('worker/worker.ts')).toContain("require.resolve('../workflows/index.ts')");
+    expect(dockerfile).toMatch(/cp workflows\/\*\.ts \/app\/dist\/workflows\//);
+  });
+
+  it('copies every source folder the entry points import', () => {
+    const copied = new Set([...dockerfile.matchAll(/^COPY (?!--from)(\S+) \1$/gm)].map((m) => m[1]));
+    expect(existsSync(join(ROOT, ENTRY_POINTS.worker))).toBe(true);
+    for (const entry of Object.values(ENTRY_POINTS)) {
+      if (!existsSync(join(ROOT, entry))) continue; // the bridge lands separately; the image needs it to build
+      for (const folder of sourceFolders(entry)) expect(copied, `${entry} imports from ${folder}/`).toContain(folder);
+    }
+    for (const folder of copied) expect(existsSync(join(ROOT, folder!)), `COPY ${folder}`).toBe(true);
+  });
+});
+
+// ---- docker-compose.yml ----
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText, { merge: true }) as Json;
+const services = asRecord(compose.services);
+const serviceNames = Object.keys(services);
+/** Host variables the compose file may interpolate (each has a default except KUBECONFIG's own fallback). */
+const HOST_VARIABLES = new Set(['KUBECONFIG', 'AIM_DOWNLOADER_IMAGE', 'TEMPORAL_VERSION', 'TEMPORAL_UI_VERSION']);
+const SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', 'AimStatus'];
+
+/** Env variables the worker and the bridge read (`process.env.X` or `env.X` in their entry points and settings). */
+function envReadBy(files: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const f of files.filter((x) => existsSync(join(ROOT, x))))
+    for (const m of read(f).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  return names;
+}
+const WORKER_ENV = envReadBy(['worker/main.ts', 'activities/context.ts', 'activities/kube/config.ts']);
+const BRIDGE_ENV = envReadBy(['bridge/main.ts', 'bridge/bridge.ts', 'activities/kube/config.ts']);
+
+function envOf(service: string): Record<string, string> {
+  const env = asRecord(services[service]).environment;
+  if (Array.isArray(env))
+    return Object.fromEntries(env.map((e) => String(e).split(/=(.*)/s).slice(0, 2) as [string, string]));
+  return Object.fromEntries(Object.entries(asRecord(env)).map(([k, v]) => [k, String(v)]));
+}
+
+describe('docker-compose.yml', () => {
+  it('has Temporal on PostgreSQL, its UI, a search-attribute init, the worker and the bridge', () => {
+    expect(serviceNames).toEqual(
+      expect.arrayContaining([
+        'postgresql',
+        'temporal',
+        'temporal-ui',
+        'temporal-search-attributes',
+        'worker',
+        'bridge',
+      ]),
+    );
+    expect(String(asRecord(services.temporal).image)).toMatch(/^temporalio\/auto-setup:/);
+    expect(String(asRecord(services.postgresql).image)).toMatch(/^postgres:/);
+    expect(envOf('temporal')).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(String(asRecord(services['temporal-ui']).image)).toMatch(/^temporalio\/ui:/);
+  });
+
+  it('gives every service an image or a build whose Dockerfile exists', () => {
+    for (const [name, raw] of Object.entries(services)) {
+      const s = asRecord(raw);
+      expect(s.image !== undefined || s.build !== undefined, `${name} has neither image nor build`).toBe(true);
+      if (s.build !== undefined) {
+        const build = typeof s.build === 'string' ? { context: s.build } : asRecord(s.build);
+        const context = join(ROOT, String(build.context ?? '.'));
+        expect(statSync(context).isDirectory()).toBe(true);
+        expect(existsSync(join(context, String(build.dockerfile ?? 'Dockerfile'))), `${name} Dockerfile`).toBe(true);
+      }
+    }
+  });
+
+  it('runs the worker and the bridge from the image with the settings their code reads', () => {
+    for (const [name, entry, reads] of [
+      ['worker', ENTRY_POINTS.worker, WORKER_ENV],
+      ['bridge', ENTRY_POINTS.bridge, BRIDGE_ENV],
+    ] as const) {
+      const s = asRecord(services[name]);
+      expect(asRecord(s.build).dockerfile ?? 'Dockerfile').toBe('Dockerfile');
+      expect(asArray(s.command)).toEqual([compiledPath(entry)]);
+      const env = envOf(name);
+      for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'AIM_TASK_QUEUE', 'KUBECONFIG'])
+        expect(env, `${name} env`).toHaveProperty(key);
+      // No dead settings: everything set for our programs is read by them (checked once the source exists).
+      if (existsSync(join(ROOT, entry)))
+        for (const key of Object.keys(env)) expect(reads, `${name} never reads ${key}`).toContain(key);
+      // TEMPORAL_ADDRESS names the compose service that runs the frontend.
+      const [host, port] = env.TEMPORAL_ADDRESS!.split(':');
+      expect(serviceNames).toContain(host);
+      expect(port).toBe('7233');
+      // The kubeconfig from the host is mounted where KUBECONFIG points, read-only.
+      const mounts = asArray<string>(s.volumes).map(String);
+      expect(mounts).toContain(`\${KUBECONFIG:-~/.kube/config}:${env.KUBECONFIG}:ro`);
+    }
+    expect(envOf('bridge')).toHaveProperty('AIM_BRIDGE_HEALTH_PORT');
+  });
+
+  it('interpolates only known host variables, each with a default', () => {
+    const refs = [...composeText.matchAll(/(?<!\$)\$\{([^}]+)\}/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      const m = /^([A-Z_][A-Z0-9_]*)(:?-.+)?$/.exec(ref);
+      expect(m, `\${${ref}}`).not.toBeNull();
+      expect(HOST_VARIABLES, ref).toContain(m![1]);
+      expect(m![2], `\${${ref}} needs a default`).toBeDefined();
+    }
+  });
+
+  it('mounts only declared named volumes or bind mounts from interpolated or existing paths', () => {
+    const named = new Set(Object.keys(asRecord(compose.volumes)));
+    for (const [name, raw] of Object.entries(services)) {
+      for (const v of asArray(asRecord(raw).volumes)) {
+        const source = typeof v === 'string' ? v.split(':')[0]! : String(asRecord(v).source);
+        if (source.startsWith('${')) continue;
+        if (source.startsWith('.') || source.startsWith('/'))
+          expect(existsSync(join(ROOT, source)), `${name}: ${source}`).toBe(true);
+        else expect(named, `${name}: volume ${source}`).toContain(source);
+      }
+    }
+  });
+
+  it('depends only on services that exist, with conditions they can meet', () => {
+    for (const [name, raw] of Object.entries(services)) {
+      const deps = asRecord(raw).depends_on;
+      const entries: Array<[string, string]> = Array.isArray(deps)
+        ? deps.map((d) => [String(d), 'service_started'])
+        : Object.entries(asRecord(deps)).map(([d, c]) => [d, String(asRecord(c).condition ?? 'service_started')]);
+      for (const [dep, condition] of entries) {
+        expect(serviceNames, `${name} depends on ${dep}`).toContain(dep);
+        expect(dep).not.toBe(name);
+        expect(['service_started', 'service_healthy', 'service_completed_successfully']).toContain(condition);
+        if (condition === 'service_healthy')
+          expect(asRecord(services[dep]).healthcheck, `${dep} healthcheck`).toBeDefined();
+      }
+    }
+    for (const name of ['worker', 'bridge'])
+      expect(asRecord(asRecord(services[name]).depends_on)['temporal-search-attributes']).toEqual({
+        condition: 'service_completed_successfully',
+      });
+  });
+
+  it('publishes sane, distinct ports', () => {
+    const hostPorts: number[] = [];
+    for (const [name, raw] of Object.entries(services)) {
+      for (const p of asArray(asRecord(raw).ports)) {
+        const m = /^(?:(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(String(p));
+        expect(m, `${name}: ${String(p)}`).not.toBeNull();
+        for (const n of [m![1], m![2]].filter(Boolean).map(Number)) expect(n > 0 && n < 65536).toBe(true);
+        hostPorts.push(Number(m![1] ?? m![2]));
+      }
+    }
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    expect(asArray(asRecord(services.temporal).ports)).toContain('7233:7233');
+  });
+
+  it('registers the search attributes of spec section 9 as keywords', () => {
+    const init = asRecord(services['temporal-search-attributes']);
+    const script = [...asArray(init.entrypoint), ...asArray(init.command)].join('\n');
+    expect(script).toContain('temporal operator search-attribute create');
+    expect(script).toContain('--type Keyword');
+    for (const name of SEARCH_ATTRIBUTES) expect(script).toContain(name);
+  });
+});
+
+// ---- deploy/ ----
+describe('deploy/ kustomize base', () => {
+  const resources = asArray<string>(kustomization.resources);
+  const crdFiles = readdirSync(join(DEPLOY, 'crds')).filter((f) => f.endsWith('.yaml'));
+
+  it('parses every YAML file (the CRDs too)', () => {
+    for (const f of crdFiles)
+      expect(docs(join(DEPLOY, 'crds', f)).map((d) => d.kind)).toEqual(['CustomResourceDefinition']);
+    expect(deployDocs.length).toBeGreaterThan(0);
+  });
+
+  it('lists resources that exist, every generated CRD and every manifest of deploy/', () => {
+    for (const r of resources) expect(existsSync(join(DEPLOY, r)), r).toBe(true);
+    expect(new Set(resources).size).toBe(resources.length);
+    for (const f of crdFiles) expect(resources).toContain(`crds/${f}`);
+    for (const f of deployFiles.filter((x) => x !== 'kustomization.yaml')) expect(resources).toContain(f);
+    expect(crdFiles).toHaveLength(Object.keys(KINDS).length);
+  });
+
+  it('installs into the namespace it creates', () => {
+    expect(byKind('Namespace').map((n) => asRecord(n.metadata).name)).toEqual([namespace]);
+  });
+
+  it('binds the ClusterRole to the aim-orchestrator ServiceAccount', () => {
+    expect(byKind('ServiceAccount').map((s) => asRecord(s.metadata).name)).toEqual(['aim-orchestrator']);
+    const [binding] = byKind('ClusterRoleBinding');
+    expect(binding?.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'aim-orchestrator',
+    });
+    expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: 'aim-orchestrator', namespace }]);
+  });
+
+  describe('ClusterRole', () => {
+    const roles = byKind('ClusterRole');
+    const rules = roles.flatMap((r) => asArray<Json>(r.rules));
+    const granted = new Set(
+      rules.flatMap((r) =>
+        asArray<string>(r.apiGroups).flatMap((g) =>
+          asArray<string>(r.resources).flatMap((res) => asArray<string>(r.verbs).map((v) => triple(g, res, v))),
+        ),
+      ),
+    );
+
+    it('is one role with no wildcards, resource names or non-resource URLs', () => {
+      expect(roles).toHaveLength(1);
+      for (const r of rules) {
+        for (const key of ['apiGroups', 'resources', 'verbs'] as const)
+          for (const v of asArray<string>(r[key])) expect(v, key).not.toContain('*');
+        expect(r.resourceNames).toBeUndefined();
+        expect(r.nonResourceURLs).toBeUndefined();
+      }
+    });
+
+    it('grants exactly the table: every (apiGroup, resource, verb) the code uses and nothing more', () => {
+      expect(
+        [...tableTriples].filter((t) => !granted.has(t)),
+        'missing',
+      ).toEqual([]);
+      expect(
+        [...granted].filter((t) => !tableTriples.has(t)),
+        'not in the table',
+      ).toEqual([]);
+    });
+
+    it('documents the same table in rbac.yaml', () => {
+      const rows = readFileSync(join(DEPLOY, 'rbac.yaml'), 'utf8')
+        .split('\n')
+        .map((l) => /^#\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([a-z ]+?)\s*\|/.exec(l))
+        .filter((m): m is RegExpExecArray => !!m && m[1] !== 'apiGroup' && !m[1]!.startsWith('-'));
+      const documented = new Set(
+        rows.flatMap((m) => m[3]!.split(/\s+/).map((v) => triple(m[1] === '""' ? '' : m[1]!, m[2]!, v))),
+      );
+      expect([...documented].sort()).toEqual([...tableTriples].sort());
+    });
+
+    it('covers every AIM kind and its status subresource', () => {
+      const plurals = Object.values(KINDS).map((k) => (k as { plural: string }).plural);
+      expect(plurals).toHaveLength(6);
+      for (const p of plurals) {
+        for (const v of ['get', 'list', 'watch']) expect(granted).toContain(triple('aim.silogen.ai', p, v));
+        expect(granted).toContain(triple('aim.silogen.ai', `${p}/status`, 'patch'));
+      }
+    });
+
+    it('holds everything the per-cache progress Role grants (RBAC escalation check, no escalate/bind)', () => {
+      const role = buildProgressRole('c', 'ns', {
+        apiVersion: 'aim.silogen.ai/v1alpha1',
+        kind: 'AIMModelCache',
+        name: 'c',
+        uid: 'u',
+      });
+      const needed = (role.rules ?? []).flatMap((r) =>
+        (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => triple(g, res, v)))),
+      );
+      expect(needed.length).toBeGreaterThan(0);
+      for (const t of needed) expect(granted).toContain(t);
+      for (const v of ['escalate', 'bind']) expect([...granted].some((t) => t.endsWith(` ${v}`))).toBe(false);
+    });
+  });
+
+  describe('Deployments', () => {
+    const deployments = byKind('Deployment');
+    const configMaps = byKind('ConfigMap');
+    const config = asRecord(configMaps[0]?.data);
+
+    it('run the worker and the bridge from the released image', () => {
+      expect(deployments.map((d) => asRecord(d.metadata).name).sort()).toEqual([
+        'aim-orchestrator-bridge',
+        'aim-orchestrator-worker',
+      ]);
+      for (const d of deployments) {
+        const pod = asRecord(asRecord(asRecord(d.spec).template).spec);
+        expect(pod.serviceAccountName).toBe('aim-orchestrator');
+        const [c, ...more] = asArray<Json>(pod.containers);
+        expect(more).toEqual([]);
+        expect(c?.image).toBe('ghcr.io/silogen/aim-orchestrator:0.1.0');
+        const component = asRecord(asRecord(d.metadata).labels)['app.kubernetes.io/component'] as 'worker' | 'bridge';
+        expect(c?.args).toEqual([compiledPath(ENTRY_POINTS[component])]);
+        const sel = asRecord(asRecord(d.spec).selector).matchLabels;
+        expect(asRecord(asRecord(asRecord(d.spec).template).metadata).labels).toMatchObject(asRecord(sel));
+      }
+    });
+
+    it('run as non-root uid 1000 under the restricted Pod Security Standard', () => {
+      for (const d of deployments) {
+        const pod = asRecord(asRecord(asRecord(d.spec).template).spec);
+        const psc = asRecord(pod.securityContext);
+        expect(psc).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 1000,
+          runAsGroup: 1000,
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+        const tmpVolumes = new Set(
+          asArray<Json>(pod.volumes)
+            .filter((v) => v.emptyDir)
+            .map((v) => v.name),
+        );
+        for (const c of asArray<Json>(pod.containers)) {
+          expect(c.securityContext).toMatchObject({
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] },
+          });
+          expect(
+            asArray<Json>(c.volumeMounts).find((m) => m.mountPath === '/tmp' && tmpVolumes.has(m.name)),
+          ).toBeDefined();
+          const res = asRecord(c.resources);
+          expect(asRecord(res.requests)).toHaveProperty('cpu');
+          expect(asRecord(res.requests)).toHaveProperty('memory');
+          expect(asRecord(res.limits)).toHaveProperty('memory');
+        }
+      }
+    });
+
+    it('take their settings from the ConfigMap, which sets only what the code reads', () => {
+      expect(configMaps).toHaveLength(1);
+      const name = asRecord(configMaps[0]!.metadata).name;
+      for (const d of deployments) {
+        const [c] = asArray<Json>(asRecord(asRecord(asRecord(d.spec).template).spec).containers);
+        expect(asArray<Json>(c?.envFrom).map((e) => asRecord(e.configMapRef).name)).toContain(name);
+      }
+      for (const key of [
+        'TEMPORAL_ADDRESS',
+        'TEMPORAL_NAMESPACE',
+        'AIM_TASK_QUEUE',
+        'AIM_DOWNLOADER_IMAGE',
+        'AIM_BRIDGE_HEALTH_PORT',
+      ])
+        expect(config).toHaveProperty(key);
+      expect(config).not.toHaveProperty('KUBECONFIG'); // in-cluster: the pod's ServiceAccount
+      const read = new Set([...WORKER_ENV, ...BRIDGE_ENV]);
+      if (existsSync(join(ROOT, ENTRY_POINTS.bridge)))
+        for (const key of Object.keys(config)) expect(read, key).toContain(key);
+    });
+
+    it('probe the bridge on its health port', () => {
+      const bridge = deployments.find((d) => asRecord(d.metadata).name === 'aim-orchestrator-bridge')!;
+      const [c] = asArray<Json>(asRecord(asRecord(asRecord(bridge.spec).template).spec).containers);
+      const port = String(config.AIM_BRIDGE_HEALTH_PORT);
+      expect(asArray<Json>(c?.ports).map((p) => String(p.containerPort))).toContain(port);
+      for (const [probe, path] of [
+        ['readinessProbe', '/readyz'],
+        ['livenessProbe', '/healthz'],
+      ] as const) {
+        const text = JSON.stringify(c?.[probe] ?? null);
+        expect(text, probe).toContain(path);
+        expect(text, probe).toMatch(/AIM_BRIDGE_HEALTH_PORT|8081/);
+      }
+      if (existsSync(join(ROOT, 'bridge/bridge.ts'))) {
+        const src = read('bridge/bridge.ts');
+        expect(src).toContain("'/healthz'");
+        expect(src).toContain("'/readyz'");
+      }
+    });
+  });
+});
