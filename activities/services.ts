@@ -13,7 +13,7 @@ import { buildCustomModel, customModelMatches, customModelOwnerPatch } from '../
 import { desiredCaches } from '../domain/caches.js';
 import { overlayEnv, secretRefs } from '../domain/env.js';
 import { buildInferenceService, inferenceServiceReady } from '../domain/inferenceService.js';
-import { inferenceServiceName } from '../domain/naming.js';
+import { fitName, inferenceServiceName, labelPart, probeJobName } from '../domain/naming.js';
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
@@ -23,6 +23,8 @@ import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
 import type { ConditionInput } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
+import { createJobIfAbsent, jobActivities } from './jobs.js';
+import { buildDownloaderJob, downloaderServiceAccount } from '../domain/jobs.js';
 
 export interface ServiceRef {
   name: string;
@@ -108,6 +110,7 @@ export function serviceActivities(ctx: ActivityContext) {
     throw toApplicationFailure(toKubeError(err), action);
   };
   const secrets = secretActivities(ctx);
+  const jobs = jobActivities(ctx);
   async function service(ref: ServiceRef, uid: string): Promise<RawService> {
     const s = await ctx.objects
       .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
@@ -125,6 +128,39 @@ export function serviceActivities(ctx: ActivityContext) {
     const res =
       ref.kind === 'AIMClusterServiceTemplate' ? RESOURCES.AIMClusterServiceTemplate : RESOURCES.AIMServiceTemplate;
     return ctx.objects.get<RawTemplate>(res, ref.name, ref.namespace).catch(fail(`get template ${ref.name}`));
+  }
+
+  /** The caches this service wants (pure builders) and the names that exist already. */
+  async function planCaches(
+    ref: ServiceRef,
+    uid: string,
+    modelRef: ObjectRef,
+    templateRef: ObjectRef,
+    dedicatedFor: string[],
+  ) {
+    const s = await service(ref, uid);
+    const m = await model(modelRef);
+    const t = await template(templateRef);
+    if (!m || !t) return { desired: [], existingNames: new Set<string>() };
+    const existing = await ctx.objects
+      .list<{ apiVersion: string; kind: string; metadata: { name: string }; spec: { accessMode?: 'ReadWriteOnce' } }>(
+        RESOURCES.AIMModelCache,
+        ref.namespace,
+      )
+      .catch(fail('list caches'));
+    const desired = desiredCaches({
+      service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
+      modelSources: m.spec.modelSources ?? [],
+      ...(m.spec.env ? { modelEnv: m.spec.env } : {}),
+      ...(m.spec.serviceAccountName ? { modelServiceAccountName: m.spec.serviceAccountName } : {}),
+      template: {
+        ...(t.status?.resolvedNodeAffinity ? { resolvedNodeAffinity: t.status.resolvedNodeAffinity } : {}),
+        ...(t.status?.resolvedHardware ? { resolvedHardware: t.status.resolvedHardware } : {}),
+      },
+      existing,
+      dedicatedFor,
+    });
+    return { desired, existingNames: new Set(existing.map((e) => e.metadata.name)) };
   }
 
   return {
@@ -334,32 +370,68 @@ export function serviceActivities(ctx: ActivityContext) {
       return { missing: r.missing.length, message: r.message || `${refs.length} secret reference(s) resolved` };
     },
 
-    /** One AIMModelCache per source, applied, and each cache's workflow nudged (signal-with-start). */
+    /**
+     * Shared caches of this service's sources that already exist: before attaching, the service's own credentials
+     * must pass a probe of the source (spec 5.3 step 5), so a Shared cache never lends bytes to a service that
+     * could not read them itself.
+     */
+    async sharedCachesOfService(
+      ref: ServiceRef,
+      uid: string,
+      modelRef: ObjectRef,
+      templateRef: ObjectRef,
+    ): Promise<Array<{ modelId: string; cache: string; exists: boolean }>> {
+      const { desired, existingNames } = await planCaches(ref, uid, modelRef, templateRef, []);
+      return desired
+        .filter((c) => c.metadata.labels[LABELS.cacheMode] === 'shared')
+        .map((c) => ({ modelId: c.spec.modelId, cache: c.metadata.name, exists: existingNames.has(c.metadata.name) }));
+    },
+
+    /** A metadata-only probe of one source with this service's own download env, owned by the service. */
+    async startSharedAttachProbe(
+      ref: ServiceRef,
+      uid: string,
+      modelRef: ObjectRef,
+      templateRef: ObjectRef,
+      modelId: string,
+      attempt: number,
+    ): Promise<string> {
+      const { desired } = await planCaches(ref, uid, modelRef, templateRef, []);
+      const c = desired.find((d) => d.spec.modelId === modelId);
+      if (!c) throw ApplicationFailure.nonRetryable(`no source ${modelId} in the model`, 'ObjectGone');
+      const job = buildDownloaderJob({
+        mode: 'probe',
+        name: probeJobName(fitName([{ text: ref.name }, { text: labelPart(modelId) }], 40), attempt),
+        namespace: ref.namespace,
+        owner: { apiVersion: API_GROUP_VERSION, kind: 'AIMService', name: ref.name, uid },
+        image: ctx.settings.downloaderImage,
+        serviceAccountName: downloaderServiceAccount(c.spec.serviceAccountName),
+        sources: [
+          {
+            modelId,
+            sourceUri: c.spec.sourceUri,
+            env: c.spec.env ?? [],
+            ...(c.spec.caBundle ? { caBundle: c.spec.caBundle } : {}),
+          },
+        ],
+        labels: { [LABELS.service]: ref.name },
+      });
+      await jobs.ensureDownloaderServiceAccount(ref.namespace);
+      return (await createJobIfAbsent(ctx, job)).name;
+    },
+
+    /**
+     * One AIMModelCache per source, applied, and each cache's workflow nudged (signal-with-start). Sources listed in
+     * `dedicatedFor` get a Dedicated cache even when Shared was asked for (their shared probe failed).
+     */
     async ensureServiceCaches(
       ref: ServiceRef,
       uid: string,
       modelRef: ObjectRef,
       templateRef: ObjectRef,
+      dedicatedFor: string[] = [],
     ): Promise<Array<{ name: string; modelId: string }>> {
-      const s = await service(ref, uid);
-      const m = await model(modelRef);
-      const t = await template(templateRef);
-      if (!m || !t) return [];
-      const existing = await ctx.objects.list<
-        { metadata: { name: string }; spec: { accessMode?: 'ReadWriteOnce' } } & { apiVersion: string; kind: string }
-      >(RESOURCES.AIMModelCache, ref.namespace);
-      const desired = desiredCaches({
-        service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
-        modelSources: m.spec.modelSources ?? [],
-        ...(m.spec.env ? { modelEnv: m.spec.env } : {}),
-        ...(m.spec.serviceAccountName ? { modelServiceAccountName: m.spec.serviceAccountName } : {}),
-        template: {
-          ...(t.status?.resolvedNodeAffinity ? { resolvedNodeAffinity: t.status.resolvedNodeAffinity } : {}),
-          ...(t.status?.resolvedHardware ? { resolvedHardware: t.status.resolvedHardware } : {}),
-        },
-        existing,
-      });
-      const existingNames = new Set(existing.map((e) => e.metadata.name));
+      const { desired, existingNames } = await planCaches(ref, uid, modelRef, templateRef, dedicatedFor);
       for (const c of desired) {
         // A Shared cache keeps its creator's spec: later services attach to it, they never re-apply it.
         const shared = c.metadata.labels[LABELS.cacheMode] === 'shared';

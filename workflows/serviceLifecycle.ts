@@ -1,4 +1,4 @@
-import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CacheView, ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import {
   changedSignal,
@@ -8,7 +8,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-import { k8s, activityFailure } from './proxies.js';
+import { k8s, watch, activityFailure } from './proxies.js';
 import { visibility } from './visibility.js';
 
 export interface ServiceLifecycleInput {
@@ -36,6 +36,9 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
   let wake: string = CONVERGING;
   let running = false;
   let credentialBackoff = 30;
+  /** Per source: did this service's own credentials pass a probe of an existing Shared cache's source? */
+  const sharedVerdicts = new Map<string, boolean>();
+  let sharedProbes = 0;
   const progress: Progress = { phase: 'Pending', step: 'readService', attempt: 0 };
   const tag = visibility({ kind: 'AIMService', name: input.name, namespace: input.namespace });
   const nudge = () => void (nudged = true);
@@ -152,7 +155,47 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // 4. Caches, each driven by its own workflow.
       progress.phase = 'Caching';
       progress.step = 'ensureServiceCaches';
-      const names = await k8s.ensureServiceCaches(ref, uid, model.ok, template.ok);
+      // Shared caches: attach only after this service's own credentials pass a probe of the source. Behind a
+      // patch: runs recorded before this step replay without it.
+      const sharedCaches = patched('aim-shared-attach-probe-v1')
+        ? await k8s.sharedCachesOfService(ref, uid, model.ok, template.ok)
+        : [];
+      for (const sharedCache of sharedCaches) {
+        if (sharedVerdicts.has(sharedCache.modelId)) continue;
+        if (!sharedCache.exists) {
+          // This service creates it: the cache's own probe runs with this service's credentials.
+          sharedVerdicts.set(sharedCache.modelId, true);
+          continue;
+        }
+        progress.step = 'sharedAttachProbe';
+        sharedProbes += 1;
+        const job = await k8s.startSharedAttachProbe(
+          ref,
+          uid,
+          model.ok,
+          template.ok,
+          sharedCache.modelId,
+          sharedProbes,
+        );
+        let out = await watch.waitForJob({
+          namespace: ref.namespace,
+          name: job,
+          maxSeconds: 600,
+          notStartedAfterSeconds: 900,
+        });
+        while (out.phase === 'StillRunning') {
+          out = await watch.waitForJob({
+            namespace: ref.namespace,
+            name: job,
+            maxSeconds: 600,
+            notStartedAfterSeconds: 900,
+          });
+        }
+        sharedVerdicts.set(sharedCache.modelId, out.phase === 'Succeeded');
+      }
+      const dedicatedFor = [...sharedVerdicts].filter(([, ok]) => !ok).map(([modelId]) => modelId);
+      progress.step = 'ensureServiceCaches';
+      const names = await k8s.ensureServiceCaches(ref, uid, model.ok, template.ok, dedicatedFor);
       const caches = await k8s.readServiceCaches(ref.namespace, names);
       const failed = caches.find((c) => c.status === 'Failed');
       const display = progressLine(caches);

@@ -211,6 +211,17 @@ describe('Shared caching (scenario 12)', () => {
     expect(pvcs).toHaveLength(1);
   });
 
+  it('a service whose own credentials fail the probe gets a Dedicated cache, not the Shared one', async () => {
+    const a = await orch.objects.get<any>(RESOURCES.AIMService, 'shared-a', orch.namespace);
+    await start(s3Service('shared-wrong', { shared: true, secret: 's3-wrong' }));
+    const s = await svc('shared-wrong', (x) => x.status?.caches?.length === 1);
+    expect(s.status.caches[0].name).not.toBe(a.status.caches[0].name);
+    const cache = await orch.objects.get<any>(RESOURCES.AIMModelCache, s.status.caches[0].name, orch.namespace);
+    expect(cache.metadata.labels['aim.silogen.ai/cache-mode']).toBe('dedicated');
+    const failed = await svc('shared-wrong', (x) => x.status?.status === 'Failed');
+    expect(condition(failed, 'CacheReady')).toMatchObject({ reason: 'AuthFailed' });
+  });
+
   it('deleting a service leaves the Shared cache (scenario 14)', async () => {
     const a = await orch.objects.get<any>(RESOURCES.AIMService, 'shared-a', orch.namespace);
     await orch.objects.delete(RESOURCES.AIMService, 'shared-a', orch.namespace);
