@@ -1,0 +1,229 @@
+import { ANNOTATIONS, API_GROUP, LABELS, ORIGIN_AUTO_GENERATED } from '../schemas/constants.js';
+import { workflowIdFor, type Nudge } from '../workflows/signals.js';
+
+/**
+ * What the bridge sends for one watch event (spec section 9), as a pure function of the kind, the previous and the
+ * new version of the object. No I/O: the bridge (bridge.ts) keeps the caches and talks to Temporal.
+ */
+
+export type OwnKind =
+  'AIMModel' | 'AIMClusterModel' | 'AIMServiceTemplate' | 'AIMClusterServiceTemplate' | 'AIMModelCache' | 'AIMService';
+export type WatchedKind = OwnKind | 'Job' | 'PersistentVolumeClaim' | 'InferenceService' | 'Node';
+export type SignalName = 'changed' | 'retry' | 'deleted' | 'dependencyChanged';
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export const OWN_KINDS: readonly OwnKind[] = [
+  'AIMModel',
+  'AIMClusterModel',
+  'AIMServiceTemplate',
+  'AIMClusterServiceTemplate',
+  'AIMModelCache',
+  'AIMService',
+];
+const CLUSTER_KINDS: ReadonlySet<string> = new Set(['AIMClusterModel', 'AIMClusterServiceTemplate', 'Node']);
+
+export const isOwnKind = (k: string): k is OwnKind => (OWN_KINDS as readonly string[]).includes(k);
+export const isClusterScoped = (k: string): boolean => CLUSTER_KINDS.has(k);
+
+/** The fields the bridge looks at; both raw watch JSON and client-node's typed objects fit. */
+export interface BridgeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string | Date;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid?: string; controller?: boolean }>;
+  };
+  status?: unknown;
+}
+
+/** A workflow the bridge talks to: the object's kind, name and (for namespaced kinds) namespace. */
+export interface Target {
+  kind: OwnKind;
+  name: string;
+  namespace?: string;
+}
+
+export interface Send {
+  signal: SignalName;
+  target: Target;
+  /** signal-with-start (`true`) or a plain signal to a running workflow (`false`). */
+  start: boolean;
+  nudge: Nudge;
+}
+
+/** What the router may ask about the rest of the cluster (the bridge answers from its watch caches). */
+export interface RoutingContext {
+  /** The object exists and is not being deleted: a dependency nudge may start its workflow. */
+  exists(target: Target): boolean;
+  /** Every model workflow and every hand-made template workflow (Node changes go to them). */
+  hardwareDependents(): Target[];
+}
+
+export const targetId = (t: Target): string => workflowIdFor(t.kind, t.name, t.namespace);
+
+export function nudgeOf(obj: BridgeObject | undefined): Nudge {
+  const m = obj?.metadata ?? {};
+  return {
+    uid: m.uid ?? '',
+    ...(m.generation !== undefined ? { generation: m.generation } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+  };
+}
+
+const deleting = (o: BridgeObject | undefined): boolean => o?.metadata?.deletionTimestamp != null;
+
+/** Templates that a model generated are driven by the model's workflow, not by a templateLifecycle of their own. */
+export function isGeneratedTemplate(obj: BridgeObject): boolean {
+  const m = obj.metadata ?? {};
+  if (m.labels?.[LABELS.origin] === ORIGIN_AUTO_GENERATED) return true;
+  return (m.ownerReferences ?? []).some(
+    (o) =>
+      o.controller === true &&
+      groupOf(o.apiVersion) === API_GROUP &&
+      (o.kind === 'AIMModel' || o.kind === 'AIMClusterModel'),
+  );
+}
+
+/** Whether an object of this kind has a workflow of its own. */
+export function hasOwnWorkflow(kind: WatchedKind, obj: BridgeObject): kind is OwnKind {
+  if (!isOwnKind(kind)) return false;
+  if (kind === 'AIMServiceTemplate' || kind === 'AIMClusterServiceTemplate') return !isGeneratedTemplate(obj);
+  return true;
+}
+
+export function selfTarget(kind: OwnKind, obj: BridgeObject): Target {
+  const m = obj.metadata ?? {};
+  return { kind, name: m.name ?? '', ...(!isClusterScoped(kind) && m.namespace ? { namespace: m.namespace } : {}) };
+}
+
+const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '');
+
+/** The AIM objects this object belongs to: our-group owners and the `aim.silogen.ai/service|model` labels. */
+export function dependencyTargets(kind: WatchedKind, obj: BridgeObject): Target[] {
+  const m = obj.metadata ?? {};
+  const ns = isClusterScoped(kind) ? undefined : m.namespace;
+  const out: Target[] = [];
+  for (const o of m.ownerReferences ?? []) {
+    if (groupOf(o.apiVersion) !== API_GROUP || !isOwnKind(o.kind)) continue;
+    out.push({ kind: o.kind, name: o.name, ...(!isClusterScoped(o.kind) && ns ? { namespace: ns } : {}) });
+  }
+  const service = m.labels?.[LABELS.service];
+  if (service && ns) out.push({ kind: 'AIMService', name: service, namespace: ns });
+  const model = m.labels?.[LABELS.model];
+  if (model) out.push(ns ? { kind: 'AIMModel', name: model, namespace: ns } : { kind: 'AIMClusterModel', name: model });
+  // Never the object's own workflow, each target once.
+  const self = isOwnKind(kind) ? targetId(selfTarget(kind, obj)) : undefined;
+  const seen = new Set<string>();
+  return out.filter((t) => {
+    const id = targetId(t);
+    if (id === self || seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+function sortedEntries(r: Record<string, unknown> | undefined): Array<[string, unknown]> {
+  return Object.entries(r ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A Node change that can change template availability: its labels or `status.allocatable`. */
+export function nodeHardwareChanged(old: BridgeObject | undefined, obj: BridgeObject): boolean {
+  if (!old) return true;
+  const alloc = (o: BridgeObject) => (o.status as { allocatable?: Record<string, unknown> } | undefined)?.allocatable;
+  return (
+    !sameJson(sortedEntries(old.metadata?.labels), sortedEntries(obj.metadata?.labels)) ||
+    !sameJson(sortedEntries(alloc(old)), sortedEntries(alloc(obj)))
+  );
+}
+
+/**
+ * The signals for one event. `old` is the last version the bridge saw (undefined for a new object); for DELETED,
+ * `obj` is the final state of the object.
+ */
+export function route(
+  kind: WatchedKind,
+  type: EventType,
+  old: BridgeObject | undefined,
+  obj: BridgeObject,
+  ctx: RoutingContext,
+): Send[] {
+  const sends: Send[] = [];
+  const nudge = nudgeOf(obj);
+
+  if (kind === 'Node') {
+    if (type === 'DELETED' || nodeHardwareChanged(type === 'ADDED' ? undefined : old, obj)) {
+      for (const target of ctx.hardwareDependents())
+        sends.push({ signal: 'dependencyChanged', target, start: true, nudge });
+    }
+    return sends;
+  }
+
+  // The object's own workflow: generation changes, deletion, the retry annotation. Never its own status writes.
+  if (hasOwnWorkflow(kind, obj)) {
+    const self = selfTarget(kind, obj);
+    if (type === 'ADDED' || !old) {
+      // A new object (or one first seen after a relist) starts its workflow; a run already there just re-reads.
+      sends.push({ signal: 'changed', target: self, start: true, nudge });
+      if (deleting(obj)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
+    } else if (type === 'DELETED') {
+      if (!deleting(old)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
+    } else if (deleting(obj)) {
+      // Deletion bumps the generation of custom resources too: only `deleted`, and never a start.
+      if (!deleting(old)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
+    } else {
+      if (old.metadata?.generation !== obj.metadata?.generation) {
+        sends.push({ signal: 'changed', target: self, start: true, nudge });
+      }
+      if (old.metadata?.annotations?.[ANNOTATIONS.retry] !== obj.metadata?.annotations?.[ANNOTATIONS.retry]) {
+        sends.push({ signal: 'retry', target: self, start: true, nudge });
+      }
+    }
+  }
+
+  // Any change, status included, of an owned or labelled object wakes its owner. A start only when the owner is
+  // known to exist (a cascade of deletions must not restart the finished workflows of deleted owners).
+  if (type === 'MODIFIED' && old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return sends;
+  for (const target of dependencyTargets(kind, obj)) {
+    sends.push({ signal: 'dependencyChanged', target, start: ctx.exists(target), nudge });
+  }
+  return sends;
+}
+
+/** The workflow type and input of a target's workflow (spec section 5.0), for signal-with-start by type name. */
+export function workflowStartFor(t: Target): {
+  workflowType: string;
+  args: [{ kind?: OwnKind; name: string; namespace?: string }];
+} {
+  const ns: { namespace?: string } = t.namespace ? { namespace: t.namespace } : {};
+  switch (t.kind) {
+    case 'AIMModel':
+    case 'AIMClusterModel':
+      return { workflowType: 'modelLifecycle', args: [{ kind: t.kind, name: t.name, ...ns }] };
+    case 'AIMServiceTemplate':
+    case 'AIMClusterServiceTemplate':
+      return { workflowType: 'templateLifecycle', args: [{ kind: t.kind, name: t.name, ...ns }] };
+    case 'AIMModelCache':
+      return { workflowType: 'cacheLifecycle', args: [{ name: t.name, ...ns }] };
+    case 'AIMService':
+      return { workflowType: 'serviceLifecycle', args: [{ name: t.name, ...ns }] };
+  }
+}
+
+/** Parses `aim/{Kind}/{namespace}/{name}` or `aim/{Kind}/{name}`; undefined for IDs that are not an object's. */
+export function parseWorkflowId(id: string): Target | undefined {
+  const parts = id.split('/');
+  if (parts[0] !== 'aim') return undefined;
+  const kind = parts[1] ?? '';
+  if (!isOwnKind(kind)) return undefined;
+  if (isClusterScoped(kind)) return parts.length === 3 && parts[2] ? { kind, name: parts[2] } : undefined;
+  return parts.length === 4 && parts[2] && parts[3] ? { kind, name: parts[3], namespace: parts[2] } : undefined;
+}

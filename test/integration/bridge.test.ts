@@ -1,0 +1,288 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- status shapes are asserted field by field */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RESOURCES } from '../../activities/kube/resources.js';
+import { startBridge, type Bridge } from '../../bridge/bridge.js';
+import { example, type Manifest } from '../cases/examples.js';
+import { deterministicBytes } from '../harness/fixtures.js';
+import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { waitFor } from '../harness/processes.js';
+import { startS3Server, type S3Server } from '../harness/s3Server.js';
+import { stackControl } from '../harness/control.js';
+
+/**
+ * The bridge end to end (spec section 9): objects are created, edited, annotated and deleted as `kubectl` would, and
+ * the test sends no signal of its own. The bridge watches the test namespace and forwards the changes.
+ */
+let orch: OrchestratorFixture;
+let s3: S3Server;
+let batch: BatchV1Api;
+let bridge: Bridge | undefined;
+const work = mkdtempSync(join(tmpdir(), 'aim-bridge-it-'));
+const ACCESS = 'bridgeaccess';
+const SECRET = 'bridge-secret-value-3';
+const timings: Record<string, number> = {};
+let launches = 0;
+
+const launchBridge = async (): Promise<Bridge> => {
+  const t0 = Date.now();
+  const b = startBridge({
+    kubeConfig: orch.kc,
+    client: orch.client,
+    taskQueue: orch.taskQueue,
+    namespaces: [orch.namespace],
+    healthPort: 0,
+    log: (level, msg) => (level === 'info' ? undefined : console[level](`[bridge] ${msg}`)),
+  });
+  await b.ready;
+  timings[`bridgeReady${++launches}`] = Date.now() - t0;
+  return b;
+};
+
+beforeAll(async () => {
+  [orch, s3] = await Promise.all([
+    startOrchestrator({
+      kubeconfigPath: inject('kubeconfigPath'),
+      temporalAddress: inject('temporalAddress'),
+      temporalNamespace: inject('temporalNamespace'),
+      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
+    }),
+    startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET }),
+  ]);
+  batch = orch.kc.makeApiClient(BatchV1Api);
+  await s3.createBucket('models');
+  await s3.putObject('models', 'qwen2-0.5b/config.json', '{"model_type":"qwen2"}\n');
+  await s3.putObject('models', 'qwen2-0.5b/model.safetensors', deterministicBytes('bridge/weights', 256 * 1024));
+  await orch.core.createNamespacedSecret({
+    namespace: orch.namespace,
+    body: { metadata: { name: 's3-credentials' }, stringData: { 'access-key': ACCESS, 'secret-key': SECRET } },
+  });
+  bridge = await launchBridge();
+}, 180_000);
+
+afterAll(async () => {
+  await bridge?.stop();
+  await Promise.allSettled([orch?.stop(), s3?.stop()]);
+  rmSync(work, { recursive: true, force: true });
+  console.info(`[bridge.test] timings (ms): ${JSON.stringify(timings)}`);
+});
+
+function customService(name: string): Manifest {
+  const m = example('aimservice-custom-s3.yaml');
+  m.metadata = { name, namespace: orch.namespace };
+  const src = (m.spec.model as any).custom.modelSources[0];
+  src.env = [
+    { name: 'AWS_ENDPOINT_URL', value: s3.endpoint },
+    { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 's3-credentials', key: 'access-key' } } },
+    { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 's3-credentials', key: 'secret-key' } } },
+  ];
+  return m;
+}
+
+const svc = (name: string, until: (s: any) => boolean, timeoutMs = 120_000) =>
+  waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
+const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
+const serviceId = (name: string) => `aim/AIMService/${orch.namespace}/${name}`;
+
+async function signalsReceived(workflowId: string, signal: string): Promise<number> {
+  const history = await orch.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === signal).length;
+}
+
+async function waitForGone(res: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, timeoutMs = 60_000) {
+  await waitFor(
+    `${res.plural} ${name} gone`,
+    async () => ((await orch.objects.get(res, name, orch.namespace)) ? undefined : true),
+    {
+      timeoutMs,
+      intervalMs: 300,
+    },
+  );
+}
+
+/** Plays KServe: the InferenceService reports Ready (status subresource, its own field manager). */
+async function markInferenceServiceReady(name: string): Promise<void> {
+  await orch.objects.applyStatus(
+    RESOURCES.InferenceService,
+    {
+      apiVersion: 'serving.kserve.io/v1beta1',
+      kind: 'InferenceService',
+      metadata: { name, namespace: orch.namespace },
+      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
+    } as never,
+    { fieldManager: 'kserve-test' },
+  );
+}
+
+describe('the bridge forwards kubectl changes to the workflows (spec section 9)', () => {
+  it('serves /healthz and /readyz', async () => {
+    const port = bridge?.healthPort();
+    expect(port).toBeGreaterThan(0);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+  });
+
+  it('a created image model becomes Ready', async () => {
+    const t0 = Date.now();
+    await orch.objects.create(RESOURCES.AIMModel, {
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModel',
+      metadata: { name: 'img', namespace: orch.namespace },
+      spec: { image: 'x' },
+    } as never);
+    const m = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMModel,
+      'img',
+      orch.namespace,
+      (o) => o.status?.status === 'Ready',
+    );
+    expect(m.status.sourceType).toBe('Image');
+    timings.modelReady = Date.now() - t0;
+  });
+
+  it('a created custom service deploys its InferenceService and turns Running when KServe reports Ready', async () => {
+    const t0 = Date.now();
+    await orch.objects.create(RESOURCES.AIMService, customService('chat') as never);
+    const isvc = await waitForObject<any>(
+      orch.objects,
+      RESOURCES.InferenceService,
+      'chat',
+      orch.namespace,
+      () => true,
+      180_000,
+    );
+    expect(isvc.metadata.labels['app.kubernetes.io/managed-by']).toBe('aim-orchestrator');
+    timings.inferenceServiceCreated = Date.now() - t0;
+    const deploying = await svc('chat', (s) => condition(s, 'CacheReady')?.status === 'True');
+    expect(deploying.status.status).not.toBe('Running');
+
+    const t1 = Date.now();
+    await markInferenceServiceReady('chat');
+    const running = await svc('chat', (s) => s.status?.status === 'Running', 30_000);
+    expect(condition(running, 'Ready')).toMatchObject({ status: 'True' });
+    timings.runningAfterIsvcReady = Date.now() - t1;
+    expect(await signalsReceived(serviceId('chat'), 'dependencyChanged')).toBeGreaterThan(0);
+  });
+
+  it('an edit (generation bump) is forwarded as changed and re-applied', async () => {
+    const before = await signalsReceived(serviceId('chat'), 'changed');
+    const current = await orch.objects.get<any>(RESOURCES.AIMService, 'chat', orch.namespace);
+    current.spec.env = [{ name: 'VLLM_LOGGING_LEVEL', value: 'DEBUG' }];
+    await orch.objects.replace(RESOURCES.AIMService, current);
+    await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'chat', orch.namespace, (i) =>
+      JSON.stringify(i.spec.predictor.containers[0].env ?? []).includes('VLLM_LOGGING_LEVEL'),
+    );
+    expect(await signalsReceived(serviceId('chat'), 'changed')).toBe(before + 1);
+  });
+
+  it('a retry annotation change delivers retry; status writes are not echoed to the own workflow', async () => {
+    const changedBefore = await signalsReceived(serviceId('chat'), 'changed');
+    expect(await signalsReceived(serviceId('chat'), 'retry')).toBe(0);
+    const current = await orch.objects.get<any>(RESOURCES.AIMService, 'chat', orch.namespace);
+    current.metadata.annotations = { ...current.metadata.annotations, 'aim.silogen.ai/retry': String(Date.now()) };
+    await orch.objects.replace(RESOURCES.AIMService, current);
+    await waitFor(
+      'retry signal',
+      async () => ((await signalsReceived(serviceId('chat'), 'retry')) === 1 ? true : undefined),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      },
+    );
+    await svc('chat', (s) => s.status?.status === 'Running');
+    expect(await signalsReceived(serviceId('chat'), 'changed')).toBe(changedBefore);
+  });
+
+  it('stays quiet when nothing changes (no status echo loop)', async () => {
+    const all = async () =>
+      (await orch.client.workflow.getHandle(serviceId('chat')).fetchHistory()).events?.filter(
+        (e) => e.workflowExecutionSignaledEventAttributes,
+      ).length ?? 0;
+    await new Promise((r) => setTimeout(r, 2_000));
+    const before = await all();
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await all()).toBe(before);
+  });
+
+  it('a restarted bridge relists without duplicating anything and tells workflows of vanished objects', async () => {
+    await bridge?.stop();
+    bridge = undefined;
+    const ids = [serviceId('chat'), `aim/AIMModel/${orch.namespace}/img`];
+    const before = await Promise.all(ids.map((id) => orch.client.workflow.getHandle(id).describe()));
+    expect(before.map((d) => d.status.name)).toEqual(['RUNNING', 'RUNNING']);
+    const count = async () => ({
+      models: (await orch.objects.list(RESOURCES.AIMModel, orch.namespace)).length,
+      templates: (await orch.objects.list(RESOURCES.AIMServiceTemplate, orch.namespace)).length,
+      caches: (await orch.objects.list(RESOURCES.AIMModelCache, orch.namespace)).length,
+      isvcs: (await orch.objects.list(RESOURCES.InferenceService, orch.namespace)).length,
+      jobs: (await batch.listNamespacedJob({ namespace: orch.namespace })).items.length,
+    });
+    // While no bridge runs, the image model is deleted (no finalizer): its workflow never hears of it.
+    await orch.objects.delete(RESOURCES.AIMModel, 'img', orch.namespace);
+    await waitForGone(RESOURCES.AIMModel, 'img');
+    const objectsBefore = await count();
+
+    bridge = await launchBridge();
+    // The orphaned model workflow got `deleted` and ended; the service's run is the same one.
+    await waitFor(
+      'model workflow closed',
+      async () =>
+        (await orch.client.workflow.getHandle(ids[1]!).describe()).status.name === 'RUNNING' ? undefined : true,
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    expect(await signalsReceived(ids[1]!, 'deleted')).toBe(1);
+    const after = await orch.client.workflow.getHandle(ids[0]!).describe();
+    expect(after.status.name).toBe('RUNNING');
+    expect(after.runId).toBe(before[0]!.runId);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await count()).toEqual(objectsBefore);
+    await svc('chat', (s) => s.status?.status === 'Running');
+    const running = await orch.client.workflow.list({
+      query: `TaskQueue = "${orch.taskQueue}" AND ExecutionStatus = "Running"`,
+    });
+    const seen = new Map<string, number>();
+    for await (const wf of running) seen.set(wf.workflowId, (seen.get(wf.workflowId) ?? 0) + 1);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('survives an API server restart: watches resume and new objects are still picked up', async () => {
+    const t0 = Date.now();
+    await stackControl(inject('stackControlUrl')).restartApiServer({ kill: true });
+    await orch.objects.create(RESOURCES.AIMModel, {
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModel',
+      metadata: { name: 'img-2', namespace: orch.namespace },
+      spec: { image: 'y' },
+    } as never);
+    await waitForObject<any>(
+      orch.objects,
+      RESOURCES.AIMModel,
+      'img-2',
+      orch.namespace,
+      (o) => o.status?.status === 'Ready',
+      60_000,
+    );
+    timings.readyAfterApiServerRestart = Date.now() - t0;
+    expect((await fetch(`http://127.0.0.1:${bridge?.healthPort()}/readyz`)).status).toBe(200);
+  });
+
+  it('deleting the service (finalizer) forwards deleted: it is cleaned up and gone', async () => {
+    const s = await orch.objects.get<any>(RESOURCES.AIMService, 'chat', orch.namespace);
+    expect(s.metadata.finalizers).toContain('aim.silogen.ai/cleanup');
+    const cacheName = s.status.caches[0].name;
+    const t0 = Date.now();
+    await orch.objects.delete(RESOURCES.AIMService, 'chat', orch.namespace);
+    await waitForGone(RESOURCES.AIMService, 'chat');
+    await waitForGone(RESOURCES.InferenceService, 'chat');
+    await waitForGone(RESOURCES.AIMModelCache, cacheName);
+    timings.serviceGone = Date.now() - t0;
+    expect(await signalsReceived(serviceId('chat'), 'deleted')).toBeGreaterThanOrEqual(1);
+    const d = await orch.client.workflow.getHandle(serviceId('chat')).describe();
+    expect(d.status.name).toBe('COMPLETED');
+  });
+});
