@@ -1,4 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** The secrets audit reads what every other integration file left in Temporal, so it runs last. */
+class AuditLastSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const last = (f: TestSpecification) => (f.moduleId.includes('zz-secretsAudit') ? 1 : 0);
+    return [...sorted].sort((a, b) => last(a) - last(b));
+  }
+}
 
 // Two projects: `unit` needs no servers; `integration` talks to the real Temporal dev server and a real
 // kube-apiserver started once per run by the global setup (test/harness/globalSetup.ts).
@@ -22,6 +32,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Two cores: run integration files one at a time so server-side timing stays sane.
           fileParallelism: false,
+          sequence: { sequencer: AuditLastSequencer },
         },
       },
     ],
