@@ -17,12 +17,20 @@ export interface ActivityContext {
 export interface WorkerSettings {
   /** Image of the probe and download Jobs (AIM_DOWNLOADER_IMAGE). */
   downloaderImage: string;
+  /** Namespaces the `submit` workflow may write to (AIM_SUBMIT_NAMESPACES, comma-separated; default none). */
+  submitNamespaces?: string[];
 }
 
 export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  return { downloaderImage: env.AIM_DOWNLOADER_IMAGE || DEFAULT_DOWNLOADER_IMAGE };
+  return {
+    downloaderImage: env.AIM_DOWNLOADER_IMAGE || DEFAULT_DOWNLOADER_IMAGE,
+    submitNamespaces: (env.AIM_SUBMIT_NAMESPACES ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
+  };
 }
 
 export function createContext(

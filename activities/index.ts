@@ -8,6 +8,7 @@ import { modelActivities } from './models.js';
 import { modelStatusActivities } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
 import { serviceActivities } from './services.js';
+import { submitActivities } from './submit.js';
 import { templateActivities } from './templates.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
@@ -22,6 +23,7 @@ export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudg
     ...templateActivities(ctx),
     ...cacheActivities(ctx),
     ...serviceActivities(ctx),
+    ...submitActivities(ctx),
   };
 }
 

@@ -2,7 +2,12 @@ import type { Client } from '@temporalio/client';
 import { changedSignal, workflowIdFor } from '../workflows/signals.js';
 
 export type NudgeKind =
-  'AIMModel' | 'AIMClusterModel' | 'AIMServiceTemplate' | 'AIMClusterServiceTemplate' | 'AIMModelCache';
+  | 'AIMModel'
+  | 'AIMClusterModel'
+  | 'AIMServiceTemplate'
+  | 'AIMClusterServiceTemplate'
+  | 'AIMModelCache'
+  | 'AIMService';
 
 /**
  * Cross-object work goes through signal-with-start of the other object's own workflow (spec 5.0): never a child
@@ -28,7 +33,9 @@ export function temporalNudger(client: Client, taskQueue: string): WorkflowNudge
           ? ['modelLifecycle', [{ kind, name, ...ns }]]
           : kind === 'AIMModelCache'
             ? ['cacheLifecycle', [{ name, namespace }]]
-            : ['templateLifecycle', [{ kind, name, ...ns }]];
+            : kind === 'AIMService'
+              ? ['serviceLifecycle', [{ name, namespace }]]
+              : ['templateLifecycle', [{ kind, name, ...ns }]];
       await client.workflow.signalWithStart(type, { ...base, args });
     },
   };

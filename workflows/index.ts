@@ -4,3 +4,4 @@ export { modelLifecycle } from './modelLifecycle.js';
 export { templateLifecycle } from './templateLifecycle.js';
 export { cacheLifecycle } from './cacheLifecycle.js';
 export { serviceLifecycle } from './serviceLifecycle.js';
+export { submit } from './submit.js';

@@ -72,7 +72,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       namespace: opts.temporalNamespace,
       taskQueue,
       kubeConfig: kc,
-      settings: { downloaderImage: TEST_DOWNLOADER_IMAGE },
+      settings: { downloaderImage: TEST_DOWNLOADER_IMAGE, submitNamespaces: [namespace] },
     });
     workers.push({ ...w, running: w.worker.run() });
   }
