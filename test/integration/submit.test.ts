@@ -47,13 +47,13 @@ describe('submit workflow', () => {
       name: 'submitted',
       workflowId: `aim/AIMModel/${orch.namespace}/submitted`,
     });
-    await waitForObject<any>(
+    await waitForObject<{ apiVersion: string; kind: string; status?: { status?: string } }>(
       orch.objects,
       RESOURCES.AIMModel,
       'submitted',
       orch.namespace,
       (m) => m.status?.status === 'Ready',
-    ); // eslint-disable-line @typescript-eslint/no-explicit-any
+    );
   });
 
   it('refuses a namespace that is not in AIM_SUBMIT_NAMESPACES, explaining how to enable it', async () => {
