@@ -234,6 +234,28 @@ export function cacheActivities(ctx: ActivityContext) {
       return (await createJobIfAbsent(ctx, job)).name;
     },
 
+    /**
+     * Before an attempt counter would pass 999: delete that kind's finished Jobs of this cache so that numbering can
+     * start again at 1 without create-or-get ever meeting an old Job (spec 3).
+     */
+    async deleteFinishedCacheJobs(ref: CacheRef, uid: string, kind: 'probe' | 'dl'): Promise<number> {
+      const jobs = await ctx.batch
+        .listNamespacedJob({ namespace: ref.namespace, labelSelector: `${CACHE_LABEL}=${ref.name}` })
+        .catch(fail(`list jobs of ${ref.name}`));
+      const finished = jobs.items.filter(
+        (j) =>
+          j.metadata?.name?.startsWith(`${ref.name}-${kind}-`) &&
+          j.metadata.ownerReferences?.some((o) => o.uid === uid) &&
+          j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
+      );
+      for (const j of finished) {
+        await ctx.batch
+          .deleteNamespacedJob({ name: j.metadata!.name!, namespace: ref.namespace, propagationPolicy: 'Background' })
+          .catch(() => undefined);
+      }
+      return finished.length;
+    },
+
     /** Conditions and fields through the status subresource (field manager aim-orchestrator); Events on transitions. */
     async writeCacheStatus(ref: CacheRef, uid: string, generation: number, update: CacheStatusUpdate): Promise<void> {
       const c = await read(ref, uid);

@@ -120,7 +120,45 @@ export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promi
   }
 }
 
+/** The pod's claims that are not Bound (by name), from the pod spec and the claims' phases. */
+export function unboundClaims(pod: V1Pod | undefined, phases: Record<string, string | undefined>): string[] {
+  return (pod?.spec?.volumes ?? [])
+    .map((v) => v.persistentVolumeClaim?.claimName)
+    .filter((c): c is string => Boolean(c) && phases[c!] !== 'Bound');
+}
+
 export function jobActivities(ctx: ActivityContext) {
+  /**
+   * A pod that waits on a volume that never binds: `VolumeNotBound` naming the class, access mode and the claim's
+   * last Event, so the user can pick another class or access mode (spec 5.4 step 2).
+   */
+  async function volumeProblem(namespace: string, pod: V1Pod | undefined): Promise<JobOutcome['problem']> {
+    const names = (pod?.spec?.volumes ?? [])
+      .map((v) => v.persistentVolumeClaim?.claimName)
+      .filter((c): c is string => Boolean(c));
+    const phases: Record<string, string | undefined> = {};
+    const pvcs = new Map<string, { className?: string; modes?: string[] }>();
+    for (const name of names) {
+      const pvc = await ctx.core.readNamespacedPersistentVolumeClaim({ name, namespace }).catch(() => undefined);
+      phases[name] = pvc?.status?.phase;
+      pvcs.set(name, { className: pvc?.spec?.storageClassName, modes: pvc?.spec?.accessModes });
+    }
+    const unbound = unboundClaims(pod, phases);
+    if (!unbound.length) return undefined;
+    const name = unbound[0]!;
+    const events = await ctx.core
+      .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })
+      .catch(() => ({ items: [] }));
+    const last = events.items.sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp))).pop();
+    const info = pvcs.get(name);
+    return {
+      reason: 'VolumeNotBound',
+      message: `PVC ${name} (class ${info?.className ?? 'cluster default'}, ${info?.modes?.join(',') ?? 'no access mode'}) is not bound${
+        last?.message ? `; last event: ${last.reason}: ${last.message}` : ''
+      }; try another storageClassName or accessMode`,
+    };
+  }
+
   return {
     /**
      * Waits for a Job with a bounded duration, heartbeating every 10 s (a dead worker is noticed by the heartbeat
@@ -131,6 +169,8 @@ export function jobActivities(ctx: ActivityContext) {
       name: string;
       maxSeconds: number;
       notStartedAfterSeconds: number;
+      /** When set: a pod still Pending after this long on an unbound claim is VolumeNotBound. */
+      volumeNotBoundAfterSeconds?: number;
     }): Promise<JobOutcome> {
       const info = Context.current().info;
       const startedAt = (info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
@@ -157,8 +197,23 @@ export function jobActivities(ctx: ActivityContext) {
         const pods = (
           await ctx.core.listNamespacedPod({ namespace: args.namespace, labelSelector: `job-name=${args.name}` })
         ).items;
-        const outcome = jobOutcome(job, pods, (Date.now() - startedAt) / 1000, args.notStartedAfterSeconds);
+        // Measured from the Job's creation, not this watch: watches are bounded and a later one must keep counting.
+        const created = job.metadata?.creationTimestamp
+          ? new Date(job.metadata.creationTimestamp).getTime()
+          : startedAt;
+        const pendingSeconds = (Date.now() - Math.min(created, startedAt)) / 1000;
+        const outcome = jobOutcome(job, pods, pendingSeconds, args.notStartedAfterSeconds);
         if (outcome) return outcome;
+        const pod = pods[0];
+        const notRunning = !pod || pod.status?.phase === 'Pending';
+        if (
+          args.volumeNotBoundAfterSeconds !== undefined &&
+          notRunning &&
+          pendingSeconds > args.volumeNotBoundAfterSeconds
+        ) {
+          const problem = await volumeProblem(args.namespace, pod);
+          if (problem) return { phase: 'NotStarted', containers: [], problem };
+        }
         if (Date.now() > deadline) return { phase: 'StillRunning', containers: [] };
         await Context.current().sleep(1000);
       }

@@ -2,12 +2,7 @@ import type { Client } from '@temporalio/client';
 import { changedSignal, workflowIdFor } from '../workflows/signals.js';
 
 export type NudgeKind =
-  | 'AIMModel'
-  | 'AIMClusterModel'
-  | 'AIMServiceTemplate'
-  | 'AIMClusterServiceTemplate'
-  | 'AIMModelCache'
-  | 'AIMService';
+  'AIMModel' | 'AIMClusterModel' | 'AIMServiceTemplate' | 'AIMClusterServiceTemplate' | 'AIMModelCache' | 'AIMService';
 
 /**
  * Cross-object work goes through signal-with-start of the other object's own workflow (spec 5.0): never a child

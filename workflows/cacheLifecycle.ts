@@ -33,6 +33,10 @@ const RETRYABLE = new Set([
 const REPROBE = new Set(['AuthFailed', 'GatedModel']);
 const WATCH_SECONDS = 600;
 const POD_NOT_STARTED_SECONDS = 900;
+/** A download pod Pending this long on an unbound claim: VolumeNotBound (spec 5.4 step 2). */
+const VOLUME_NOT_BOUND_SECONDS = 300;
+/** Job names end in `-{n}` with n ≤ 999; past it, finished Jobs are deleted and numbering restarts (spec 3). */
+const MAX_ATTEMPT_NUMBER = 999;
 
 /**
  * One workflow per AIMModelCache (spec 5.4): probe → ServiceAccount/Role → PVC → download attempts (a Job each,
@@ -131,7 +135,11 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     await k8s.ensureCacheRbac(ref, uid);
 
     // 1. Probe: metadata only, before any volume exists.
-    const probeAttempt = (snap.probeAttempt ?? 0) + 1;
+    let probeAttempt = (snap.probeAttempt ?? 0) + 1;
+    if (probeAttempt > MAX_ATTEMPT_NUMBER) {
+      await k8s.deleteFinishedCacheJobs(ref, uid, 'probe');
+      probeAttempt = 1;
+    }
     await write({
       status: 'Progressing',
       probeAttempt,
@@ -228,6 +236,10 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     const maxAttempts = snap.maxAttempts ?? 5;
     for (let i = 0; i < maxAttempts; i++) {
       attempt += 1;
+      if (attempt > MAX_ATTEMPT_NUMBER) {
+        await k8s.deleteFinishedCacheJobs(ref, uid, 'dl');
+        attempt = 1;
+      }
       progress.phase = 'Downloading';
       progress.attempt = attempt;
       await write({
@@ -246,7 +258,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.step = 'startDownload';
       const job = await k8s.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
       progress.step = 'waitForDownload';
-      const outcome = await waitForJobEnd(job);
+      const outcome = await waitForJobEnd(job, VOLUME_NOT_BOUND_SECONDS);
       if (outcome.phase === 'Succeeded') {
         progress.phase = 'Ready';
         await write({
@@ -278,6 +290,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
               ...f,
               message: last && RETRYABLE.has(f.reason) ? `${f.message} (after ${maxAttempts} attempts)` : f.message,
             },
+            ...(f.reason === 'VolumeNotBound' ? [{ type: 'VolumeReady', status: 'False' as const, ...f }] : []),
             { type: 'Ready', status: 'False', ...f },
           ],
         });
@@ -295,13 +308,14 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   }
 
   /** Watches until the Job ends (each watch is bounded; a still-running Job is watched again). */
-  async function waitForJobEnd(name: string): Promise<JobOutcome> {
+  async function waitForJobEnd(name: string, volumeNotBoundAfterSeconds?: number): Promise<JobOutcome> {
     for (;;) {
       const out = await watch.waitForJob({
         namespace: ref.namespace,
         name,
         maxSeconds: WATCH_SECONDS,
         notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
+        ...(volumeNotBoundAfterSeconds ? { volumeNotBoundAfterSeconds } : {}),
       });
       if (out.phase !== 'StillRunning') return out;
     }

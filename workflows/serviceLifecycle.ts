@@ -116,7 +116,10 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       progress.step = 'selectServiceTemplate';
       const template = await k8s.selectServiceTemplate(ref, uid, model.ok);
       if ('failure' in template) {
-        const f = template.failure;
+        // After Running, losing the template never tears the InferenceService down: keep serving, say why.
+        const f = running
+          ? { ...template.failure, reason: 'TemplateGone', message: `${template.failure.message}; still serving` }
+          : template.failure;
         await report(
           notYet,
           [valid, modelReady, { type: 'TemplateReady', ...pick(f) }, { type: 'Ready', ...pick(f) }],

@@ -199,3 +199,65 @@ describe('env precedence', () => {
     expect(secretRefs(env)).toEqual([{ name: 'hf', key: 'token', env: 'HF_TOKEN' }]);
   });
 });
+
+describe('Job watch helpers', () => {
+  it('names the claims of a pod that are not Bound', async () => {
+    const { unboundClaims } = await import('../../activities/jobs.js');
+    const pod = {
+      spec: {
+        containers: [],
+        volumes: [
+          { name: 'tmp', emptyDir: {} },
+          { name: 'cache', persistentVolumeClaim: { claimName: 'c-1' } },
+        ],
+      },
+    };
+    expect(unboundClaims(pod, { 'c-1': 'Pending' })).toEqual(['c-1']);
+    expect(unboundClaims(pod, { 'c-1': 'Bound' })).toEqual([]);
+    expect(unboundClaims(undefined, {})).toEqual([]);
+  });
+
+  it('reads a finished Job from its pod: the downloader result, or why it never ran', async () => {
+    const { jobOutcome } = await import('../../activities/jobs.js');
+    const done = jobOutcome(
+      { status: { conditions: [{ type: 'Failed', status: 'True' }] } } as never,
+      [
+        {
+          metadata: { creationTimestamp: new Date() },
+          status: {
+            phase: 'Failed',
+            containerStatuses: [
+              {
+                name: 'download',
+                state: { terminated: { exitCode: 1, message: '{"reason":"Stalled","message":"m"}' } },
+              },
+            ],
+          },
+        },
+      ] as never,
+      0,
+      900,
+    );
+    expect(done).toMatchObject({ phase: 'Failed', containers: [{ exitCode: 1, result: { reason: 'Stalled' } }] });
+    const waiting = jobOutcome(
+      {} as never,
+      [
+        {
+          status: {
+            phase: 'Pending',
+            containerStatuses: [
+              { name: 'download', state: { waiting: { reason: 'ImagePullBackOff', message: 'no' } } },
+            ],
+          },
+        },
+      ] as never,
+      0,
+      900,
+    );
+    expect(waiting).toMatchObject({ phase: 'NotStarted', problem: { reason: 'ImagePullFailed' } });
+    expect(jobOutcome({} as never, [{ status: { phase: 'Pending' } }] as never, 901, 900)).toMatchObject({
+      problem: { reason: 'PodNotStarted' },
+    });
+    expect(jobOutcome({} as never, [{ status: { phase: 'Pending' } }] as never, 10, 900)).toBeUndefined();
+  });
+});
