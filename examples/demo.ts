@@ -82,16 +82,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   log('InferenceService qwen-chat created; no KServe controller runs here, so the demo marks it Ready as KServe would');
-  await orch.objects.applyStatus(
-    RESOURCES.InferenceService,
-    {
-      apiVersion: 'serving.kserve.io/v1beta1',
-      kind: 'InferenceService',
-      metadata: { name: 'qwen-chat', namespace: orch.namespace },
-      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-    } as never,
-    { fieldManager: 'demo-kserve' },
-  );
+  await orch.markInferenceServiceReady('qwen-chat');
   await orch.startService('qwen-chat', orch.namespace);
   const running = await waitForObject(
     orch.objects,

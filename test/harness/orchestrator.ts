@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { CustomObjects } from '../../activities/kube/customObjects.js';
-import type { ResourceRef } from '../../activities/kube/resources.js';
+import { RESOURCES, type ResourceRef } from '../../activities/kube/resources.js';
 import { createWorker, type AimWorker } from '../../worker/worker.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
 import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
@@ -37,6 +37,8 @@ export interface OrchestratorFixture {
     namespace?: string,
   ): Promise<void>;
   startService(name: string, namespace: string): Promise<void>;
+  /** Plays KServe (no controller runs here): the InferenceService reports Ready through its status subresource. */
+  markInferenceServiceReady(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -79,9 +81,10 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   const connection = await Connection.connect({ address: opts.temporalAddress });
   const client = new Client({ connection, namespace: opts.temporalNamespace });
 
+  const objects = new CustomObjects(kc);
   return {
     kc,
-    objects: new CustomObjects(kc),
+    objects,
     core,
     client,
     taskQueue,
@@ -115,6 +118,18 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         signal: changedSignal,
         signalArgs: [{ uid: '' }],
       });
+    },
+    async markInferenceServiceReady(name) {
+      await objects.applyStatus(
+        RESOURCES.InferenceService,
+        {
+          apiVersion: 'serving.kserve.io/v1beta1',
+          kind: 'InferenceService',
+          metadata: { name, namespace },
+          status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
+        } as never,
+        { fieldManager: 'kserve-test' },
+      );
     },
     async stop() {
       for (const w of workers) w.worker.shutdown();

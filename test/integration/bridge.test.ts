@@ -103,20 +103,6 @@ async function waitForGone(res: (typeof RESOURCES)[keyof typeof RESOURCES], name
   );
 }
 
-/** Plays KServe: the InferenceService reports Ready (status subresource, its own field manager). */
-async function markInferenceServiceReady(name: string): Promise<void> {
-  await orch.objects.applyStatus(
-    RESOURCES.InferenceService,
-    {
-      apiVersion: 'serving.kserve.io/v1beta1',
-      kind: 'InferenceService',
-      metadata: { name, namespace: orch.namespace },
-      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-    } as never,
-    { fieldManager: 'kserve-test' },
-  );
-}
-
 describe('the bridge forwards kubectl changes to the workflows (spec section 9)', () => {
   it('serves /healthz and /readyz', async () => {
     const port = bridge?.healthPort();
@@ -162,7 +148,7 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
     expect(deploying.status.status).not.toBe('Running');
 
     const t1 = Date.now();
-    await markInferenceServiceReady('chat');
+    await orch.markInferenceServiceReady('chat');
     const running = await svc('chat', (s) => s.status?.status === 'Running', 30_000);
     expect(condition(running, 'Ready')).toMatchObject({ status: 'True' });
     timings.runningAfterIsvcReady = Date.now() - t1;

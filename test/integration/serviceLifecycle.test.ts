@@ -67,20 +67,6 @@ const svc = (name: string, until: (s: any) => boolean, timeoutMs = 120_000) =>
   waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
 const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 
-/** Plays KServe: the InferenceService reports Ready. */
-async function markInferenceServiceReady(name: string): Promise<void> {
-  await orch.objects.applyStatus(
-    RESOURCES.InferenceService,
-    {
-      apiVersion: 'serving.kserve.io/v1beta1',
-      kind: 'InferenceService',
-      metadata: { name, namespace: orch.namespace },
-      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-    } as never,
-    { fieldManager: 'kserve-test' },
-  );
-}
-
 describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
   it('creates the model, template, cache, PVC and download, deploys the InferenceService and becomes Running', async () => {
     await createSecret('s3-credentials');
@@ -125,7 +111,7 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
     expect(JSON.stringify(container.env)).not.toContain('AWS_SECRET_ACCESS_KEY');
     expect(container.resources.limits['amd.com/gpu']).toBe('1');
 
-    await markInferenceServiceReady('qwen-chat');
+    await orch.markInferenceServiceReady('qwen-chat');
     await orch.startService('qwen-chat', orch.namespace);
     const running = await svc('qwen-chat', (s) => s.status?.status === 'Running');
     expect(condition(running, 'Ready')).toMatchObject({ status: 'True' });
@@ -251,7 +237,7 @@ describe('credentials (scenario 6)', () => {
     await createSecret('late-credentials');
     await orch.client.workflow.getHandle(`aim/AIMService/${orch.namespace}/qwen-late`).signal('retry', { uid: '' });
     await svc('qwen-late', (s) => condition(s, 'CacheReady')?.status === 'True', 180_000);
-    await markInferenceServiceReady('qwen-late');
+    await orch.markInferenceServiceReady('qwen-late');
     await orch.startService('qwen-late', orch.namespace);
     await svc('qwen-late', (s) => s.status?.status === 'Running');
   });

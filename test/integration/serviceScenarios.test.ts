@@ -100,24 +100,11 @@ const svc = (name: string, until: (s: any) => boolean, timeoutMs = 150_000) =>
   waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
 const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 
-async function markReady(isvc: string): Promise<void> {
-  await orch.objects.applyStatus(
-    RESOURCES.InferenceService,
-    {
-      apiVersion: 'serving.kserve.io/v1beta1',
-      kind: 'InferenceService',
-      metadata: { name: isvc, namespace: orch.namespace },
-      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-    } as never,
-    { fieldManager: 'kserve-test' },
-  );
-  await orch.startService(isvc, orch.namespace);
-}
-
 async function runToRunning(name: string): Promise<any> {
   await svc(name, (s) => condition(s, 'CacheReady')?.status === 'True');
   await waitForObject<any>(orch.objects, RESOURCES.InferenceService, name, orch.namespace, () => true);
-  await markReady(name);
+  await orch.markInferenceServiceReady(name);
+  await orch.startService(name, orch.namespace);
   return svc(name, (s) => s.status?.status === 'Running');
 }
 

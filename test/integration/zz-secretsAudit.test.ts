@@ -18,7 +18,8 @@ function secretValues(): string[] {
     const text = readFileSync(join(dir, file), 'utf8');
     for (const m of text.matchAll(/const SECRET = '([^']+)'/g)) values.add(m[1]!);
     for (const m of text.matchAll(/secret: '([^']{6,})'/g)) values.add(m[1]!);
-    for (const m of text.matchAll(/'secret-key': ([A-Z_]+|'[^']+')/g)) if (m[1]!.startsWith("'")) values.add(m[1]!.slice(1, -1));
+    for (const m of text.matchAll(/'secret-key': ([A-Z_]+|'[^']+')/g))
+      if (m[1]!.startsWith("'")) values.add(m[1]!.slice(1, -1));
   }
   return [...values];
 }
