@@ -30,3 +30,11 @@ export function activityFailure(err: unknown): { type: string; message: string }
   const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
   return { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
 }
+
+/** The status a lifecycle writes when a pass ends on an activity failure: Failed, with the failure on `Ready`. */
+export function failedStatus(failure: { type: string; message: string }) {
+  return {
+    status: 'Failed' as const,
+    conditions: [{ type: 'Ready', status: 'False' as const, reason: failure.type, message: failure.message }],
+  };
+}

@@ -8,7 +8,7 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-import { k8s, watch, activityFailure } from './proxies.js';
+import { k8s, watch, activityFailure, failedStatus } from './proxies.js';
 import { visibility } from './visibility.js';
 
 export interface ServiceLifecycleInput {
@@ -280,19 +280,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
       if (uid) {
-        await k8s
-          .writeServiceStatus(ref, uid, 0, {
-            status: 'Failed',
-            conditions: [
-              {
-                type: 'Ready',
-                status: 'False',
-                reason: progress.lastFailure.type,
-                message: progress.lastFailure.message,
-              },
-            ],
-          })
-          .catch(() => undefined);
+        await k8s.writeServiceStatus(ref, uid, 0, failedStatus(progress.lastFailure)).catch(() => undefined);
       }
       wake = '1 minute';
     }
