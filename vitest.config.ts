@@ -25,7 +25,9 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // Everything that needs the servers: integration tests, the acceptance suite (test/e2e), fault
+          // injection (test/faults) and the bad-input corpus (test/corpus).
+          include: ['test/{integration,e2e,faults,corpus}/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/globalSetup.ts'],
           testTimeout: 120_000,
