@@ -17,10 +17,12 @@ import { fitName, inferenceServiceName, labelPart, probeJobName } from '../domai
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
+import { markSharedCachesUsed, type UsedCache } from './cacheUsage.js';
 import { emitTransitions } from './events.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
+import { applyIfChanged, sameContent } from './kube/applyIfChanged.js';
 import type { ConditionInput } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
 import { createJobIfAbsent, jobActivities } from './jobs.js';
@@ -46,6 +48,7 @@ interface Meta {
   creationTimestamp?: Date;
   deletionTimestamp?: Date;
   labels?: Record<string, string>;
+  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string }>;
   finalizers?: string[];
 }
 interface RawService {
@@ -101,6 +104,9 @@ export interface ServiceReport {
   progressDisplay?: string;
 }
 
+/** No workflow has written this object's status yet. */
+const unprocessed = (o: unknown) => !(o as { status?: { status?: string } }).status?.status;
+
 const byAgeThenName = (a: { metadata: Meta }, b: { metadata: Meta }) =>
   String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) ||
   a.metadata.name.localeCompare(b.metadata.name);
@@ -130,6 +136,11 @@ export function serviceActivities(ctx: ActivityContext) {
     return ctx.objects.get<RawTemplate>(res, ref.name, ref.namespace).catch(fail(`get template ${ref.name}`));
   }
 
+  /** A user's model that no workflow has reported on yet gets its workflow started; one with a status drives itself. */
+  async function nudgeIfUnprocessed(found: ObjectRef, hit: RawModel): Promise<void> {
+    if (unprocessed(hit)) await ctx.nudger?.nudge(found.kind as 'AIMModel', found.name, found.namespace);
+  }
+
   /** The caches this service wants (pure builders) and the names that exist already. */
   async function planCaches(
     ref: ServiceRef,
@@ -141,12 +152,14 @@ export function serviceActivities(ctx: ActivityContext) {
     const s = await service(ref, uid);
     const m = await model(modelRef);
     const t = await template(templateRef);
-    if (!m || !t) return { desired: [], existingNames: new Set<string>() };
+    if (!m || !t) return { desired: [], existingNames: new Set<string>(), existingByName: new Map() };
     const existing = await ctx.objects
-      .list<{ apiVersion: string; kind: string; metadata: { name: string }; spec: { accessMode?: 'ReadWriteOnce' } }>(
-        RESOURCES.AIMModelCache,
-        ref.namespace,
-      )
+      .list<{
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string };
+        spec: { accessMode?: 'ReadWriteOnce'; env?: unknown; serviceAccountName?: string; caBundle?: unknown };
+      }>(RESOURCES.AIMModelCache, ref.namespace)
       .catch(fail('list caches'));
     const desired = desiredCaches({
       service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
@@ -160,7 +173,11 @@ export function serviceActivities(ctx: ActivityContext) {
       existing,
       dedicatedFor,
     });
-    return { desired, existingNames: new Set(existing.map((e) => e.metadata.name)) };
+    return {
+      desired,
+      existingNames: new Set(existing.map((e) => e.metadata.name)),
+      existingByName: new Map(existing.map((e) => [e.metadata.name, e])),
+    };
   }
 
   return {
@@ -227,6 +244,7 @@ export function serviceActivities(ctx: ActivityContext) {
           ...(ns ? { namespace: ref.namespace } : {}),
           uid: hit.metadata.uid,
         };
+        await nudgeIfUnprocessed(found, hit);
       } else if (m.image) {
         const local = (await ctx.objects.list<RawModel>(RESOURCES.AIMModel, ref.namespace))
           .filter((x) => x.spec.image === m.image)
@@ -252,6 +270,7 @@ export function serviceActivities(ctx: ActivityContext) {
           ...(local[0] ? { namespace: ref.namespace } : {}),
           uid: hit.metadata.uid,
         };
+        await nudgeIfUnprocessed(found, hit);
       } else {
         const desired = buildCustomModel({ metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec });
         const existing = await model({ kind: 'AIMModel', name: desired.metadata.name, namespace: ref.namespace });
@@ -275,26 +294,33 @@ export function serviceActivities(ctx: ActivityContext) {
             },
           };
         }
-        const applied = await ctx.objects
-          .apply(RESOURCES.AIMModel, desired as never)
-          .catch(fail(`apply model ${desired.metadata.name}`));
-        await ctx.objects
-          .apply(
-            RESOURCES.AIMModel,
-            customModelOwnerPatch(desired.metadata.name, ref.namespace, { metadata: { name: ref.name, uid } }) as never,
-            {
-              fieldManager: FIELD_MANAGERS.owner(uid),
-            },
-          )
-          .catch(fail(`add owner of ${desired.metadata.name}`));
+        const applied = await applyIfChanged(ctx.objects, RESOURCES.AIMModel, desired as never).catch(
+          fail(`apply model ${desired.metadata.name}`),
+        );
+        const owned = (applied.object as RawModel).metadata.ownerReferences?.some((o) => o.uid === uid);
+        if (!owned) {
+          await ctx.objects
+            .apply(
+              RESOURCES.AIMModel,
+              customModelOwnerPatch(desired.metadata.name, ref.namespace, {
+                metadata: { name: ref.name, uid },
+              }) as never,
+              {
+                fieldManager: FIELD_MANAGERS.owner(uid),
+              },
+            )
+            .catch(fail(`add owner of ${desired.metadata.name}`));
+        }
         found = {
           kind: 'AIMModel',
           name: desired.metadata.name,
           namespace: ref.namespace,
-          uid: (applied as { metadata?: { uid?: string } }).metadata?.uid,
+          uid: (applied.object as { metadata?: { uid?: string } }).metadata?.uid,
         };
+        // The model's own workflow learns of a change from our nudge (or the bridge); an unchanged model needs none.
+        if (applied.changed || unprocessed(applied.object))
+          await ctx.nudger?.nudge('AIMModel', found.name, found.namespace);
       }
-      await ctx.nudger?.nudge(found.kind as 'AIMModel', found.name, found.namespace);
       return { ok: found };
     },
 
@@ -380,11 +406,26 @@ export function serviceActivities(ctx: ActivityContext) {
       uid: string,
       modelRef: ObjectRef,
       templateRef: ObjectRef,
-    ): Promise<Array<{ modelId: string; cache: string; exists: boolean }>> {
-      const { desired, existingNames } = await planCaches(ref, uid, modelRef, templateRef, []);
+    ): Promise<Array<{ modelId: string; cache: string; exists: boolean; sameCredentials?: boolean }>> {
+      const { desired, existingByName } = await planCaches(ref, uid, modelRef, templateRef, []);
       return desired
         .filter((c) => c.metadata.labels[LABELS.cacheMode] === 'shared')
-        .map((c) => ({ modelId: c.spec.modelId, cache: c.metadata.name, exists: existingNames.has(c.metadata.name) }));
+        .map((c) => {
+          const live = existingByName.get(c.metadata.name);
+          // The same secret references, service account and CA bundle as the cache's creator used: the very
+          // credentials the cache's own probe already accepted, so a second probe could not say anything new.
+          const sameCredentials =
+            !!live &&
+            sameContent(live.spec.env ?? [], c.spec.env ?? []) &&
+            (live.spec.serviceAccountName ?? '') === (c.spec.serviceAccountName ?? '') &&
+            sameContent(live.spec.caBundle ?? null, c.spec.caBundle ?? null);
+          return {
+            modelId: c.spec.modelId,
+            cache: c.metadata.name,
+            exists: !!live,
+            ...(sameCredentials ? { sameCredentials } : {}),
+          };
+        });
     },
 
     /** A metadata-only probe of one source with this service's own download env, owned by the service. */
@@ -436,15 +477,22 @@ export function serviceActivities(ctx: ActivityContext) {
         // A Shared cache keeps its creator's spec: later services attach to it, they never re-apply it.
         const shared = c.metadata.labels[LABELS.cacheMode] === 'shared';
         if (!(shared && existingNames.has(c.metadata.name))) {
-          await ctx.objects.apply(RESOURCES.AIMModelCache, c as never).catch(fail(`apply cache ${c.metadata.name}`));
+          const applied = await applyIfChanged(ctx.objects, RESOURCES.AIMModelCache, c as never).catch(
+            fail(`apply cache ${c.metadata.name}`),
+          );
+          // A new or changed cache needs its workflow nudged, and so does one no workflow has reported on yet (a
+          // nudge can reach the run of a deleted predecessor just as it exits); an existing one drives itself.
+          if (applied.changed || unprocessed(applied.object)) {
+            await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace);
+          }
         }
-        await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace);
       }
       return desired.map((c) => ({ name: c.metadata.name, modelId: c.spec.modelId }));
     },
 
     async readServiceCaches(namespace: string, caches: Array<{ name: string; modelId: string }>): Promise<CacheView[]> {
       const out: CacheView[] = [];
+      const seen: Array<UsedCache | undefined> = [];
       for (const c of caches) {
         const obj = await ctx.objects
           .get<
@@ -455,10 +503,12 @@ export function serviceActivities(ctx: ActivityContext) {
                 persistentVolumeClaim?: string;
                 progress?: { percent?: number; display?: string };
                 conditions?: Condition[];
+                lastUsed?: string;
               };
             } & { apiVersion: string; kind: string }
           >(RESOURCES.AIMModelCache, c.name, namespace)
           .catch(fail(`get cache ${c.name}`));
+        seen.push(obj);
         const ready = obj?.status?.conditions?.find((x) => x.type === 'Ready');
         out.push({
           name: c.name,
@@ -470,6 +520,8 @@ export function serviceActivities(ctx: ActivityContext) {
           ...(ready && ready.status === 'False' ? { reason: ready.reason, message: ready.message } : {}),
         });
       }
+      // Shared caches this service lists are in use: refresh their status.lastUsed (spec 4; throttled, best effort).
+      await markSharedCachesUsed(ctx, namespace, seen);
       return out;
     },
 
@@ -491,10 +543,10 @@ export function serviceActivities(ctx: ActivityContext) {
         template: { metadata: { name: t.metadata.name }, spec: t.spec, ...(t.status ? { status: t.status } : {}) },
         caches: caches.map((c) => ({ modelId: c.modelId, pvcName: c.pvcName! })),
       });
-      const applied = await ctx.objects
-        .apply(RESOURCES.InferenceService, isvc as never)
-        .catch(fail(`apply InferenceService ${isvc.metadata.name}`));
-      const r = inferenceServiceReady(applied as never);
+      const applied = await applyIfChanged(ctx.objects, RESOURCES.InferenceService, isvc as never).catch(
+        fail(`apply InferenceService ${isvc.metadata.name}`),
+      );
+      const r = inferenceServiceReady(applied.object as never);
       return {
         name: isvc.metadata.name,
         ready: r.ready,
@@ -527,6 +579,25 @@ export function serviceActivities(ctx: ActivityContext) {
         });
     },
 
+    /**
+     * A cache that reached an outcome (Ready, Failed) wakes the services using it at once: its Dedicated service (by
+     * label) and every service listing it in `status.caches` (Shared caches have no owner for the bridge to follow).
+     */
+    async nudgeCacheUsers(cache: { name: string; namespace: string }): Promise<number> {
+      const services = await ctx.objects
+        .list<RawService & { status?: { caches?: Array<{ name: string }> } }>(RESOURCES.AIMService, cache.namespace)
+        .catch(fail('list services'));
+      const live = await ctx.objects
+        .get<{ metadata: Meta }>(RESOURCES.AIMModelCache, cache.name, cache.namespace)
+        .catch(fail(`get cache ${cache.name}`));
+      const labelled = live?.metadata.labels?.[LABELS.service];
+      const users = services.filter(
+        (s) => s.metadata.name === labelled || s.status?.caches?.some((c) => c.name === cache.name),
+      );
+      for (const s of users) await ctx.nudger?.nudge('AIMService', s.metadata.name, cache.namespace);
+      return users.length;
+    },
+
     /** Status with every condition of spec 8, resolved objects, cache progress and this workflow's id; Events on transitions. */
     async writeServiceStatus(ref: ServiceRef, uid: string, generation: number, report: ServiceReport): Promise<void> {
       const s = await ctx.objects.get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace);
@@ -536,30 +607,33 @@ export function serviceActivities(ctx: ActivityContext) {
       let conditions = before;
       for (const c of report.conditions) conditions = setCondition(conditions, c, now, generation);
       const wf = Context.current().info.workflowExecution ?? { workflowId: '', runId: '' };
+      const status = {
+        status: report.status,
+        observedGeneration: generation,
+        conditions,
+        ...(report.resolvedModel ? { resolvedModel: report.resolvedModel } : {}),
+        ...(report.resolvedTemplate ? { resolvedTemplate: report.resolvedTemplate } : {}),
+        ...(report.caches
+          ? {
+              caches: report.caches.map((c) => ({
+                name: c.name,
+                modelId: c.modelId,
+                status: c.status,
+                ...(c.percent !== undefined ? { percent: c.percent } : {}),
+              })),
+            }
+          : {}),
+        ...(report.progressDisplay ? { progressDisplay: report.progressDisplay } : {}),
+        workflow: { id: wf.workflowId, runId: wf.runId },
+      };
+      // Most passes of a converged service report what is already there: skip the write (no transition either).
+      if (sameContent(s.status, status)) return;
       await ctx.objects
         .applyStatus(RESOURCES.AIMService, {
           apiVersion: API_GROUP_VERSION,
           kind: 'AIMService',
           metadata: { name: ref.name, namespace: ref.namespace },
-          status: {
-            status: report.status,
-            observedGeneration: generation,
-            conditions,
-            ...(report.resolvedModel ? { resolvedModel: report.resolvedModel } : {}),
-            ...(report.resolvedTemplate ? { resolvedTemplate: report.resolvedTemplate } : {}),
-            ...(report.caches
-              ? {
-                  caches: report.caches.map((c) => ({
-                    name: c.name,
-                    modelId: c.modelId,
-                    status: c.status,
-                    ...(c.percent !== undefined ? { percent: c.percent } : {}),
-                  })),
-                }
-              : {}),
-            ...(report.progressDisplay ? { progressDisplay: report.progressDisplay } : {}),
-            workflow: { id: wf.workflowId, runId: wf.runId },
-          },
+          status,
         } as never)
         .catch(fail(`write status of service ${ref.name}`));
       await emitTransitions(

@@ -28,6 +28,8 @@ export const LABELS = {
 
 export const ANNOTATIONS = {
   retry: `${LABEL_PREFIX}retry`,
+  /** Hash of the desired object we last applied (activities/kube/applyIfChanged.ts). */
+  appliedHash: `${LABEL_PREFIX}applied-hash`,
 } as const;
 
 export const MANAGED_BY = 'aim-orchestrator';
@@ -39,6 +41,8 @@ export const FIELD_MANAGERS = {
   orchestrator: 'aim-orchestrator',
   finalizer: 'aim-orchestrator/finalizer',
   downloader: 'aim-downloader',
+  /** A Shared cache's `status.lastUsed`, written by the services that list it (activities/cacheUsage.ts). */
+  usage: 'aim-orchestrator/usage',
   owner: (serviceUid: string) => `aim-orchestrator/owner-${serviceUid}`,
 } as const;
 

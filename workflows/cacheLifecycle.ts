@@ -1,4 +1,4 @@
-import { condition, continueAsNew, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -10,7 +10,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, watch, activityFailure, failedStatus } from './proxies.js';
-import { visibility } from './visibility.js';
+import { memoUid, visibility } from './visibility.js';
 
 export interface CacheLifecycleInput {
   name: string;
@@ -53,6 +53,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   let reprobeMinutes = 1;
   const progress: Progress = { phase: 'Starting', step: 'readCache', attempt: 0 };
   const tag = visibility({ kind: 'AIMModelCache', name: input.name, namespace: input.namespace });
+  const recordUid = memoUid();
   const nudge = () => void (nudged = true);
   setHandler(changedSignal, nudge);
   setHandler(dependencyChangedSignal, nudge);
@@ -73,6 +74,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         return;
       }
       uid = snap.uid!;
+      recordUid(uid);
       const generation = snap.generation ?? 0;
       if (snap.invalid) {
         progress.phase = 'Failed';
@@ -96,6 +98,9 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       retry = false;
       const outcome = await drive(uid, snap);
       tag(outcome === 'done' ? 'Ready' : 'Failed');
+      // Services waiting on this cache learn the outcome now rather than on their next timer (behind a patch:
+      // runs recorded before it replay without the call).
+      if (patched('aim-cache-nudges-users-v1')) await k8s.nudgeCacheUsers(ref);
       if (outcome === 'reprobe') {
         wake = `${reprobeMinutes} minutes`;
         reprobeMinutes = Math.min(30, reprobeMinutes * 2);

@@ -1,11 +1,17 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import {
+  type ActivityOptions,
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 /**
- * The two ways workflows call activities (one place, so every lifecycle retries alike; spec 7 caps attempts at 10).
+ * The ways workflows call activities (one place, so every lifecycle retries alike; spec 7 caps attempts at 10).
  * `k8s`: short Kubernetes reads and writes. `watch`: bounded Job watches that heartbeat and return outcomes.
  */
-export const k8s = proxyActivities<Activities>({
+const shortCalls: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {
     maximumAttempts: 10,
@@ -13,7 +19,16 @@ export const k8s = proxyActivities<Activities>({
     maximumInterval: '30 seconds',
     nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
   },
-});
+};
+
+export const k8s = proxyActivities<Activities>(shortCalls);
+
+/**
+ * The same short calls as local activities: a whole pass of them runs inside one workflow task and records one
+ * marker each (instead of scheduled/started/completed plus a workflow task per call), which keeps the history of a
+ * long-lived, often-woken workflow small. They are still named steps in the UI (as local activities), retried alike.
+ */
+export const k8sLocal = proxyLocalActivities<Activities>({ ...shortCalls, localRetryThreshold: '10 seconds' });
 
 export const watch = proxyActivities<Activities>({
   startToCloseTimeout: '11 minutes',

@@ -8,8 +8,8 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-import { k8s, watch, activityFailure, failedStatus } from './proxies.js';
-import { visibility } from './visibility.js';
+import { k8s, k8sLocal, watch, activityFailure, failedStatus } from './proxies.js';
+import { memoUid, visibility } from './visibility.js';
 
 export interface ServiceLifecycleInput {
   name: string;
@@ -22,6 +22,13 @@ type Status = ServiceReport['status'];
 /** While converging, look again soon; once Running, a slow safety-net re-read (the bridge nudges on changes). */
 const CONVERGING = '5 seconds';
 const STEADY = '60 seconds';
+/**
+ * Quiet passes: while the outcome of a pass (status and Ready reason) stays the same, the next look backs off
+ * 5 → 10 → 20 → 30 s. What ends a wait early are nudges: the bridge's for owned objects, and a cache's own nudge to
+ * its users when it turns Ready or Failed.
+ */
+const CONVERGING_SECONDS = 5;
+const CONVERGING_MAX_SECONDS = 30;
 
 /**
  * One long-lived workflow per AIMService (spec 5.3): finalizer → resolve or create the model → select a template →
@@ -39,23 +46,44 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
   /** Per source: did this service's own credentials pass a probe of an existing Shared cache's source? */
   const sharedVerdicts = new Map<string, boolean>();
   let sharedProbes = 0;
+  /** `status/Ready reason` of the last report: with the phase, what "the same outcome" compares. */
+  let lastStatus = '';
   const progress: Progress = { phase: 'Pending', step: 'readService', attempt: 0 };
   const tag = visibility({ kind: 'AIMService', name: input.name, namespace: input.namespace });
+  const recordUid = memoUid();
   const nudge = () => void (nudged = true);
   setHandler(changedSignal, nudge);
   setHandler(dependencyChangedSignal, nudge);
   setHandler(deletedSignal, nudge);
   setHandler(retrySignal, nudge);
   setHandler(progressQuery, () => progress);
+  // Behind patches, so runs recorded before them replay: the pass's short calls as local activities, and the
+  // backoff of quiet passes.
+  const steps = patched('aim-service-local-steps-v1') ? k8sLocal : k8s;
+  const quiet = patched('aim-service-quiet-passes-v1');
+  let lastOutcome = '';
+  let convergingSeconds = CONVERGING_SECONDS;
 
   for (;;) {
-    await condition(() => nudged, wake);
+    if (quiet && wake === CONVERGING) {
+      // The same outcome as last time: look again later; a nudge still ends the wait at once.
+      const outcome = `${progress.phase}/${progress.lastFailure?.type ?? ''}/${lastStatus}`;
+      convergingSeconds =
+        !nudged && outcome === lastOutcome
+          ? Math.min(CONVERGING_MAX_SECONDS, convergingSeconds * 2)
+          : CONVERGING_SECONDS;
+      lastOutcome = outcome;
+      await condition(() => nudged, convergingSeconds * 1000);
+    } else {
+      await condition(() => nudged, wake);
+    }
     nudged = false;
     try {
       progress.step = 'readService';
-      const snap = await k8s.readService(ref);
+      const snap = await steps.readService(ref);
       if (!snap.exists || (uid && snap.uid !== uid)) return;
       uid = snap.uid!;
+      recordUid(uid);
       const generation = snap.generation ?? 0;
       const report = async (
         status: Status,
@@ -63,13 +91,14 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         extra: Partial<ServiceReport> = {},
       ) => {
         tag(status);
-        await k8s.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
+        lastStatus = `${status}/${conditions.find((c) => c.type === 'Ready')?.reason ?? ''}`;
+        await steps.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
       };
 
       if (snap.deleting) {
         progress.phase = 'Deleting';
         progress.step = 'cleanupService';
-        await k8s.cleanupService(ref, uid);
+        await steps.cleanupService(ref, uid);
         return;
       }
       if (snap.invalid) {
@@ -83,7 +112,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       }
       if (!snap.hasFinalizer) {
         progress.step = 'addFinalizer';
-        await k8s.setServiceFinalizer(ref, uid, true);
+        await steps.setServiceFinalizer(ref, uid, true);
       }
       const valid = { type: 'ConfigValid', status: 'True' as const, reason: 'Valid', message: 'the spec is valid' };
       const notYet = running ? 'Degraded' : 'Pending';
@@ -91,7 +120,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // 1. The model.
       progress.phase = 'ResolvingModel';
       progress.step = 'resolveServiceModel';
-      const model = await k8s.resolveServiceModel(ref, uid);
+      const model = await steps.resolveServiceModel(ref, uid);
       if ('failure' in model) {
         const f = model.failure;
         await report(f.retryable ? notYet : 'Failed', [
@@ -114,7 +143,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // 2. The template.
       progress.phase = 'SelectingTemplate';
       progress.step = 'selectServiceTemplate';
-      const template = await k8s.selectServiceTemplate(ref, uid, model.ok);
+      const template = await steps.selectServiceTemplate(ref, uid, model.ok);
       if ('failure' in template) {
         // After Running, losing the template never tears the InferenceService down: keep serving, say why.
         const f = running
@@ -139,7 +168,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // 3. Credentials: no Job before every secret reference resolves.
       progress.phase = 'CheckingCredentials';
       progress.step = 'checkServiceCredentials';
-      const creds = await k8s.checkServiceCredentials(ref, uid, model.ok);
+      const creds = await steps.checkServiceCredentials(ref, uid, model.ok);
       if (creds.missing) {
         const f = { status: 'False' as const, reason: 'SecretNotFound', message: creds.message };
         await report(
@@ -161,18 +190,19 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // Shared caches: attach only after this service's own credentials pass a probe of the source. Behind a
       // patch: runs recorded before this step replay without it.
       const sharedCaches = patched('aim-shared-attach-probe-v1')
-        ? await k8s.sharedCachesOfService(ref, uid, model.ok, template.ok)
+        ? await steps.sharedCachesOfService(ref, uid, model.ok, template.ok)
         : [];
       for (const sharedCache of sharedCaches) {
         if (sharedVerdicts.has(sharedCache.modelId)) continue;
-        if (!sharedCache.exists) {
-          // This service creates it: the cache's own probe runs with this service's credentials.
+        if (!sharedCache.exists || sharedCache.sameCredentials) {
+          // This service creates it (the cache's own probe runs with this service's credentials), or it uses the
+          // very credentials the cache's creator did: nothing for a probe of its own to learn.
           sharedVerdicts.set(sharedCache.modelId, true);
           continue;
         }
         progress.step = 'sharedAttachProbe';
         sharedProbes += 1;
-        const job = await k8s.startSharedAttachProbe(
+        const job = await steps.startSharedAttachProbe(
           ref,
           uid,
           model.ok,
@@ -198,8 +228,8 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       }
       const dedicatedFor = [...sharedVerdicts].filter(([, ok]) => !ok).map(([modelId]) => modelId);
       progress.step = 'ensureServiceCaches';
-      const names = await k8s.ensureServiceCaches(ref, uid, model.ok, template.ok, dedicatedFor);
-      const caches = await k8s.readServiceCaches(ref.namespace, names);
+      const names = await steps.ensureServiceCaches(ref, uid, model.ok, template.ok, dedicatedFor);
+      const caches = await steps.readServiceCaches(ref.namespace, names);
       const failed = caches.find((c) => c.status === 'Failed');
       const display = progressLine(caches);
       if (failed || caches.some((c) => c.status !== 'Ready')) {
@@ -235,7 +265,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // 5. The InferenceService; Running when KServe says Ready.
       progress.phase = 'Deploying';
       progress.step = 'applyInferenceService';
-      const isvc = await k8s.applyInferenceService(ref, uid, model.ok, template.ok, caches);
+      const isvc = await steps.applyInferenceService(ref, uid, model.ok, template.ok, caches);
       const isvcCondition = isvc.ready
         ? {
             type: 'InferenceServiceReady',
@@ -280,7 +310,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
       if (uid) {
-        await k8s.writeServiceStatus(ref, uid, 0, failedStatus(progress.lastFailure)).catch(() => undefined);
+        await steps.writeServiceStatus(ref, uid, 0, failedStatus(progress.lastFailure)).catch(() => undefined);
       }
       wake = '1 minute';
     }
