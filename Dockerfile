@@ -2,6 +2,7 @@
 # chosen by the container's arguments (the Deployment's `args`, docker-compose's `command`):
 #   /app/dist/worker/main.js   the worker: workflows + activities (the default)
 #   /app/dist/bridge/main.js   the bridge: watches the cluster and signals workflows
+#   /app/dist/worker/cli.js codec-server   the payload codec server for the Temporal UI (docs/operating.md)
 # Runs as uid 1000 with a read-only root filesystem (HOME and temp files under /tmp, an emptyDir in the Deployments).
 # Build from the repository root:
 #   docker build -t ghcr.io/silogen/aim-orchestrator:dev .
@@ -19,11 +20,12 @@ COPY activities activities
 COPY workflows workflows
 COPY worker worker
 COPY bridge bridge
+COPY client client
 # The worker bundles its workflow code at start-up from `workflows/index.ts` beside the compiled worker
 # (worker/worker.ts: require.resolve('../workflows/index.ts'), webpack with a .js → .ts alias), so the workflow sources
 # ship next to their compiled output.
 RUN npx tsc --outDir /app/dist --rootDir . --noEmit false --declaration false --sourceMap false \
-      worker/main.ts bridge/main.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
+      worker/main.ts worker/cli.ts bridge/main.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
       --strict --skipLibCheck --esModuleInterop --resolveJsonModule \
  && cp workflows/*.ts /app/dist/workflows/ \
  && rm -f /app/dist/workflows/*.test.ts \

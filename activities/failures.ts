@@ -1,5 +1,17 @@
+import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { KubeApiError } from './kube/errors.js';
+
+/**
+ * Counts a typed failure as `aim_failures_total{reason}` on the worker's metrics endpoint (through the activity's
+ * meter, which adds namespace, task queue and activity type). Outside an activity (tests, the SDK) it does nothing.
+ */
+export function countFailure(reason: string): void {
+  asyncLocalStorage
+    .getStore()
+    ?.metricMeter.createCounter('aim_failures_total', '', 'typed failures reported by activities, by reason')
+    .add(1, { reason });
+}
 
 /**
  * Maps a Kubernetes API error to a typed Temporal failure (spec section 7): 403 → OrchestratorForbidden and
@@ -7,6 +19,12 @@ import type { KubeApiError } from './kube/errors.js';
  * honouring Retry-After. The message is the server's curated Status message plus what we tried to do.
  */
 export function toApplicationFailure(err: KubeApiError, action: string): ApplicationFailure {
+  const failure = typedFailure(err, action);
+  countFailure(failure.type ?? 'Unknown');
+  return failure;
+}
+
+function typedFailure(err: KubeApiError, action: string): ApplicationFailure {
   const message = `${action}: ${err.message}`;
   switch (err.kind) {
     case 'Forbidden':

@@ -4,6 +4,7 @@ import { BatchV1Api, CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from 
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { RESOURCES } from '../activities/kube/resources.js';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
+import { bridgeMetrics, type MetricRegistry } from './metrics.js';
 import {
   hasOwnWorkflow,
   isClusterScoped,
@@ -32,8 +33,10 @@ export interface BridgeOptions {
   taskQueue: string;
   /** Watch namespaced kinds only in these namespaces (cluster-scoped kinds are always watched). Default: all. */
   namespaces?: string[];
-  /** Serve `/healthz` and `/readyz` on 127.0.0.1:{port} (0 = any free port). Omitted: no health server. */
+  /** Serve `/healthz`, `/readyz` and `/metrics` on {healthHost}:{port} (0 = any free port). Omitted: no server. */
   healthPort?: number;
+  /** Address the health server binds (default 127.0.0.1; 0.0.0.0 lets Prometheus scrape `/metrics`). */
+  healthHost?: string;
   /** Log sink; default console. */
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
@@ -43,6 +46,8 @@ export interface Bridge {
   ready: Promise<void>;
   /** The health server's port, once listening (undefined without one). */
   healthPort(): number | undefined;
+  /** Nudges sent, relists and errors (also served as `/metrics`). */
+  metrics: MetricRegistry;
   stop(): Promise<void>;
 }
 
@@ -91,6 +96,7 @@ export function diffList(
 export function startBridge(opts: BridgeOptions): Bridge {
   const { kubeConfig: kc, client, taskQueue } = opts;
   const log = opts.log ?? ((level, msg) => console[level](`[aim-bridge] ${msg}`));
+  const metrics = bridgeMetrics();
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per watch and per pending back-off
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -219,10 +225,12 @@ export function startBridge(opts: BridgeOptions): Bridge {
           await client.workflow.getHandle(workflowId).signal(s.signal, s.nudge);
         }
         sent++;
+        metrics.inc('aim_bridge_nudges_total', { kind: s.target.kind, signal: s.signal });
         return;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return; // a plain signal to a workflow that is not running
         if (abort.signal.aborted || attempt >= 6) {
+          metrics.inc('aim_bridge_errors_total', { stage: 'deliver' });
           log('error', `${s.signal} → ${workflowId} failed: ${(err as Error).message}`);
           return;
         }
@@ -299,6 +307,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
     while (!abort.signal.aborted) {
       try {
         if (!rv) {
+          if (!first) metrics.inc('aim_bridge_relists_total', { kind: source.kind });
           const list = await source.list();
           const pending: Promise<void>[] = [];
           for (const { type, obj } of diffList(source.objects, list.items)) pending.push(...handle(source, type, obj));
@@ -318,6 +327,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
           rv = '';
           continue;
         }
+        metrics.inc('aim_bridge_errors_total', { stage: 'watch' });
         log(
           'warn',
           `${source.kind}${source.namespace ? ` in ${source.namespace}` : ''}: ${(err as Error).message}; retrying in ${backoff} ms`,
@@ -364,6 +374,10 @@ export function startBridge(opts: BridgeOptions): Bridge {
       ? Promise.resolve()
       : new Promise<void>((resolve, reject) => {
           server = createServer((req, res) => {
+            if (req.url === '/metrics') {
+              res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.render());
+              return;
+            }
             const ok =
               req.url === '/healthz'
                 ? !abort.signal.aborted
@@ -374,7 +388,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
             else res.writeHead(ok ? 200 : 503).end(ok ? 'ok\n' : 'not ready\n');
           });
           server.once('error', reject);
-          server.listen(opts.healthPort, '127.0.0.1', () => {
+          server.listen(opts.healthPort, opts.healthHost ?? '127.0.0.1', () => {
             const addr = server?.address();
             port = typeof addr === 'object' && addr ? addr.port : undefined;
             resolve();
@@ -398,8 +412,12 @@ export function startBridge(opts: BridgeOptions): Bridge {
       new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true })),
     ]);
     if (abort.signal.aborted) throw new Error('bridge stopped before it was ready');
-    await sweepOrphans().catch((err: unknown) => log('error', `orphan sweep failed: ${(err as Error).message}`));
+    await sweepOrphans().catch((err: unknown) => {
+      metrics.inc('aim_bridge_errors_total', { stage: 'sweep' });
+      log('error', `orphan sweep failed: ${(err as Error).message}`);
+    });
     isReady = true;
+    metrics.set('aim_bridge_ready', 1);
     log('info', `ready in ${Date.now() - started} ms: ${sources.length} watches, ${sent} nudges sent`);
   })();
   ready.catch(() => undefined);
@@ -407,6 +425,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
   return {
     ready,
     healthPort: () => port,
+    metrics,
     async stop() {
       abort.abort();
       await Promise.allSettled(loops);

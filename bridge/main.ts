@@ -1,16 +1,26 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadKubeConfig } from '../activities/kube/config.js';
+import { dataConverterFromEnv } from '../client/dataConverter.js';
+import { createLogger } from '../worker/logging.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
 import { startBridge } from './bridge.js';
 
 /**
  * The bridge process: KUBECONFIG (else in-cluster), TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, AIM_TASK_QUEUE,
- * AIM_BRIDGE_HEALTH_PORT (default 8081), AIM_BRIDGE_NAMESPACES (optional, comma-separated). Stops cleanly on
+ * AIM_BRIDGE_HEALTH_PORT (default 8081) and AIM_BRIDGE_HEALTH_HOST (default 127.0.0.1; `/healthz`, `/readyz`,
+ * `/metrics`), AIM_BRIDGE_NAMESPACES (optional, comma-separated), AIM_LOG_LEVEL (INFO; JSON lines on stdout),
+ * AIM_PAYLOAD_KEY (+ AIM_PAYLOAD_KEY_ID, AIM_PAYLOAD_DECRYPT_KEYS: the worker's payload encryption). Stops cleanly on
  * SIGTERM/SIGINT.
  */
+const logger = createLogger(process.env.AIM_LOG_LEVEL);
+
 async function main(): Promise<void> {
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+  const client = new Client({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    dataConverter: dataConverterFromEnv(process.env),
+  });
   const namespaces = (process.env.AIM_BRIDGE_NAMESPACES ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -20,19 +30,21 @@ async function main(): Promise<void> {
     client,
     taskQueue: process.env.AIM_TASK_QUEUE ?? TASK_QUEUE,
     healthPort: Number(process.env.AIM_BRIDGE_HEALTH_PORT ?? 8081),
+    healthHost: process.env.AIM_BRIDGE_HEALTH_HOST || '127.0.0.1',
+    log: (level, msg) => logger[level](msg),
     ...(namespaces.length > 0 ? { namespaces } : {}),
   });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    console.info('[aim-bridge] stopping');
+    logger.info('stopping');
     void bridge
       .stop()
       .then(() => connection.close())
       .then(() => process.exit(0))
       .catch((err: unknown) => {
-        console.error(err);
+        logger.error('stop failed', { error: err });
         process.exit(1);
       });
   };
@@ -44,6 +56,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  logger.error('bridge stopped on an error', { error: err });
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import { KINDS, type KindName } from '../schemas/kinds.js';
 import { TASK_QUEUE, workflowIdFor } from '../workflows/signals.js';
 import { age, cell, parseDuration, progressBar, table } from './aimctl/format.js';
 import { USAGE, VERB_HELP } from './aimctl/help.js';
+import { dataConverterFromEnv } from './dataConverter.js';
 import { resolveKind } from './kinds.js';
 import { checkManifest, ManifestInvalidError, parseManifestText, type FieldError, type Manifest } from './manifests.js';
 import { formatPlan, planManifest } from './plan.js';
@@ -180,7 +181,11 @@ class Session {
     let temporal: { client: Client; taskQueue: string } | undefined;
     if (address) {
       this.connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
-      this.temporalClient = new Client({ connection: this.connection, namespace: this.temporalNamespace });
+      this.temporalClient = new Client({
+        connection: this.connection,
+        namespace: this.temporalNamespace,
+        dataConverter: dataConverterFromEnv(this.io.env), // AIM_PAYLOAD_KEY: read what the worker encrypted
+      });
       temporal = {
         client: this.temporalClient,
         taskQueue: this.args.flags['task-queue'] ?? this.io.env.AIM_TASK_QUEUE ?? TASK_QUEUE,
@@ -510,6 +515,13 @@ async function describe(s: Session): Promise<number> {
   const wf = st.workflow as { id?: string; runId?: string } | undefined;
   const workflowId = wf?.id || workflowIdFor(kind, name, ns);
   lines.push(`Workflow:      ${workflowId}${wf?.runId ? ` (run ${wf.runId})` : ''}`);
+  const memo = await s.temporalClient?.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.memo)
+    .catch(() => undefined);
+  if (memo?.uid !== undefined)
+    lines.push(`Workflow UID:  ${String(memo.uid)}${memo.uid === obj.metadata.uid ? '' : ' (a different object)'}`);
   const ui = s.io.env.TEMPORAL_UI;
   if (ui) {
     lines.push(

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { temporalNudger } from '../activities/nudges.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../activities/index.js';
@@ -23,6 +24,11 @@ export interface AimWorkerOptions {
   taskQueue?: string;
   kubeConfig: KubeConfig;
   settings?: WorkerSettings;
+  /**
+   * Payload codec and failure converter for the worker and the activities' own client (client/dataConverter.ts,
+   * `dataConverterFromEnv()` in production). Default: the SDK's, payloads in plain JSON.
+   */
+  dataConverter?: DataConverter;
   /** Extra Worker options (tests shorten shutdown, production sets identity). */
   overrides?: Partial<WorkerOptions>;
 }
@@ -39,13 +45,18 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   // Activities start other objects' workflows by signal-with-start; they need a client of their own.
   const clientConnection = await Connection.connect({ address: opts.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: opts.namespace ?? 'default' });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: opts.namespace ?? 'default',
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+  });
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
     workflowsPath: require.resolve('../workflows/index.ts'),
     bundlerOptions,
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue)),
     ...opts.overrides,
   });

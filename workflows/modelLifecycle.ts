@@ -11,7 +11,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, watch, activityFailure } from './proxies.js';
-import { visibility } from './visibility.js';
+import { memoUid, visibility } from './visibility.js';
 
 export interface ModelCarry {
   uid?: string;
@@ -53,6 +53,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
     name: input.name,
     ...(input.namespace ? { namespace: input.namespace } : {}),
   });
+  const recordUid = memoUid();
 
   setHandler(changedSignal, () => void (nudged = true));
   setHandler(dependencyChangedSignal, () => void (nudged = true));
@@ -75,6 +76,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
         return;
       }
       carry.uid = snap.uid!;
+      recordUid(carry.uid);
       const newGeneration = snap.generation !== carry.handledGeneration;
 
       if (snap.invalid) {

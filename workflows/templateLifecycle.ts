@@ -9,6 +9,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s } from './proxies.js';
+import { memoUid } from './visibility.js';
 
 export interface TemplateLifecycleInput {
   kind: TemplateKind;
@@ -30,6 +31,7 @@ export async function templateLifecycle(input: TemplateLifecycleInput): Promise<
   let uid = input.uid;
   let nudged = true;
   const progress: Progress = { phase: 'Starting', step: 'readTemplate', attempt: 0 };
+  const recordUid = memoUid();
   const nudge = () => void (nudged = true);
   setHandler(changedSignal, nudge);
   setHandler(retrySignal, nudge);
@@ -46,6 +48,7 @@ export async function templateLifecycle(input: TemplateLifecycleInput): Promise<
       return;
     }
     uid = snap.uid!;
+    recordUid(uid);
     progress.step = 'evaluateHandmadeTemplate';
     const verdict = await k8s.evaluateHandmadeTemplate(ref, uid);
     progress.phase = verdict?.status ?? 'Unknown';

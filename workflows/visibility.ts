@@ -1,4 +1,4 @@
-import { patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from './signals.js';
 
 /**
@@ -20,5 +20,19 @@ export function visibility(identity: { kind: string; name: string; namespace?: s
       ...(modelId ? [{ key: SEARCH_ATTRIBUTES.modelId, value: modelId }] : []),
       ...(status ? [{ key: SEARCH_ATTRIBUTES.status, value: status }] : []),
     ]);
+  };
+}
+
+/**
+ * Records the Kubernetes object's UID in the run's memo (`{ uid }`, shown by `aimctl describe` and the Temporal UI),
+ * so a run can be matched to the exact object it drove even after a same-name object replaced it. Call it each time
+ * the UID is read: it upserts once per run, when the UID first becomes known. Behind a patch, as above.
+ */
+export function memoUid(): (uid: string) => void {
+  let recorded: string | undefined;
+  return (uid: string): void => {
+    if (!uid || uid === recorded) return;
+    recorded = uid;
+    if (patched('aim-memo-uid-v1')) upsertMemo({ uid });
   };
 }
