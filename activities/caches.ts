@@ -265,8 +265,14 @@ export function cacheActivities(ctx: ActivityContext) {
       let conditions = before;
       for (const cond of update.conditions) conditions = setCondition(conditions, cond, now, generation);
       const { conditions: _ignored, ...fields } = update;
-      // Server-side apply drops fields a manager stops sending: carry over what earlier writes set.
-      const { progress: _progress, conditions: _old, ...previous } = (c.status ?? {}) as Record<string, unknown>;
+      // Server-side apply drops fields a manager stops sending: carry over what earlier writes set. Not `progress`
+      // (the downloader's) nor `lastUsed` (services', under its own manager: activities/cacheUsage.ts).
+      const {
+        progress: _progress,
+        conditions: _old,
+        lastUsed: _lastUsed,
+        ...previous
+      } = (c.status ?? {}) as Record<string, unknown>;
       await ctx.objects
         .applyStatus(
           RESOURCES.AIMModelCache,

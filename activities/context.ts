@@ -1,6 +1,7 @@
 import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { CustomObjects } from './kube/customObjects.js';
 import type { WorkflowNudger } from './nudges.js';
+import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
 
 /** What every activity needs: one set of API clients per worker, and the worker's own settings. */
 export interface ActivityContext {
@@ -19,6 +20,8 @@ export interface WorkerSettings {
   downloaderImage: string;
   /** Namespaces the `submit` workflow may write to (AIM_SUBMIT_NAMESPACES, comma-separated; default none). */
   submitNamespaces?: string[];
+  /** AIM_SHARED_CACHE_TTL in seconds (default 168h, 0 = never): how long an unlisted Shared cache is kept (spec 4). */
+  sharedCacheTtlSeconds?: number;
 }
 
 export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
@@ -30,6 +33,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
       .split(',')
       .map((n) => n.trim())
       .filter(Boolean),
+    // A bad value fails here, at worker start, naming the variable.
+    sharedCacheTtlSeconds: sharedCacheTtlFromEnv(env),
   };
 }
 

@@ -9,6 +9,7 @@ import { modelStatusActivities } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
 import { serviceActivities } from './services.js';
 import { submitActivities } from './submit.js';
+import { sweeperActivities } from './sweeper.js';
 import { templateActivities } from './templates.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
@@ -24,6 +25,7 @@ export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudg
     ...cacheActivities(ctx),
     ...serviceActivities(ctx),
     ...submitActivities(ctx),
+    ...sweeperActivities(ctx),
   };
 }
 

@@ -1,28 +1,44 @@
 /**
  * `aim-orchestrator worker`: runs workflows and activities against the cluster of KUBECONFIG (or in-cluster).
- * Env: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default), AIM_TASK_QUEUE (aim).
+ * Env: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default), AIM_TASK_QUEUE (aim),
+ * AIM_LOG_LEVEL (INFO; JSON lines on stdout), AIM_METRICS_ADDRESS (0.0.0.0:9464, `off`), AIM_PAYLOAD_KEY (+ _KEY_ID,
+ * AIM_PAYLOAD_DECRYPT_KEYS: payload encryption, see client/dataConverter.ts).
  */
 import { loadKubeConfig } from '../activities/kube/config.js';
+import { dataConverterFromEnv } from '../client/dataConverter.js';
+import { installRuntime, startClusterMetrics } from './metrics.js';
 import { createWorker } from './worker.js';
+import { ensureCacheSweeperFromEnv } from './sweeper.js';
+
+// Before any connection: the Runtime (JSON logs, Prometheus endpoint) can be installed once per process.
+const { logger } = installRuntime({
+  logLevel: process.env.AIM_LOG_LEVEL,
+  metricsAddress: process.env.AIM_METRICS_ADDRESS,
+});
 
 async function main(): Promise<void> {
+  const kubeConfig = loadKubeConfig();
   const { worker, close } = await createWorker({
     temporalAddress: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: process.env.AIM_TASK_QUEUE ?? 'aim',
-    kubeConfig: loadKubeConfig(),
+    kubeConfig,
+    dataConverter: dataConverterFromEnv(process.env),
   });
+  const clusterMetrics = startClusterMetrics(kubeConfig, { log: logger });
+  await ensureCacheSweeperFromEnv(); // Shared-cache TTL sweeper (AIM_SHARED_CACHE_TTL, 0 = never)
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     await worker.run();
   } finally {
+    clusterMetrics.stop();
     await close();
   }
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  logger.error('worker stopped on an error', { error: err });
   process.exit(1);
 });

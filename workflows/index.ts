@@ -5,3 +5,4 @@ export { templateLifecycle } from './templateLifecycle.js';
 export { cacheLifecycle } from './cacheLifecycle.js';
 export { serviceLifecycle } from './serviceLifecycle.js';
 export { submit } from './submit.js';
+export { sharedCacheSweeper } from './cacheSweeper.js';

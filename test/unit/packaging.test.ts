@@ -62,8 +62,8 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'aim.silogen.ai',
     resource: 'aimmodelcaches',
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-    why: 'caches applied by services; bridge',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    why: 'caches applied by services; expired Shared caches deleted by the TTL sweeper; bridge',
   },
   {
     group: 'aim.silogen.ai',
@@ -80,8 +80,8 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'aim.silogen.ai',
     resource: 'aimservices',
-    verbs: ['get', 'list', 'watch', 'patch'],
-    why: 'read; finalizer apply; bridge',
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+    why: 'read; finalizer apply; submit workflow; bridge',
   },
   { group: 'aim.silogen.ai', resource: 'aimservices/status', verbs: ['patch'], why: 'status apply' },
   {
@@ -93,8 +93,8 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'serving.kserve.io',
     resource: 'inferenceservices',
-    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
-    why: 'apply; cleanup; bridge',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    why: 'read before apply; apply; cleanup; bridge',
   },
   { group: '', resource: 'secrets', verbs: ['get'], why: 'secretKeyRef check (key names only)' },
   { group: '', resource: 'serviceaccounts', verbs: ['get', 'create'], why: 'aim-downloader ServiceAccount' },
@@ -106,9 +106,14 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   },
   { group: '', resource: 'pods', verbs: ['list'], why: "a Job's pods" },
   { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'GPU availability; bridge' },
-  { group: '', resource: 'events', verbs: ['create'], why: 'condition transitions' },
+  { group: '', resource: 'events', verbs: ['list', 'create'], why: 'condition transitions; VolumeNotBound' },
   { group: '', resource: 'namespaces', verbs: ['get'], why: 'pingCluster' },
-  { group: 'batch', resource: 'jobs', verbs: ['get', 'list', 'watch', 'create'], why: 'probe/download Jobs; bridge' },
+  {
+    group: 'batch',
+    resource: 'jobs',
+    verbs: ['get', 'list', 'watch', 'create', 'delete'],
+    why: 'probe/download Jobs; Jobs in the way; bridge',
+  },
   { group: 'rbac.authorization.k8s.io', resource: 'roles', verbs: ['create'], why: 'per-cache progress Role' },
   {
     group: 'rbac.authorization.k8s.io',
@@ -205,11 +210,20 @@ const SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', '
 function envReadBy(files: string[]): Set<string> {
   const names = new Set<string>();
   for (const f of files.filter((x) => existsSync(join(ROOT, x))))
-    for (const m of read(f).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+    for (const m of read(f).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|_ENV = '([A-Z][A-Z0-9_]*)'/g))
+      names.add((m[1] ?? m[2])!);
   return names;
 }
-const WORKER_ENV = envReadBy(['worker/main.ts', 'activities/context.ts', 'activities/kube/config.ts']);
-const BRIDGE_ENV = envReadBy(['bridge/main.ts', 'bridge/bridge.ts', 'activities/kube/config.ts']);
+const RUNTIME_ENV_FILES = ['activities/kube/config.ts', 'client/dataConverter.ts', 'worker/logging.ts'];
+const WORKER_ENV = envReadBy([
+  'worker/main.ts',
+  'worker/metrics.ts',
+  'worker/sweeper.ts',
+  'activities/context.ts',
+  'domain/cacheTtl.ts',
+  ...RUNTIME_ENV_FILES,
+]);
+const BRIDGE_ENV = envReadBy(['bridge/main.ts', 'bridge/bridge.ts', ...RUNTIME_ENV_FILES]);
 
 function envOf(service: string): Record<string, string> {
   const env = asRecord(services[service]).environment;
