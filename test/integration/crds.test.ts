@@ -3,11 +3,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KINDS, type KindName } from '../../schemas/index.js';
 import { renderAll } from '../../schemas/crd/generate.js';
 import { CustomObjects } from '../../activities/kube/customObjects.js';
-import { KubeApiError } from '../../activities/kube/errors.js';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { loadKubeConfig, kubeRequest } from '../harness/kube.js';
 import { loadExamples, type Manifest } from '../cases/examples.js';
-import { INVALID_CASES, invalidManifest, type InvalidCase } from '../cases/invalidManifests.js';
 import { parse } from 'yaml';
 
 let kc: KubeConfig;
@@ -43,20 +41,6 @@ function place(m: Manifest): Manifest {
 async function create(m: Manifest): Promise<Manifest> {
   return objects.create(RESOURCES[m.kind as KindName], m as never);
 }
-
-async function refusal(fn: () => Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof KubeApiError) return err;
-    throw err;
-  }
-  throw new Error('the API server accepted it');
-}
-
-/** The server's whole answer: message plus every cause, so a test can look for the field and the rule. */
-const describeRefusal = (e: KubeApiError) =>
-  [e.message, ...e.causes.map((c) => `${c.field ?? ''}: ${c.message ?? ''}`)].join('\n');
 
 describe('CRDs in a real API server', () => {
   it.each(Object.values(KINDS).map((k) => [k.crdName] as const))('%s is Established', async (name) => {
@@ -102,37 +86,7 @@ describe('valid examples', () => {
   });
 });
 
-describe('invalid manifests', () => {
-  const refusedByApi = INVALID_CASES.filter((c) => c.enforcedBy !== 'zod');
-  it.each(refusedByApi.map((c) => [c.name, c] as const))(
-    'the API server refuses: %s',
-    async (_name, c: InvalidCase) => {
-      let err: KubeApiError;
-      if (c.update) {
-        const created = await create(place(invalidManifestBase(c)));
-        const changed = structuredClone(created);
-        c.mutate(changed);
-        err = await refusal(() => objects.replace(RESOURCES[created.kind as KindName], changed as never));
-      } else {
-        err = await refusal(() => create(place(invalidManifest(c))));
-      }
-      const text = describeRefusal(err);
-      expect([400, 422]).toContain(err.status);
-      expect(text).toContain(c.api!.path);
-      expect(text).toContain(c.api!.message);
-    },
-  );
-
-  const zodOnly = INVALID_CASES.filter((c) => c.enforcedBy === 'zod');
-  it.each(zodOnly.map((c) => [c.name, c] as const))(
-    'the API server accepts what only zod refuses: %s',
-    async (_name, c) => {
-      const m = place(invalidManifest(c));
-      if (c.name.includes('metadata.name')) m.metadata.name = `m${serial}`.padEnd(70, 'x');
-      await expect(create(m)).resolves.toBeTruthy();
-    },
-  );
-});
+// Invalid manifests live in test/corpus, one file each; test/corpus/corpus.test.ts sends every one to this server.
 
 describe('print columns and status', () => {
   it('shows every print column in table output, with values from the status subresource', async () => {
@@ -169,7 +123,3 @@ describe('print columns and status', () => {
     expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', ...def.printColumns.map((c) => c.name)]);
   });
 });
-
-function invalidManifestBase(c: InvalidCase): Manifest {
-  return structuredClone(loadExamples().get(c.example)!);
-}

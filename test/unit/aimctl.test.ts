@@ -7,7 +7,6 @@ import { EXIT, parseArgv, run, VERBS } from '../../client/aimctl.js';
 import { parseDuration, progressBar, table } from '../../client/aimctl/format.js';
 import { resolveKind } from '../../client/kinds.js';
 import { example, EXAMPLES_DIR } from '../cases/examples.js';
-import { INVALID_CASES, invalidManifest } from '../cases/invalidManifests.js';
 
 /** aimctl without a cluster: parsing, help, kind aliases, validation (exit 65) and plan. */
 const work = mkdtempSync(join(tmpdir(), 'aimctl-unit-'));
@@ -257,18 +256,4 @@ describe('plan', () => {
     expect(r.stdout).toContain('AIMService qwen-fast');
     expect(r.stdout).toContain('resolved at run time by name qwen-small');
   });
-});
-
-describe('the bad-input table through the CLI', () => {
-  const zodRefused = INVALID_CASES.filter((c) => c.enforcedBy !== 'api');
-  it.each(zodRefused.map((c) => [c.name, c] as const))(
-    'aimctl apply refuses %s with the field path (exit 65)',
-    async (_n, c) => {
-      const file = writeYaml(`case-${zodRefused.indexOf(c)}.yaml`, [invalidManifest(c)]);
-      const r = await aimctl('apply', '-f', file);
-      expect(r.code).toBe(EXIT.invalid);
-      expect(r.stderr).toContain(`${c.zod!.path}: `);
-      expect(r.stderr).toContain(c.zod!.message);
-    },
-  );
 });
