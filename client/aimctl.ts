@@ -309,7 +309,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     if (err instanceof KubeApiError) {
       s.err(`Error from server (${err.reason ?? err.kind}): ${err.message}`);
-      for (const c of err.causes) s.err(`  ${c.field ?? ''}: ${c.message ?? c.reason ?? ''}`);
+      // The server's message usually lists every cause already (`spec.x: Invalid value: …`); print only the rest.
+      for (const c of err.causes) {
+        const text = c.message ?? c.reason ?? '';
+        if (!err.message.includes(text)) s.err(`  ${c.field ?? ''}: ${text}`);
+      }
       return err.kind === 'Invalid' ? EXIT.invalid : EXIT.failure;
     }
     s.err(`error: ${err instanceof Error ? err.message : String(err)}`);
