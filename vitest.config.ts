@@ -14,6 +14,8 @@ class AuditLastSequencer extends BaseSequencer {
 // kube-apiserver started once per run by the global setup (test/harness/globalSetup.ts).
 export default defineConfig({
   test: {
+    // vitest 4 reads the sequencer from the root config only (a project's `sequence.sequencer` is ignored).
+    sequence: { sequencer: AuditLastSequencer },
     projects: [
       {
         test: {
@@ -34,7 +36,6 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Two cores: run integration files one at a time so server-side timing stays sane.
           fileParallelism: false,
-          sequence: { sequencer: AuditLastSequencer },
         },
       },
     ],

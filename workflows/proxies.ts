@@ -2,6 +2,7 @@ import {
   type ActivityOptions,
   ActivityFailure,
   ApplicationFailure,
+  TemporalFailure,
   proxyActivities,
   proxyLocalActivities,
 } from '@temporalio/workflow';
@@ -41,9 +42,16 @@ export const watch = proxyActivities<Activities>({
  * code and is rethrown (the workflow task fails and retries after a fix is deployed).
  */
 export function activityFailure(err: unknown): { type: string; message: string } {
-  if (!(err instanceof ActivityFailure)) throw err;
-  const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-  return { type: cause?.type ?? 'ActivityFailed', message: cause?.message ?? err.message };
+  // A remote activity's failure arrives as an ActivityFailure wrapping the ApplicationFailure; a local activity's
+  // as the ApplicationFailure itself. Both are failures of a step, reported as status; anything else is a bug.
+  if (!(err instanceof TemporalFailure)) throw err;
+  const app =
+    err instanceof ApplicationFailure
+      ? err
+      : err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
+        ? err.cause
+        : undefined;
+  return { type: app?.type ?? 'ActivityFailed', message: app?.message ?? err.message };
 }
 
 /** The status a lifecycle writes when a pass ends on an activity failure: Failed, with the failure on `Ready`. */
