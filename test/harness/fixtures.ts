@@ -238,3 +238,46 @@ export function defaultHubRepos(opts: DefaultHubReposOptions = {}): HubRepoFixtu
   }
   return repos;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Secret values of the suite
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Every secret value the test suite hands to the product: Secret data (S3 secret keys, Hub tokens), credentials given
+ * straight to tools, and the literal credentials of refused manifests (test/corpus, test/cases). The secrets audit
+ * (test/integration/zz-secretsAudit.test.ts) requires that none of them appears in a workflow history, a worker or
+ * bridge log, a server log, an AIM object's status or an Event, and fails when a test file uses a secret value that
+ * is missing here. Values generated per run are listed by their fixed prefix (the Hub fixture's tokens, the
+ * acceptance fixture's S3 key); the run's Kubernetes tokens are added by the audit itself.
+ */
+export const TEST_SECRET_VALUES: readonly string[] = [
+  // S3 secret keys of the integration files (startS3Server secretKey and the Secrets that reference it).
+  'model-secret-value-1',
+  'svc-secret-value-7',
+  'scn-secret-value-3',
+  'bridge-secret-value-3',
+  'job-secret-value-9',
+  'rbac-secret-value-5',
+  'fault-secret-value-5',
+  'aimtestsecret-s3cr3t-value',
+  'aim-test-secret-key-0123456789abcdefghij',
+  'e2e-secret-',
+  'demo-secret-key',
+  // Wrong keys: still secrets as far as the product knows (and a wrong key given straight to s5cmd).
+  'wrong-secret-value',
+  'wrong-key-value',
+  'not-the-secret',
+  // Secret data read by a pod's environment (kubelet test).
+  's3cr3t',
+  // Hugging Face tokens: the Hub fixture's (hf_valid…, hf_noaccess… plus random hex) and invalid ones.
+  'hf_valid',
+  'hf_noaccess',
+  'hf_invalidtokenvalue123',
+  'hf_thisIsNotAValidToken',
+  // Literal credentials of refused manifests (zod and the CRDs refuse them; they must not echo the value).
+  'hf_literal',
+  'literal-not-a-secret',
+  'session-token-literal',
+  'AKIAEXAMPLE',
+];

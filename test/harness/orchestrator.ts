@@ -5,6 +5,7 @@ import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/c
 import { Client, Connection } from '@temporalio/client';
 import { CustomObjects } from '../../activities/kube/customObjects.js';
 import { RESOURCES, type ResourceRef } from '../../activities/kube/resources.js';
+import { startBridge, type Bridge } from '../../bridge/bridge.js';
 import { createWorker, type AimWorker } from '../../worker/worker.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
 import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
@@ -17,14 +18,35 @@ import {
   type ProcessKubelet,
 } from './kubelet.js';
 import { loadKubeConfig } from './kube.js';
+import { recordRequestsOf, type RecordedRequest } from './apiRequests.js';
 import { waitFor } from './processes.js';
+import {
+  appendJsonLine,
+  bridgeLogger,
+  installWorkerLogger,
+  recordNamespaceState,
+  RUN_LOGS,
+  stackLogDir,
+} from './runLog.js';
+import { serviceAccountKubeConfig } from './serviceAccount.js';
 import { REPO_ROOT } from './stack.js';
 
-/** A worker (or several), a Temporal client, and a process kubelet: the orchestrator as a test sees it. */
+/**
+ * A worker (or several), a Temporal client, and a process kubelet: the orchestrator as a test sees it. The workers
+ * (and bridges started with `startBridge`) talk to the API server as the deploy ServiceAccount of deploy/rbac.yaml
+ * with a real token; `kc`, `objects` and `core` are the test's own admin clients (a user running kubectl).
+ */
 export interface OrchestratorFixture {
+  /** Admin: for creating objects as a user would and for assertions. */
   kc: KubeConfig;
   objects: CustomObjects;
   core: CoreV1Api;
+  /** What the workers and bridges use: the ServiceAccount's token, or admin with AIM_TEST_ADMIN_WORKER=1. */
+  workerKc: KubeConfig;
+  /** The user name the API server sees for `workerKc` (`system:serviceaccount:aim-system:aim-orchestrator`). */
+  workerIdentity: string;
+  /** Where this run's worker, bridge and request logs go (the stack's log dir). */
+  logDir: string;
   client: Client;
   taskQueue: string;
   namespace: string;
@@ -39,6 +61,13 @@ export interface OrchestratorFixture {
   startService(name: string, namespace: string): Promise<void>;
   /** Plays KServe (no controller runs here): the InferenceService reports Ready through its status subresource. */
   markInferenceServiceReady(name: string): Promise<void>;
+  /**
+   * Starts a bridge as the worker identity on this fixture's task queue, watching this fixture's namespace (or
+   * `namespaces`), logging to the run's bridge log; `stop()` stops it. Await `ready` before relying on it.
+   */
+  startBridge(opts?: { namespaces?: string[] }): Bridge;
+  /** Every API request the worker identity made from this process since the fixture started (not with admin). */
+  workerRequests(): RecordedRequest[];
   stop(): Promise<void>;
 }
 
@@ -49,12 +78,21 @@ export interface OrchestratorOptions {
   gpu?: GpuSpec;
   workers?: number;
   nodeName?: string;
+  /** Run the workers as admin instead of the deploy ServiceAccount (default: AIM_TEST_ADMIN_WORKER=1, for debugging). */
+  adminWorker?: boolean;
 }
 
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<OrchestratorFixture> {
   const workDir = mkdtempSync(join(tmpdir(), 'aim-orch-'));
+  const logDir = stackLogDir(opts.kubeconfigPath);
+  installWorkerLogger(logDir); // before the first worker connects: the Runtime is per process
   const kc = loadKubeConfig(opts.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
+  const adminWorker = opts.adminWorker ?? process.env.AIM_TEST_ADMIN_WORKER === '1';
+  const sa = adminWorker ? undefined : await serviceAccountKubeConfig(opts.kubeconfigPath);
+  const workerKc = sa?.kc ?? kc;
+  const workerIdentity = sa?.username ?? (kc.getCurrentUser()?.name || 'admin');
+  const workerRequests = sa ? recordRequestsOf(sa.token) : () => [];
   const namespace = `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const taskQueue = `aim-${namespace}`;
@@ -73,7 +111,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       temporalAddress: opts.temporalAddress,
       namespace: opts.temporalNamespace,
       taskQueue,
-      kubeConfig: kc,
+      kubeConfig: workerKc,
       settings: { downloaderImage: TEST_DOWNLOADER_IMAGE, submitNamespaces: [namespace] },
     });
     workers.push({ ...w, running: w.worker.run() });
@@ -82,10 +120,14 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   const client = new Client({ connection, namespace: opts.temporalNamespace });
 
   const objects = new CustomObjects(kc);
+  const bridges: Bridge[] = [];
   return {
     kc,
     objects,
     core,
+    workerKc,
+    workerIdentity,
+    logDir,
     client,
     taskQueue,
     namespace,
@@ -131,12 +173,40 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         { fieldManager: 'kserve-test' },
       );
     },
+    startBridge(o = {}) {
+      const bridge = startBridge({
+        kubeConfig: workerKc,
+        client,
+        taskQueue,
+        namespaces: o.namespaces ?? [namespace],
+        healthPort: 0,
+        log: bridgeLogger(logDir, { namespace }),
+      });
+      bridges.push(bridge);
+      return bridge;
+    },
+    workerRequests,
     async stop() {
+      await Promise.allSettled(bridges.map((b) => b.stop()));
       for (const w of workers) w.worker.shutdown();
       await Promise.allSettled(workers.map((w) => w.running));
       await Promise.allSettled(workers.map((w) => w.close()));
       await connection.close();
       await kubelet.stop();
+      // For the secrets audit at the end of the run: what this namespace showed, and what the worker identity asked.
+      await recordNamespaceState(kc, namespace, logDir).catch((err: unknown) =>
+        console.error(`[orchestrator] could not record the state of ${namespace}: ${String(err)}`),
+      );
+      const requests = workerRequests();
+      for (const r of requests)
+        appendJsonLine(join(logDir, RUN_LOGS.requests), { namespace, identity: workerIdentity, ...r });
+      const forbidden = requests.filter((r) => r.status === 403);
+      if (forbidden.length > 0)
+        console.error(
+          `[orchestrator] ${workerIdentity} was refused ${forbidden.length} request(s) (a rule missing in ` +
+            `deploy/rbac.yaml, or an API server restarting before its RBAC cache synced): ` +
+            [...new Set(forbidden.map((r) => `${r.method} ${r.path}`))].join(', '),
+        );
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
       rmSync(workDir, { recursive: true, force: true });
     },
