@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RESOURCES } from '../../activities/kube/resources.js';
-import { EXIT, run } from '../../client/aimctl.js';
+import { EXIT } from '../../client/aimctl.js';
 import { example } from '../cases/examples.js';
 import { startOrchestrator, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { runAimctl } from '../harness/scenarios.js';
 
 /**
  * aimctl against a real API server and Temporal with a worker running: apply → the SDK nudges the workflow → wait,
@@ -29,22 +30,14 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function aimctl(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run([...argv, '-n', orch.namespace], {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: {
-      KUBECONFIG: inject('kubeconfigPath'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_NAMESPACE: inject('temporalNamespace'),
-      AIM_TASK_QUEUE: orch.taskQueue,
-      TEMPORAL_UI: 'http://temporal-ui.test:8233',
-    },
+const aimctl = (...argv: string[]) =>
+  runAimctl([...argv, '-n', orch.namespace], {
+    KUBECONFIG: inject('kubeconfigPath'),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+    AIM_TASK_QUEUE: orch.taskQueue,
+    TEMPORAL_UI: 'http://temporal-ui.test:8233',
   });
-  return { code, stdout, stderr };
-}
 
 function writeYaml(name: string, docs: unknown[]): string {
   const path = join(work, name);

@@ -9,6 +9,7 @@ import { startBridge, type Bridge } from '../../bridge/bridge.js';
 import { example, type Manifest } from '../cases/examples.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { condition, putTinyModel, waitForGone as waitForObjectGone } from '../harness/scenarios.js';
 import { waitFor } from '../harness/processes.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 import { stackControl } from '../harness/control.js';
@@ -54,8 +55,7 @@ beforeAll(async () => {
   ]);
   batch = orch.kc.makeApiClient(BatchV1Api);
   await s3.createBucket('models');
-  await s3.putObject('models', 'qwen2-0.5b/config.json', '{"model_type":"qwen2"}\n');
-  await s3.putObject('models', 'qwen2-0.5b/model.safetensors', deterministicBytes('bridge/weights', 256 * 1024));
+  await putTinyModel(s3, 'models', 'qwen2-0.5b', deterministicBytes('bridge/weights', 256 * 1024));
   await orch.core.createNamespacedSecret({
     namespace: orch.namespace,
     body: { metadata: { name: 's3-credentials' }, stringData: { 'access-key': ACCESS, 'secret-key': SECRET } },
@@ -84,7 +84,6 @@ function customService(name: string): Manifest {
 
 const svc = (name: string, until: (s: any) => boolean, timeoutMs = 120_000) =>
   waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
-const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 const serviceId = (name: string) => `aim/AIMService/${orch.namespace}/${name}`;
 
 async function signalsReceived(workflowId: string, signal: string): Promise<number> {
@@ -92,16 +91,8 @@ async function signalsReceived(workflowId: string, signal: string): Promise<numb
   return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === signal).length;
 }
 
-async function waitForGone(res: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, timeoutMs = 60_000) {
-  await waitFor(
-    `${res.plural} ${name} gone`,
-    async () => ((await orch.objects.get(res, name, orch.namespace)) ? undefined : true),
-    {
-      timeoutMs,
-      intervalMs: 300,
-    },
-  );
-}
+const waitForGone = (res: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, timeoutMs = 60_000) =>
+  waitForObjectGone(orch.objects, res, name, orch.namespace, timeoutMs);
 
 describe('the bridge forwards kubectl changes to the workflows (spec section 9)', () => {
   it('serves /healthz and /readyz', async () => {

@@ -7,6 +7,7 @@ import { RESOURCES } from '../../activities/kube/resources.js';
 import { example, type Manifest } from '../cases/examples.js';
 import { kubeRequest } from '../harness/kube.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { condition, putTinyModel } from '../harness/scenarios.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- status shapes are asserted field by field */
@@ -34,8 +35,7 @@ beforeAll(async () => {
     startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET }),
   ]);
   await s3.createBucket('models');
-  await s3.putObject('models', 'qwen2-0.5b/config.json', '{"model_type":"qwen2"}\n');
-  await s3.putObject('models', 'qwen2-0.5b/model.safetensors', Buffer.alloc(64 * 1024, 7));
+  await putTinyModel(s3, 'models', 'qwen2-0.5b', Buffer.alloc(64 * 1024, 7));
   await orch.core.createNamespacedSecret({
     namespace: orch.namespace,
     body: { metadata: { name: 's3-credentials' }, stringData: { 'access-key': ACCESS, 'secret-key': SECRET } },
@@ -83,8 +83,6 @@ const templatesOf = async (name: string) =>
       labelSelector: `aim.silogen.ai/model=${name}`,
     })
   ).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-
-const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 
 describe('AIMModel with an S3 source and custom templates (scenario 1)', () => {
   it('builds the templates with merged hardware, probes the source and becomes Ready on an MI300X node', async () => {

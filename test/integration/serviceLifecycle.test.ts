@@ -9,6 +9,7 @@ import { RESOURCES } from '../../activities/kube/resources.js';
 import { example, type Manifest } from '../cases/examples.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { condition, putTinyModel, waitForGone as waitForObjectGone } from '../harness/scenarios.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 
 /**
@@ -35,8 +36,7 @@ beforeAll(async () => {
   ]);
   batch = orch.kc.makeApiClient(BatchV1Api);
   await s3.createBucket('models');
-  await s3.putObject('models', 'qwen2-0.5b/config.json', '{"model_type":"qwen2"}\n');
-  await s3.putObject('models', 'qwen2-0.5b/model.safetensors', WEIGHTS);
+  await putTinyModel(s3, 'models', 'qwen2-0.5b', WEIGHTS);
 }, 180_000);
 
 afterAll(async () => {
@@ -65,7 +65,6 @@ async function createSecret(name: string): Promise<void> {
 
 const svc = (name: string, until: (s: any) => boolean, timeoutMs = 120_000) =>
   waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
-const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 
 describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
   it('creates the model, template, cache, PVC and download, deploys the InferenceService and becomes Running', async () => {
@@ -243,15 +242,5 @@ describe('credentials (scenario 6)', () => {
   });
 });
 
-async function waitForGone(
-  res: (typeof RESOURCES)[keyof typeof RESOURCES],
-  name: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!(await orch.objects.get(res, name, orch.namespace))) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${res.plural} ${name} still exists`);
-}
+const waitForGone = (res: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, timeoutMs = 60_000) =>
+  waitForObjectGone(orch.objects, res, name, orch.namespace, timeoutMs);

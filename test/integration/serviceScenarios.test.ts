@@ -10,6 +10,7 @@ import { deterministicBytes, GATED_REPO, PRIVATE_REPO } from '../harness/fixture
 import { startHfHub, type HfHub } from '../harness/hfHub.js';
 import { startHttpProxy, type HttpProxy } from '../harness/httpProxy.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { condition, putTinyModel } from '../harness/scenarios.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 
 /** Spec 10 scenarios 5, 7, 8, 11, 12 and 13, plus services by name and by image. */
@@ -37,8 +38,7 @@ beforeAll(async () => {
   proxy = await startHttpProxy({ target: s3.endpoint });
   batch = orch.kc.makeApiClient(BatchV1Api);
   await s3.createBucket('models');
-  await s3.putObject('models', 'qwen/config.json', '{"model_type":"qwen2"}\n');
-  await s3.putObject('models', 'qwen/model.safetensors', WEIGHTS);
+  await putTinyModel(s3, 'models', 'qwen', WEIGHTS);
   await orch.core.createNamespacedSecret({
     namespace: orch.namespace,
     body: { metadata: { name: 's3' }, stringData: { id: ACCESS, secret: SECRET } },
@@ -98,7 +98,6 @@ async function start(m: Manifest): Promise<void> {
 
 const svc = (name: string, until: (s: any) => boolean, timeoutMs = 150_000) =>
   waitForObject<any>(orch.objects, RESOURCES.AIMService, name, orch.namespace, until, timeoutMs);
-const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);
 
 async function runToRunning(name: string): Promise<any> {
   await svc(name, (s) => condition(s, 'CacheReady')?.status === 'True');
