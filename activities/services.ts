@@ -368,8 +368,21 @@ export function serviceActivities(ctx: ActivityContext) {
         serviceNamespace: ref.namespace,
         modelName: modelRef.name,
       });
-      if ('reason' in result)
-        return { failure: { status: 'False', reason: 'TemplateNotFound', message: result.reason, retryable: true } };
+      if ('reason' in result) {
+        // While the model's own workflow is still building and evaluating its templates, no template is not a
+        // failure yet: Unknown (a Normal Event), not a Warning on every healthy start.
+        const building = !m.status?.status || m.status.status === 'Pending' || m.status.status === 'Progressing';
+        return building
+          ? {
+              failure: {
+                status: 'Unknown',
+                reason: 'AwaitingTemplates',
+                message: `${modelRef.kind} ${modelRef.name} is still building its templates`,
+                retryable: true,
+              },
+            }
+          : { failure: { status: 'False', reason: 'TemplateNotFound', message: result.reason, retryable: true } };
+      }
       const sel = result.selected;
       return {
         ok: {
