@@ -1,0 +1,129 @@
+// The API fault proxy itself (test/harness/apiFaultProxy.ts), against the real test API server: what it injects,
+// that a 500 comes after the write, that watches pass through, and that a seed fixes the fault sequence.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApiFaultProxy, type ApiFaultProxyOptions } from '../harness/apiFaultProxy.js';
+import { kubeRequest, loadKubeConfig } from '../harness/kube.js';
+
+const work = mkdtempSync(join(tmpdir(), 'aim-api-fault-proxy-'));
+const ns = `fault-proxy-${randomBytes(3).toString('hex')}`;
+let direct: KubeConfig;
+
+beforeAll(async () => {
+  direct = loadKubeConfig(inject('kubeconfigPath'));
+  await direct.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+});
+
+afterAll(async () => {
+  await direct
+    ?.makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: ns })
+    .catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A proxy with these rates and a kubeconfig through it; stopped by the caller. */
+async function proxied(opts: Partial<ApiFaultProxyOptions>) {
+  const stack = inject('stack');
+  const proxy = await startApiFaultProxy({
+    target: stack.kubeServer,
+    targetCaPath: stack.kubeCaPath,
+    workDir: mkdtempSync(join(work, 'p-')),
+    ...opts,
+  });
+  const path = join(work, `kubeconfig-${randomBytes(3).toString('hex')}`);
+  await proxy.writeKubeconfig(path, stack.kubeToken);
+  return { proxy, kc: loadKubeConfig(path) };
+}
+
+describe('API fault proxy', () => {
+  it('answers 429 with Retry-After without forwarding, and counts it', async () => {
+    const { proxy, kc } = await proxied({ rate429: 1, rate500: 0, retryAfterSeconds: 3 });
+    try {
+      const name = `cm-${randomBytes(3).toString('hex')}`;
+      const res = await kubeRequest(kc, {
+        method: 'POST',
+        path: `/api/v1/namespaces/${ns}/configmaps`,
+        body: JSON.stringify({ metadata: { name } }),
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBe('3');
+      expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', reason: 'TooManyRequests', code: 429 });
+      expect(proxy.stats()).toMatchObject({ requests: 1, injected429: 1, injected500: 0 });
+      const direct404 = await kubeRequest(direct, {
+        method: 'GET',
+        path: `/api/v1/namespaces/${ns}/configmaps/${name}`,
+      });
+      expect(direct404.status).toBe(404); // never reached the API server
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('answers 500 after the API server did the write', async () => {
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 1 });
+    try {
+      const name = `cm-${randomBytes(3).toString('hex')}`;
+      const res = await kubeRequest(kc, {
+        method: 'POST',
+        path: `/api/v1/namespaces/${ns}/configmaps`,
+        body: JSON.stringify({ metadata: { name } }),
+      });
+      expect(res.status).toBe(500);
+      const stored = await kubeRequest(direct, { method: 'GET', path: `/api/v1/namespaces/${ns}/configmaps/${name}` });
+      expect(stored.status).toBe(200);
+      expect(proxy.faults()).toEqual([{ status: 500, method: 'POST', path: `/api/v1/namespaces/${ns}/configmaps` }]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('passes watches through untouched, even at a 100 % fault rate', async () => {
+    const { proxy, kc } = await proxied({ rate429: 1, rate500: 0 });
+    try {
+      // A watch that ends by itself: the server closes it after timeoutSeconds, having sent the namespace's ADDED.
+      const res = await kubeRequest(kc, {
+        method: 'GET',
+        path: `/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D${ns}&timeoutSeconds=1`,
+        timeoutMs: 15_000,
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('"type":"ADDED"');
+      expect(proxy.stats()).toMatchObject({ watches: 1, requests: 0, injected429: 0 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a seed fixes which requests fail; a targeted fault hits the request it names', async () => {
+    const pattern = async (seed: number): Promise<number[]> => {
+      const { proxy, kc } = await proxied({ seed, rate429: 0.25, rate500: 0.25 });
+      try {
+        const out: number[] = [];
+        for (let i = 0; i < 24; i++) out.push((await kubeRequest(kc, { method: 'GET', path: '/version' })).status);
+        return out;
+      } finally {
+        await proxy.stop();
+      }
+    };
+    const a = await pattern(7);
+    expect(await pattern(7)).toEqual(a);
+    expect(await pattern(8)).not.toEqual(a);
+    expect(new Set(a)).toEqual(new Set([200, 429, 500]));
+
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 0 });
+    try {
+      const hit = proxy.injectOnce({ method: 'GET', pathIncludes: '/api/v1/namespaces/', status: 429 });
+      expect((await kubeRequest(kc, { method: 'GET', path: '/version' })).status).toBe(200);
+      expect((await kubeRequest(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}` })).status).toBe(429);
+      expect((await kubeRequest(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}` })).status).toBe(200);
+      expect(await hit).toEqual({ status: 429, method: 'GET', path: `/api/v1/namespaces/${ns}` });
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
