@@ -259,7 +259,9 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
     await waitForGone(RESOURCES.AIMModelCache, cacheName);
     timings.serviceGone = Date.now() - t0;
     expect(await signalsReceived(serviceId('chat'), 'deleted')).toBeGreaterThanOrEqual(1);
-    const d = await orch.client.workflow.getHandle(serviceId('chat')).describe();
-    expect(d.status.name).toBe('COMPLETED');
+    // The object is gone as soon as the cleanup step drops the finalizer; the workflow completes just after.
+    const handle = orch.client.workflow.getHandle(serviceId('chat'));
+    await handle.result();
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
   });
 });
