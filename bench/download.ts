@@ -6,17 +6,17 @@
  * reference's tool) and `aws s3 cp`. HF: a BENCH_HF_MB fixture repo through the downloader and raw `hf download`.
  * `dd` to the same disk is the ceiling. Targets: ≥ 0.9× raw s5cmd, ≥ 3× s3cmd, ≥ 0.9× raw hf.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from '../test/harness/bins.js';
 import { baseDownloaderEnv, runDownloader } from '../test/harness/downloaderProcess.js';
-import { REPO_ROOT } from '../test/harness/stack.js';
 import { defaultHubRepos, GeneratedContent, LARGE_REPO } from '../test/harness/fixtures.js';
 import { startHfHub } from '../test/harness/hfHub.js';
 import { startS3Server } from '../test/harness/s3Server.js';
-import { printTable, type Row } from './table.js';
+import { compileForBench } from './compile.js';
+import { printHeader, printTable, type Row } from './table.js';
 
 const OBJECT_MB = Number(process.env.BENCH_OBJECT_MB ?? 256);
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 4);
@@ -58,25 +58,12 @@ function phases(stdout: string): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${execFileSync('nproc').toString().trim()} cores; work dir ${work}`);
+  printHeader('download throughput (npm run bench:download)', [
+    `BENCH_OBJECT_MB=${OBJECT_MB} BENCH_OBJECTS=${OBJECTS} BENCH_HF_MB=${HF_MB} npm run bench:download`,
+  ]);
+  console.log(`work dir ${work}`);
   // Run the downloader compiled, as the image does, so that tsx's start-up transpiling is not measured.
-  const dist = join(REPO_ROOT, '.aim', 'bench-dist'); // inside the repo: node_modules and "type": "module" resolve
-  execFileSync(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(REPO_ROOT, 'tsconfig.json'),
-      '--outDir',
-      dist,
-      '--noEmit',
-      'false',
-      '--sourceMap',
-      'false',
-    ],
-    { stdio: 'inherit' },
-  );
-  const entry = join(dist, 'downloader', 'main.js');
+  const entry = compileForBench().downloader;
   const ddFile = join(work, 'dd.bin');
   const ddBytes = OBJECT_MB * OBJECTS * 1024 * 1024;
   const ddSeconds = await time(() =>
@@ -178,8 +165,8 @@ async function main(): Promise<void> {
       bytes,
     });
     printTable(`S3: ${OBJECTS} x ${OBJECT_MB} MiB from a local SeaweedFS`, rows, 'raw s5cmd', [
-      ['aim downloader (s5cmd + verify)', 'raw s5cmd'],
-      ['aim downloader (s5cmd + verify)', 's3cmd (reference)'],
+      ['aim downloader (s5cmd + verify)', 'raw s5cmd', 0.9],
+      ['aim downloader (s5cmd + verify)', 's3cmd (reference)', 3],
     ]);
     console.log(`downloader termination message: ${JSON.stringify(dlResult)}`);
     console.log(`downloader phases (s): ${dlPhases}`);
@@ -229,7 +216,7 @@ async function main(): Promise<void> {
       bytes: hfBytes,
     });
     printTable(`Hugging Face: ${HF_MB} MiB fixture repo from a local Hub endpoint`, hfRows, 'raw hf download', [
-      ['aim downloader (hf + verify)', 'raw hf download'],
+      ['aim downloader (hf + verify)', 'raw hf download', 0.9],
     ]);
     console.log(`downloader phases (s): ${hfPhases}`);
   } finally {

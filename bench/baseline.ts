@@ -1,0 +1,228 @@
+/**
+ * The "same Kubernetes calls issued back-to-back by a script" baseline of the orchestration bench.
+ *
+ * `recordService` reads back everything the orchestrator made for one service (model, template, cache, the
+ * ServiceAccount, Role and RoleBinding, the probe and download Jobs, the PVC, the InferenceService, and the final
+ * statuses); `replayService` issues the same objects into a fresh namespace, one call at a time, with the same API
+ * server, identity and kubelet: apply the AIMService (as the user does), its finalizer, model, template, their
+ * statuses, the service status, the cache, ServiceAccount, Role, RoleBinding, the probe Job (waiting on a watch for
+ * Complete), the PVC, the download Job (waiting for Complete), the cache status, the InferenceService. Nothing decides
+ * anything: the difference to the orchestrated run is Temporal, the workflows, and the orchestrator's extra reads and
+ * writes (extra status updates, create-or-get reads, Job polling).
+ */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
+import { FIELD_MANAGERS, FINALIZER_CLEANUP } from '../schemas/constants.js';
+import { kubeRequest } from '../test/harness/kube.js';
+import type { Manifest } from '../test/cases/examples.js';
+import { within } from './measure.js';
+
+type Json = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; uid?: string } };
+
+interface Step {
+  what: string;
+  method: 'POST' | 'APPLY';
+  /** Collection path (POST) or object path (APPLY) in the recorded namespace. */
+  path: string;
+  body: Json;
+  fieldManager?: string;
+  /** UID of the recorded object: owner references to it are mapped to the replayed object's UID. */
+  recordedUid?: string;
+  /** After the call: wait until this Job is Complete. */
+  waitForJob?: string;
+}
+
+export interface Recording {
+  namespace: string;
+  service: Manifest;
+  serviceUid: string;
+  steps: Step[];
+}
+
+const crPath = (res: ResourceRef, ns: string, name?: string) =>
+  `/apis/${res.group}/${res.version}/namespaces/${ns}/${res.plural}${name ? `/${name}` : ''}`;
+
+async function getJson(kc: KubeConfig, path: string): Promise<Json> {
+  const res = await kubeRequest(kc, { method: 'GET', path });
+  if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
+  return JSON.parse(res.body) as Json;
+}
+
+/** An object as a client would send it: no server-set metadata, status, or controller-generated selectors. */
+function clean(obj: Json): Json {
+  const o = structuredClone(obj);
+  delete o.status;
+  const md = o.metadata;
+  for (const k of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink'])
+    delete md[k];
+  const stripLabels = (labels: unknown) => {
+    const l = labels as Record<string, string> | undefined;
+    for (const k of Object.keys(l ?? {})) if (/(^|\/)(controller-uid|job-name)$/.test(k)) delete l![k];
+  };
+  stripLabels(md.labels);
+  const ann = md.annotations as Record<string, string> | undefined;
+  for (const k of Object.keys(ann ?? {})) if (/^(pv\.kubernetes\.io|volume\.)/.test(k)) delete ann![k];
+  if (ann && Object.keys(ann).length === 0) delete md.annotations;
+  if (Array.isArray(md.finalizers))
+    md.finalizers = md.finalizers.filter((f) => !String(f).startsWith('kubernetes.io/'));
+  const spec = o.spec as Record<string, unknown> | undefined;
+  if (o.kind === 'Job' && spec) {
+    delete spec.selector;
+    stripLabels((spec.template as { metadata?: { labels?: unknown } }).metadata?.labels);
+  }
+  if (o.kind === 'PersistentVolumeClaim' && spec) delete spec.volumeName;
+  return o;
+}
+
+function statusOnly(obj: Json): Json {
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+    status: obj.status,
+  } as Json;
+}
+
+/** Reads back what the orchestrator made for `serviceName` (which must have its InferenceService). */
+export async function recordService(kc: KubeConfig, namespace: string, serviceName: string): Promise<Recording> {
+  const svc = await getJson(kc, crPath(RESOURCES.AIMService, namespace, serviceName));
+  const st = svc.status as {
+    resolvedModel: { name: string };
+    resolvedTemplate: { name: string };
+    caches: Array<{ name: string }>;
+  };
+  const model = await getJson(kc, crPath(RESOURCES.AIMModel, namespace, st.resolvedModel.name));
+  const template = await getJson(kc, crPath(RESOURCES.AIMServiceTemplate, namespace, st.resolvedTemplate.name));
+  const cacheName = st.caches[0]!.name;
+  const cache = await getJson(kc, crPath(RESOURCES.AIMModelCache, namespace, cacheName));
+  const cacheStatus = cache.status as { persistentVolumeClaim: string; probeAttempt?: number; attempt?: number };
+  const sa = await getJson(kc, `/api/v1/namespaces/${namespace}/serviceaccounts/aim-downloader`);
+  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
+  const role = await getJson(kc, `${rbac}/roles/${cacheName}-progress`);
+  const binding = await getJson(kc, `${rbac}/rolebindings/${cacheName}-progress`);
+  const jobs = `/apis/batch/v1/namespaces/${namespace}/jobs`;
+  const probe = await getJson(kc, `${jobs}/${cacheName}-probe-${cacheStatus.probeAttempt ?? 1}`);
+  const download = await getJson(kc, `${jobs}/${cacheName}-dl-${cacheStatus.attempt ?? 1}`);
+  const pvc = await getJson(
+    kc,
+    `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${cacheStatus.persistentVolumeClaim}`,
+  );
+  const isvc = await getJson(kc, crPath(RESOURCES.InferenceService, namespace, serviceName));
+
+  const service = clean(svc) as unknown as Manifest;
+  delete (service.metadata as Record<string, unknown>).finalizers;
+  const applyCr = (what: string, res: ResourceRef, obj: Json, fieldManager?: string): Step => ({
+    what,
+    method: 'APPLY',
+    path: crPath(res, namespace, obj.metadata.name),
+    body: clean(obj),
+    ...(obj.metadata.uid ? { recordedUid: obj.metadata.uid } : {}),
+    ...(fieldManager ? { fieldManager } : {}),
+  });
+  const status = (what: string, res: ResourceRef, obj: Json): Step => ({
+    what,
+    method: 'APPLY',
+    path: `${crPath(res, namespace, obj.metadata.name)}/status`,
+    body: statusOnly(obj),
+  });
+  const post = (what: string, collection: string, obj: Json, waitForJob?: string): Step => ({
+    what,
+    method: 'POST',
+    path: collection,
+    body: clean(obj),
+    ...(waitForJob ? { waitForJob } : {}),
+  });
+  const steps: Step[] = [
+    applyCr(
+      'service finalizer',
+      RESOURCES.AIMService,
+      {
+        apiVersion: svc.apiVersion,
+        kind: svc.kind,
+        metadata: { name: serviceName, namespace, finalizers: [FINALIZER_CLEANUP] },
+      } as Json,
+      FIELD_MANAGERS.finalizer,
+    ),
+    applyCr('model', RESOURCES.AIMModel, model),
+    applyCr('template', RESOURCES.AIMServiceTemplate, template),
+    status('template status', RESOURCES.AIMServiceTemplate, template),
+    status('model status', RESOURCES.AIMModel, model),
+    status('service status', RESOURCES.AIMService, svc),
+    applyCr('cache', RESOURCES.AIMModelCache, cache),
+    post('serviceaccount', `/api/v1/namespaces/${namespace}/serviceaccounts`, sa),
+    post('role', `${rbac}/roles`, role),
+    post('rolebinding', `${rbac}/rolebindings`, binding),
+    post('probe job', jobs, probe, probe.metadata.name),
+    post('pvc', `/api/v1/namespaces/${namespace}/persistentvolumeclaims`, pvc),
+    post('download job', jobs, download, download.metadata.name),
+    status('cache status', RESOURCES.AIMModelCache, cache),
+    applyCr('inferenceservice', RESOURCES.InferenceService, isvc),
+  ];
+  return { namespace, service, serviceUid: svc.metadata.uid!, steps };
+}
+
+/** Writes one replay issues (the user's AIMService apply included). */
+export const replayWrites = (rec: Recording): number => rec.steps.length + 1;
+
+async function waitForJobComplete(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  let abort: AbortController | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const onEvent = (_type: string, job: { status?: { conditions?: Array<{ type: string; status: string }> } }) => {
+      const c = job.status?.conditions?.find(
+        (x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True',
+      );
+      if (c?.type === 'Complete') resolve();
+      else if (c) reject(new Error(`job ${namespace}/${name} failed`));
+    };
+    void new Watch(kc)
+      .watch(
+        `/apis/batch/v1/namespaces/${namespace}/jobs`,
+        { fieldSelector: `metadata.name=${name}` },
+        onEvent,
+        (err?: unknown) => reject(err instanceof Error ? err : new Error(`watch of job ${name} ended`)),
+      )
+      .then((ac) => (abort = ac), reject);
+  });
+  try {
+    await within(done, 300_000, `job ${namespace}/${name} to complete`);
+  } finally {
+    abort?.abort();
+  }
+}
+
+/**
+ * Issues the recording into `namespace` (which must exist with the credentials Secret), starting with the user's
+ * apply of the AIMService. Returns once the InferenceService is created.
+ */
+export async function replayService(kc: KubeConfig, rec: Recording, namespace: string): Promise<void> {
+  const uids = new Map<string, string>();
+  const retarget = (body: Json) => {
+    let s = JSON.stringify(body).replaceAll(`"${rec.namespace}"`, `"${namespace}"`);
+    for (const [from, to] of uids) s = s.replaceAll(from, to);
+    return s;
+  };
+  const send = async (method: 'POST' | 'APPLY', path: string, body: Json, fieldManager: string, force: boolean) => {
+    const url = `${path.replace(`/namespaces/${rec.namespace}/`, `/namespaces/${namespace}/`)}?fieldManager=${encodeURIComponent(fieldManager)}${method === 'APPLY' && force ? '&force=true' : ''}`;
+    const res = await kubeRequest(kc, {
+      method: method === 'APPLY' ? 'PATCH' : 'POST',
+      path: url,
+      body: retarget(body),
+      ...(method === 'APPLY' ? { contentType: 'application/apply-patch+yaml' } : {}),
+    });
+    if (res.status >= 300) throw new Error(`${method} ${url}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    return JSON.parse(res.body) as Json;
+  };
+  const created = await send(
+    'APPLY',
+    crPath(RESOURCES.AIMService, rec.namespace, rec.service.metadata.name),
+    rec.service as unknown as Json,
+    'kubectl',
+    false,
+  );
+  uids.set(rec.serviceUid, created.metadata.uid!);
+  for (const step of rec.steps) {
+    const out = await send(step.method, step.path, step.body, step.fieldManager ?? FIELD_MANAGERS.orchestrator, true);
+    if (step.recordedUid && out.metadata.uid) uids.set(step.recordedUid, out.metadata.uid);
+    if (step.waitForJob) await waitForJobComplete(kc, namespace, step.waitForJob);
+  }
+}
