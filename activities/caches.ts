@@ -16,7 +16,7 @@ import { downloadJobName, probeJobName, pvcName } from '../domain/naming.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 import { emitTransitions } from './events.js';
-import { createJobIfAbsent } from './jobs.js';
+import { createJobIfAbsent, jobActivities } from './jobs.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -147,16 +147,9 @@ export function cacheActivities(ctx: ActivityContext) {
     async ensureCacheRbac(ref: CacheRef, uid: string): Promise<void> {
       const c = await mustRead(ref, uid);
       const sa = downloaderServiceAccount(c.spec.serviceAccountName);
-      if (sa === DOWNLOADER_SERVICE_ACCOUNT) {
-        await ctx.core
-          .createNamespacedServiceAccount({
-            namespace: ref.namespace,
-            body: { metadata: { name: sa, namespace: ref.namespace, labels: { [LABELS.managedBy]: MANAGED_BY } } },
-          })
-          .catch((err: unknown) => {
-            if (toKubeError(err).kind !== 'AlreadyExists') fail(`create serviceaccount ${sa}`)(err);
-          });
-      }
+      // Read before create: the account exists in all but the first cache of a namespace, and a refused create is
+      // still a write request.
+      if (sa === DOWNLOADER_SERVICE_ACCOUNT) await jobActivities(ctx).ensureDownloaderServiceAccount(ref.namespace);
       for (const create of [
         () =>
           ctx.rbac.createNamespacedRole({

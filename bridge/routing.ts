@@ -146,6 +146,19 @@ export function nodeHardwareChanged(old: BridgeObject | undefined, obj: BridgeOb
 }
 
 /**
+ * Nothing but the owner list, managed fields or resourceVersion differ: nothing an owner's workflow can act on. It
+ * matters for a model shared by many services: each one adds its own owner entry, and waking every owner on each
+ * addition would cost N²/2 signals (and service passes) for N services.
+ */
+export function onlyBookkeepingChanged(old: BridgeObject, obj: BridgeObject): boolean {
+  const strip = (o: BridgeObject) => ({
+    ...o,
+    metadata: { ...o.metadata, ownerReferences: undefined, managedFields: undefined, resourceVersion: undefined },
+  });
+  return sameJson(strip(old), strip(obj));
+}
+
+/**
  * The signals for one event. `old` is the last version the bridge saw (undefined for a new object); for DELETED,
  * `obj` is the final state of the object.
  */
@@ -191,7 +204,7 @@ export function route(
 
   // Any change, status included, of an owned or labelled object wakes its owner. A start only when the owner is
   // known to exist (a cascade of deletions must not restart the finished workflows of deleted owners).
-  if (type === 'MODIFIED' && old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return sends;
+  if (type === 'MODIFIED' && old && onlyBookkeepingChanged(old, obj)) return sends;
   for (const target of dependencyTargets(kind, obj)) {
     sends.push({ signal: 'dependencyChanged', target, start: ctx.exists(target), nudge });
   }

@@ -162,8 +162,16 @@ describe('bridge routing (spec section 9)', () => {
       'InferenceService',
       'MODIFIED',
       obj({ name: 'chat', labels: { 'aim.silogen.ai/service': 'chat' } }),
-      obj({ name: 'chat', rv: '11', labels: { 'aim.silogen.ai/service': 'chat' } }),
+      obj({ name: 'chat', rv: '11', labels: { 'aim.silogen.ai/service': 'chat' }, status: { ready: true } }),
       [`dependencyChanged+start AIMService/${NS}/chat`],
+    ],
+    [
+      'a shared model gaining an owner entry wakes nobody (only bookkeeping changed)',
+      'AIMModel',
+      'MODIFIED',
+      obj({ name: 'm', owners: [svcOwner] }),
+      obj({ name: 'm', rv: '11', owners: [svcOwner, { ...svcOwner, name: 'chat-2', controller: false }] }),
+      [],
     ],
     [
       'dedicated cache turning Ready: nothing to itself, dependencyChanged to its service',
