@@ -102,28 +102,9 @@ export function formatLogLine(entry: LogEntry, env: Record<string, string | unde
   }
 }
 
-/** A Temporal `Logger` writing JSON lines; `write` defaults to stdout. */
-export class JsonLogger implements Logger {
-  private readonly severity: number;
-
-  constructor(
-    readonly level: LogLevel = 'INFO',
-    private readonly write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
-    private readonly env: Record<string, string | undefined> = process.env,
-  ) {
-    this.severity = LOG_LEVELS.indexOf(level);
-  }
-
-  log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    if (LOG_LEVELS.indexOf(level) < this.severity) return;
-    const { [LOG_TIMESTAMP]: timestampNanos, ...rest } = (meta ?? {}) as LogMetadata & { [LOG_TIMESTAMP]?: bigint };
-    this.write(
-      formatLogLine(
-        { level, message, meta: rest, ...(typeof timestampNanos === 'bigint' ? { timestampNanos } : {}) },
-        this.env,
-      ),
-    );
-  }
+/** A Temporal `Logger` from one `log(level, …)`: the per-level methods, written once. */
+export abstract class LevelLogger implements Logger {
+  abstract log(level: LogLevel, message: string, meta?: LogMetadata): void;
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);
   }
@@ -138,6 +119,31 @@ export class JsonLogger implements Logger {
   }
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
+  }
+}
+
+/** A Temporal `Logger` writing JSON lines; `write` defaults to stdout. */
+export class JsonLogger extends LevelLogger {
+  private readonly severity: number;
+
+  constructor(
+    readonly level: LogLevel = 'INFO',
+    private readonly write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {
+    super();
+    this.severity = LOG_LEVELS.indexOf(level);
+  }
+
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    if (LOG_LEVELS.indexOf(level) < this.severity) return;
+    const { [LOG_TIMESTAMP]: timestampNanos, ...rest } = (meta ?? {}) as LogMetadata & { [LOG_TIMESTAMP]?: bigint };
+    this.write(
+      formatLogLine(
+        { level, message, meta: rest, ...(typeof timestampNanos === 'bigint' ? { timestampNanos } : {}) },
+        this.env,
+      ),
+    );
   }
 }
 

@@ -5,11 +5,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, type CoreV1Event, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { IllegalStateError, type LogLevel, type LogMetadata, type Logger } from '@temporalio/common';
+import { IllegalStateError, type LogLevel, type LogMetadata } from '@temporalio/common';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CustomObjects } from '../../activities/kube/customObjects.js';
 import { RESOURCES, type ResourceKind } from '../../activities/kube/resources.js';
-import { JsonLogger } from '../../worker/logging.js';
+import { JsonLogger, LevelLogger } from '../../worker/logging.js';
 
 export const RUN_LOGS = {
   workers: 'workers.jsonl',
@@ -42,12 +42,13 @@ const appendTo = (file: string) => (line: string) => {
 };
 
 /** The product's JSON logger into `file` (every level), and warnings and errors on stderr as well. */
-class RunLogger implements Logger {
+class RunLogger extends LevelLogger {
   private readonly file: JsonLogger;
   private readonly stderr = new DefaultLogger('WARN');
   private readonly context: LogMetadata;
 
   constructor(path: string, context: LogMetadata = {}) {
+    super();
     this.file = new JsonLogger('DEBUG', appendTo(path));
     this.context = { pid: process.pid, ...context };
   }
@@ -55,21 +56,6 @@ class RunLogger implements Logger {
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     this.file.log(level, message, { ...this.context, ...meta });
     if (level === 'WARN' || level === 'ERROR') this.stderr.log(level, message, meta);
-  }
-  trace(message: string, meta?: LogMetadata): void {
-    this.log('TRACE', message, meta);
-  }
-  debug(message: string, meta?: LogMetadata): void {
-    this.log('DEBUG', message, meta);
-  }
-  info(message: string, meta?: LogMetadata): void {
-    this.log('INFO', message, meta);
-  }
-  warn(message: string, meta?: LogMetadata): void {
-    this.log('WARN', message, meta);
-  }
-  error(message: string, meta?: LogMetadata): void {
-    this.log('ERROR', message, meta);
   }
 }
 
