@@ -15,6 +15,7 @@ import {
   serviceWorkflowId,
   sourceInventory,
   startFaultBed,
+  stackConnection,
   waitForRunning,
   type FaultBed,
 } from './lifecycle.js';
@@ -34,11 +35,7 @@ let nudger: WorkflowNudger;
 const ac = new AbortController();
 
 beforeAll(async () => {
-  const conn = {
-    kubeconfigPath: inject('kubeconfigPath'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-  };
+  const conn = stackConnection();
   bed = await startFaultBed(conn);
   const stack = inject('stack');
   proxy = await startApiFaultProxy({

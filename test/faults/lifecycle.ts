@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, type KubernetesObject, type V1Job } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { temporalNudger, type WorkflowNudger } from '../../activities/nudges.js';
 import { workflowIdFor } from '../../workflows/signals.js';
@@ -48,11 +49,16 @@ export interface FaultBed {
   stop(): Promise<void>;
 }
 
-export async function startFaultBed(conn: {
-  kubeconfigPath: string;
-  temporalAddress: string;
-  temporalNamespace: string;
-}): Promise<FaultBed> {
+/** The global stack's addresses, as the vitest global setup provides them. */
+export function stackConnection(): { kubeconfigPath: string; temporalAddress: string; temporalNamespace: string } {
+  return {
+    kubeconfigPath: inject('kubeconfigPath'),
+    temporalAddress: inject('temporalAddress'),
+    temporalNamespace: inject('temporalNamespace'),
+  };
+}
+
+export async function startFaultBed(conn = stackConnection()): Promise<FaultBed> {
   const workDir = mkdtempSync(join(tmpdir(), 'aim-faults-'));
   const [orch, s3] = await Promise.all([
     startOrchestrator({

@@ -22,6 +22,7 @@ import {
   serviceWorkflowId,
   sourceInventory,
   startFaultBed,
+  stackConnection,
   waitForRunning,
   type FaultBed,
 } from './lifecycle.js';
@@ -37,11 +38,7 @@ let nudger: WorkflowNudger;
 const ac = new AbortController();
 
 beforeAll(async () => {
-  const conn = {
-    kubeconfigPath: inject('kubeconfigPath'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-  };
+  const conn = stackConnection();
   bed = await startFaultBed(conn);
   proxy = await startHttpProxy({ target: bed.s3.endpoint });
   const taskQueue = `aim-${bed.orch.namespace}-restarts`;

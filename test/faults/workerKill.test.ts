@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import type { WorkflowNudger } from '../../activities/nudges.js';
 import { workflowIdFor } from '../../workflows/signals.js';
@@ -31,6 +31,7 @@ import {
   serviceWorkflowId,
   sourceInventory,
   startFaultBed,
+  stackConnection,
   userS3Model,
   waitForRunning,
   type FaultBed,
@@ -187,11 +188,7 @@ let orch: OrchestratorFixture;
 const sources = new Map<string, S3Source>();
 
 beforeAll(async () => {
-  bed = await startFaultBed({
-    kubeconfigPath: inject('kubeconfigPath'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-  });
+  bed = await startFaultBed();
   orch = bed.orch;
   for (const lane of ACTIVE) sources.set(lane.id, await bed.addSource(`lane-${lane.id}`));
   await bed.copySecret(S3_SECRET_COPY);
@@ -236,9 +233,7 @@ class Lane {
     const taskQueue = `aim-${orch.namespace}-lane-${spec.id}`;
     this.worker = workerProcess({
       name: `lane-${spec.id}`,
-      kubeconfigPath: inject('kubeconfigPath'),
-      temporalAddress: inject('temporalAddress'),
-      temporalNamespace: inject('temporalNamespace'),
+      ...stackConnection(),
       taskQueue,
       logDir: join(bed.workDir, 'logs'),
     });
