@@ -52,13 +52,17 @@ export function secretActivities(ctx: ActivityContext) {
   }
 }
 
-/** `secret team/s3-credentials not found (AWS_ACCESS_KEY_ID)`; lists every problem. */
+/**
+ * `secret team/s3-credentials not found (key access-key, for AWS_ACCESS_KEY_ID)`: namespace, Secret and key of every
+ * problem (spec 5.3 step 4), so the fix can be written from the message alone.
+ */
 export function describeMissingSecrets(missing: MissingSecret[]): string {
   return missing
-    .map((m) =>
-      m.problem === 'secret not found'
-        ? `secret ${m.namespace}/${m.name} not found${m.env ? ` (${m.env})` : ''}`
-        : `secret ${m.namespace}/${m.name} has no key ${m.key}${m.env ? ` (${m.env})` : ''}`,
-    )
+    .map((m) => {
+      const env = m.env ? `, for ${m.env}` : '';
+      return m.problem === 'secret not found'
+        ? `secret ${m.namespace}/${m.name} not found (key ${m.key}${env})`
+        : `secret ${m.namespace}/${m.name} has no key ${m.key}${m.env ? ` (for ${m.env})` : ''}`;
+    })
     .join('; ');
 }

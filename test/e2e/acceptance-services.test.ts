@@ -194,7 +194,7 @@ describe('6 a missing Secret', SCENARIO, () => {
     const s = await e2e.service('qwen-late', (x) => condition(x, 'AuthValid')?.status === 'False');
     expect(s.status.status).toBe('Pending');
     expect(condition(s, 'AuthValid')).toMatchObject({ reason: 'SecretNotFound' });
-    expect(condition(s, 'AuthValid').message).toContain(`${e2e.namespace}/late-credentials`);
+    expect(condition(s, 'AuthValid').message).toContain(`${e2e.namespace}/late-credentials not found (key access-key`);
     const jobs = (await e2e.batch.listNamespacedJob({ namespace: e2e.namespace })).items;
     expect(jobs.filter((j) => j.metadata!.name!.startsWith('qwen-late'))).toEqual([]);
     expect(s.status.caches ?? []).toEqual([]);

@@ -239,7 +239,9 @@ describe('failures become conditions, never a log line only', () => {
     await apply(m);
     const s = await modelStatus('qwen-nosecret', (o) => condition(o, 'AuthValid')?.status === 'False');
     expect(condition(s, 'AuthValid')).toMatchObject({ reason: 'SecretNotFound' });
-    expect(condition(s, 'AuthValid').message).toContain(`secret ${orch.namespace}/missing-creds not found`);
+    expect(condition(s, 'AuthValid').message).toContain(
+      `secret ${orch.namespace}/missing-creds not found (key id, for AWS_ACCESS_KEY_ID)`,
+    );
     expect(s.status.status).toBe('Failed');
     // Templates are still built.
     expect(await templatesOf('qwen-nosecret')).toHaveLength(1);
