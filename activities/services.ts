@@ -106,6 +106,9 @@ export interface ServiceReport {
 
 /** No workflow has written this object's status yet. */
 const unprocessed = (o: unknown) => !(o as { status?: { status?: string } }).status?.status;
+/** The UID of an object no workflow has reported on yet (its nudge may have to end a predecessor's run). */
+const freshUid = (o: unknown): string | undefined =>
+  unprocessed(o) ? (o as { metadata?: { uid?: string } }).metadata?.uid : undefined;
 
 const byAgeThenName = (a: { metadata: Meta }, b: { metadata: Meta }) =>
   String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) ||
@@ -138,7 +141,37 @@ export function serviceActivities(ctx: ActivityContext) {
 
   /** A user's model that no workflow has reported on yet gets its workflow started; one with a status drives itself. */
   async function nudgeIfUnprocessed(found: ObjectRef, hit: RawModel): Promise<void> {
-    if (unprocessed(hit)) await ctx.nudger?.nudge(found.kind as 'AIMModel', found.name, found.namespace);
+    if (unprocessed(hit))
+      await ctx.nudger?.nudge(found.kind as 'AIMModel', found.name, found.namespace, hit.metadata.uid);
+  }
+
+  /**
+   * Create-or-get of an auto-created model: a POST, so of two services asking at once exactly one creates it and the
+   * other reads the creator's object (an apply would let the last one rewrite it with its own spelling).
+   */
+  async function createCustomModel(
+    desired: RawModel,
+  ): Promise<{ object: RawModel; changed: boolean } | { failure: ConditionInput & { retryable: boolean } }> {
+    try {
+      return { object: await ctx.objects.create(RESOURCES.AIMModel, desired), changed: true };
+    } catch (err) {
+      if (toKubeError(err).kind !== 'AlreadyExists') fail(`create model ${desired.metadata.name}`)(err);
+    }
+    const raced = await model({ kind: 'AIMModel', name: desired.metadata.name, namespace: desired.metadata.namespace });
+    const identity = desired.metadata.labels?.[LABELS.customIdentity] ?? '';
+    if (!raced || !customModelMatches(raced, identity)) {
+      return {
+        failure: {
+          status: 'False',
+          reason: raced ? 'ModelNameConflict' : 'ModelDeleting',
+          message: raced
+            ? `AIMModel ${desired.metadata.namespace}/${desired.metadata.name} exists and was not created for this custom model`
+            : `AIMModel ${desired.metadata.name} was deleted while it was being created; it is created again`,
+          retryable: !raced,
+        },
+      };
+    }
+    return { object: raced, changed: false };
   }
 
   /** The caches this service wants (pure builders) and the names that exist already. */
@@ -294,9 +327,12 @@ export function serviceActivities(ctx: ActivityContext) {
             },
           };
         }
-        const applied = await applyIfChanged(ctx.objects, RESOURCES.AIMModel, desired as never).catch(
-          fail(`apply model ${desired.metadata.name}`),
-        );
+        // Create, never re-apply: equal requests may be spelled differently (a trailing `/`, bytes for `64Gi`), and
+        // the creator's spelling stays (spec 4). Nothing a later service does changes the model's spec.
+        const applied = existing
+          ? { object: existing, changed: false }
+          : await createCustomModel(desired as unknown as RawModel);
+        if ('failure' in applied) return applied;
         const owned = (applied.object as RawModel).metadata.ownerReferences?.some((o) => o.uid === uid);
         if (!owned) {
           await ctx.objects
@@ -319,7 +355,7 @@ export function serviceActivities(ctx: ActivityContext) {
         };
         // The model's own workflow learns of a change from our nudge (or the bridge); an unchanged model needs none.
         if (applied.changed || unprocessed(applied.object))
-          await ctx.nudger?.nudge('AIMModel', found.name, found.namespace);
+          await ctx.nudger?.nudge('AIMModel', found.name, found.namespace, freshUid(applied.object));
       }
       return { ok: found };
     },
@@ -496,7 +532,7 @@ export function serviceActivities(ctx: ActivityContext) {
           // A new or changed cache needs its workflow nudged, and so does one no workflow has reported on yet (a
           // nudge can reach the run of a deleted predecessor just as it exits); an existing one drives itself.
           if (applied.changed || unprocessed(applied.object)) {
-            await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace);
+            await ctx.nudger?.nudge('AIMModelCache', c.metadata.name, ref.namespace, freshUid(applied.object));
           }
         }
       }
