@@ -1,9 +1,10 @@
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1OwnerReference, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS, MANAGED_BY } from '../schemas/constants.js';
+import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS } from '../schemas/constants.js';
 import type { AIMModelCacheSpec, Condition, ObjectStatus } from '../schemas/types.js';
 import { validateObject, type FieldError } from '../schemas/validate.js';
-import { formatBytes, quantityToBytes, volumeSizeWithHeadroom } from '../schemas/quantity.js';
+import { formatBytes, quantityToBytes } from '../schemas/quantity.js';
+import { accessModeToWrite, buildCachePvc } from '../domain/caches.js';
 import {
   buildDownloaderJob,
   buildProgressRole,
@@ -12,7 +13,7 @@ import {
   DOWNLOADER_SERVICE_ACCOUNT,
   downloaderServiceAccount,
 } from '../domain/jobs.js';
-import { downloadJobName, probeJobName, pvcName } from '../domain/naming.js';
+import { downloadJobName, probeJobName } from '../domain/naming.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 import { emitTransitions } from './events.js';
@@ -174,34 +175,52 @@ export function cacheActivities(ctx: ActivityContext) {
       return (await createJobIfAbsent(ctx, job)).name;
     },
 
-    /** Create-or-get of the cache's volume, sized `ceil_GiB(bytes × (1 + headroom))` (spec 5.4 step 2). */
-    async ensureCachePvc(ref: CacheRef, uid: string, bytes: number): Promise<{ name: string; size: string }> {
-      const c = await mustRead(ref, uid);
-      const name = pvcName(ref.name, uid);
-      const size = volumeSizeWithHeadroom(BigInt(bytes), c.spec.headroomPercent ?? 10);
+    /**
+     * Create-or-get of the cache's volume, sized `ceil_GiB(bytes × (1 + headroom))` (spec 5.4 step 2). A cache
+     * without an access mode gets one written into its spec first (chosen once), so the volume and the spec agree.
+     * `bound` says whether the claim is Bound yet: WaitForFirstConsumer classes bind only when the download pod is
+     * scheduled, so an unbound claim is not yet a failure, but not a ready volume either.
+     */
+    async ensureCachePvc(
+      ref: CacheRef,
+      uid: string,
+      bytes: number,
+    ): Promise<{ name: string; size: string; bound: boolean; className?: string; accessMode: string }> {
+      let c = await mustRead(ref, uid);
+      const chosen = accessModeToWrite(c);
+      if (chosen) {
+        c = await ctx.objects
+          .apply<RawCache>(
+            RESOURCES.AIMModelCache,
+            {
+              apiVersion: API_GROUP_VERSION,
+              kind: 'AIMModelCache',
+              metadata: { name: ref.name, namespace: ref.namespace, uid },
+              spec: { accessMode: chosen },
+            } as never,
+            { fieldManager: FIELD_MANAGERS.orchestrator },
+          )
+          .catch(fail(`write the access mode of cache ${ref.name}`));
+      }
+      const desired = buildCachePvc(c, uid, BigInt(bytes));
+      const name = desired.metadata!.name!;
+      const facts = (pvc: V1PersistentVolumeClaim) => ({
+        name,
+        size: String(pvc.spec?.resources?.requests?.storage ?? ''),
+        bound: pvc.status?.phase === 'Bound',
+        accessMode: pvc.spec?.accessModes?.[0] ?? c.spec.accessMode!,
+        ...(pvc.spec?.storageClassName ? { className: pvc.spec.storageClassName } : {}),
+      });
       try {
-        await ctx.core.createNamespacedPersistentVolumeClaim({
-          namespace: ref.namespace,
-          body: {
-            metadata: {
-              name,
-              namespace: ref.namespace,
-              labels: { [LABELS.managedBy]: MANAGED_BY, 'aim.silogen.ai/cache': ref.name },
-              ownerReferences: [{ ...owner(c), controller: true, blockOwnerDeletion: true }],
-            },
-            spec: {
-              accessModes: [c.spec.accessMode ?? 'ReadWriteOnce'],
-              resources: { requests: { storage: size } },
-              ...(c.spec.storageClassName ? { storageClassName: c.spec.storageClassName } : {}),
-            },
-          },
-        });
+        return facts(await ctx.core.createNamespacedPersistentVolumeClaim({ namespace: ref.namespace, body: desired }));
       } catch (err) {
         if (toKubeError(err).kind !== 'AlreadyExists') fail(`create pvc ${name}`)(err);
-        const existing = await ctx.core.readNamespacedPersistentVolumeClaim({ name, namespace: ref.namespace });
-        return { name, size: String(existing.spec?.resources?.requests?.storage ?? size) };
+        return facts(
+          await ctx.core
+            .readNamespacedPersistentVolumeClaim({ name, namespace: ref.namespace })
+            .catch(fail(`get pvc ${name}`)),
+        );
       }
-      return { name, size };
     },
 
     async startDownload(

@@ -9,7 +9,8 @@ import { toApplicationFailure } from './failures.js';
 
 /** What a watched Job came to. The watch never throws for a Job failure: it returns it (spec 5.4 step 4). */
 export interface JobOutcome {
-  phase: 'Succeeded' | 'Failed' | 'NotStarted' | 'StillRunning';
+  /** `Started`: only with `returnWhenStarted`, the pod runs (so its volumes are bound) and the Job goes on. */
+  phase: 'Succeeded' | 'Failed' | 'NotStarted' | 'StillRunning' | 'Started';
   containers: Array<{ name: string; exitCode?: number; reason?: string; result?: Record<string, unknown> }>;
   /** Why a pod never ran: ImagePullFailed, CreateContainerConfigError, PodNotStarted, OOMKilled, Evicted. */
   problem?: { reason: string; message: string };
@@ -171,6 +172,8 @@ export function jobActivities(ctx: ActivityContext) {
       notStartedAfterSeconds: number;
       /** When set: a pod still Pending after this long on an unbound claim is VolumeNotBound. */
       volumeNotBoundAfterSeconds?: number;
+      /** Return `Started` as soon as the pod runs (a waiting volume is bound then), instead of at the Job's end. */
+      returnWhenStarted?: boolean;
     }): Promise<JobOutcome> {
       const info = Context.current().info;
       const startedAt = (info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
@@ -205,6 +208,7 @@ export function jobActivities(ctx: ActivityContext) {
         const outcome = jobOutcome(job, pods, pendingSeconds, args.notStartedAfterSeconds);
         if (outcome) return outcome;
         const pod = pods[0];
+        if (args.returnWhenStarted && pod?.status?.phase === 'Running') return { phase: 'Started', containers: [] };
         const notRunning = !pod || pod.status?.phase === 'Pending';
         if (
           args.volumeNotBoundAfterSeconds !== undefined &&

@@ -103,6 +103,15 @@ export function chooseAccessMode(input: { requested?: AccessMode; mode: CacheMod
   return input.mode === 'Dedicated' && input.replicas <= 1 ? 'ReadWriteOnce' : 'ReadWriteMany';
 }
 
+/**
+ * The access mode to write into a cache that has none (spec 2 and 5.4 step 2; chosen once, before its volume): a
+ * service always writes one into the caches it creates, so a cache without one stands alone and may be mounted by any
+ * number of services and replicas: `ReadWriteMany`. Undefined when the cache has one already (nothing to write).
+ */
+export function accessModeToWrite(cache: { spec: { accessMode?: AccessMode } }): AccessMode | undefined {
+  return cache.spec.accessMode ? undefined : chooseAccessMode({ mode: 'Shared', replicas: 1 });
+}
+
 /** Tolerates the template's GPU taint so the download pod can land on the GPU nodes (no GPU is requested). */
 export function gpuTolerations(hardware: ResolvedHardware | undefined): Toleration[] | undefined {
   if (!hardware?.gpu) return undefined;

@@ -10,6 +10,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, watch, activityFailure, failedStatus } from './proxies.js';
+import { recreated } from './binding.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface CacheLifecycleInput {
@@ -69,6 +70,8 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     nudged = false;
     try {
       const snap = await k8s.readCache(ref);
+      if (recreated(snap, uid))
+        await continueAsNew<typeof cacheLifecycle>({ name: input.name, namespace: input.namespace });
       if (!snap.exists || snap.deleting || (uid && snap.uid !== uid)) {
         progress.phase = 'Deleted';
         return;
@@ -186,8 +189,17 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     progress.phase = 'Provisioning';
     progress.step = 'ensureCachePvc';
     const pvc = await k8s.ensureCachePvc(ref, uid, totalBytes);
+    // Behind a patch: runs recorded before it reported every created claim as a ready volume. An unbound claim is
+    // Pending with VolumeReady=Unknown until the download pod runs on it (spec 7), VolumeNotBound after 5 minutes.
+    let volumeBound = !patched('aim-cache-volume-binding-v1') || pvc.bound !== false;
+    const volumeReady = {
+      type: 'VolumeReady',
+      status: 'True' as const,
+      reason: 'VolumeBound',
+      message: `PVC ${pvc.name} (${pvc.size})`,
+    };
     await write({
-      status: 'Progressing',
+      status: volumeBound ? 'Progressing' : 'Pending',
       ...(source
         ? {
             source: {
@@ -219,7 +231,14 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
               reason: probeFailure!.reason,
               message: `${probeFailure!.message}; continuing with spec size`,
             },
-        { type: 'VolumeReady', status: 'True', reason: 'VolumeCreated', message: `PVC ${pvc.name} (${pvc.size})` },
+        volumeBound
+          ? volumeReady
+          : {
+              type: 'VolumeReady',
+              status: 'Unknown',
+              reason: 'WaitingForBinding',
+              message: `PVC ${pvc.name} (${pvc.size}, class ${pvc.className ?? 'cluster default'}, ${pvc.accessMode}) is not bound yet; it binds when the download pod is scheduled`,
+            },
       ],
     });
 
@@ -236,7 +255,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.phase = 'Downloading';
       progress.attempt = attempt;
       await write({
-        status: 'Progressing',
+        status: volumeBound ? 'Progressing' : 'Pending',
         attempt,
         conditions: [
           {
@@ -251,7 +270,13 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.step = 'startDownload';
       const job = await k8s.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
       progress.step = 'waitForDownload';
-      const outcome = await waitForJobEnd(job, VOLUME_NOT_BOUND_SECONDS);
+      let outcome = volumeBound ? undefined : await waitForJobStart(job);
+      if (outcome?.phase === 'Started' || outcome?.phase === 'Succeeded') {
+        // The pod runs on the claim: the volume is bound.
+        volumeBound = true;
+        await write({ status: 'Progressing', conditions: [volumeReady] });
+      }
+      if (!outcome || outcome.phase === 'Started') outcome = await waitForJobEnd(job, VOLUME_NOT_BOUND_SECONDS);
       if (outcome.phase === 'Succeeded') {
         progress.phase = 'Ready';
         await write({
@@ -302,13 +327,25 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
 
   /** Watches until the Job ends (each watch is bounded; a still-running Job is watched again). */
   async function waitForJobEnd(name: string, volumeNotBoundAfterSeconds?: number): Promise<JobOutcome> {
+    return waitForJobUntil(name, { ...(volumeNotBoundAfterSeconds ? { volumeNotBoundAfterSeconds } : {}) });
+  }
+
+  /** Watches until the download pod runs on its claim (`Started`) or the Job ends first. */
+  async function waitForJobStart(name: string): Promise<JobOutcome> {
+    return waitForJobUntil(name, { volumeNotBoundAfterSeconds: VOLUME_NOT_BOUND_SECONDS, returnWhenStarted: true });
+  }
+
+  async function waitForJobUntil(
+    name: string,
+    until: { volumeNotBoundAfterSeconds?: number; returnWhenStarted?: boolean },
+  ): Promise<JobOutcome> {
     for (;;) {
       const out = await watch.waitForJob({
         namespace: ref.namespace,
         name,
         maxSeconds: WATCH_SECONDS,
         notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
-        ...(volumeNotBoundAfterSeconds ? { volumeNotBoundAfterSeconds } : {}),
+        ...until,
       });
       if (out.phase !== 'StillRunning') return out;
     }

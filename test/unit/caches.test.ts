@@ -5,6 +5,7 @@ import {
   cacheDisplaySize,
   cacheModeOf,
   cacheSizeBytes,
+  accessModeToWrite,
   chooseAccessMode,
   desiredCaches,
   downloadEnv,
@@ -311,6 +312,14 @@ describe('access mode choice', () => {
     [{ mode: 'Shared' as const, replicas: 1, requested: 'ReadWriteOnce' as const }, 'ReadWriteOnce'],
   ])('%j → %s', (args, expected) => {
     expect(chooseAccessMode(args)).toBe(expected);
+  });
+
+  it.each([
+    ['a standalone cache without one gets ReadWriteMany', {}, 'ReadWriteMany'],
+    ['a cache with one keeps it (nothing to write)', { accessMode: 'ReadWriteOnce' as const }, undefined],
+    ['even ReadWriteMany is not written twice', { accessMode: 'ReadWriteMany' as const }, undefined],
+  ])('%s', (_, spec, expected) => {
+    expect(accessModeToWrite({ spec })).toBe(expected);
   });
 });
 
