@@ -51,8 +51,10 @@ export function submitActivities(ctx: ActivityContext) {
       }
       // The manifest as written (not the zod output with defaults), so that CRD defaults stay the API server's.
       const body = { ...(manifest as object), metadata: { ...(manifest as { metadata: object }).metadata, namespace } };
-      await ctx.objects
-        .apply(RESOURCES[kind], body as never, { fieldManager: `${FIELD_MANAGERS.orchestrator}/submit` })
+      const applied = await ctx.objects
+        .apply<{ metadata?: { uid?: string }; status?: { status?: string } }>(RESOURCES[kind], body as never, {
+          fieldManager: `${FIELD_MANAGERS.orchestrator}/submit`,
+        })
         .catch((err: unknown) => {
           throw toApplicationFailure(toKubeError(err), `apply ${kind} ${namespace}/${obj.metadata.name}`);
         });
@@ -60,6 +62,8 @@ export function submitActivities(ctx: ActivityContext) {
         kind as NudgeKind,
         obj.metadata.name,
         KINDS[kind].scope === 'Namespaced' ? namespace : undefined,
+        // A new object (no status yet) may reuse the name of a deleted one whose run is still winding down.
+        applied.status?.status ? undefined : applied.metadata?.uid,
       );
       return { kind, name: obj.metadata.name, namespace, workflowId: `aim/${kind}/${namespace}/${obj.metadata.name}` };
     },

@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { nudgeWorkflow } from '../client/nudge.js';
 import { RESOURCES } from '../activities/kube/resources.js';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { bridgeMetrics, type MetricRegistry } from './metrics.js';
@@ -12,7 +13,6 @@ import {
   route,
   selfTarget,
   targetId,
-  workflowStartFor,
   type BridgeObject,
   type EventType,
   type RoutingContext,
@@ -211,24 +211,15 @@ export function startBridge(opts: BridgeOptions): Bridge {
     const workflowId = targetId(s.target);
     for (let attempt = 0; ; attempt++) {
       try {
-        if (s.start) {
-          const { workflowType, args } = workflowStartFor(s.target);
-          await client.workflow.signalWithStart(workflowType, {
-            workflowId,
-            taskQueue,
-            args,
-            signal: s.signal,
-            signalArgs: [s.nudge],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-          });
-        } else {
-          await client.workflow.getHandle(workflowId).signal(s.signal, s.nudge);
-        }
+        const id = await nudgeWorkflow(client, taskQueue, s.target, s.signal, s.nudge, {
+          start: s.start,
+          ...(s.fresh ? { fresh: true } : {}),
+        });
+        if (!id) return; // a plain signal to a workflow that is not running
         sent++;
         metrics.inc('aim_bridge_nudges_total', { kind: s.target.kind, signal: s.signal });
         return;
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return; // a plain signal to a workflow that is not running
         if (abort.signal.aborted || attempt >= 6) {
           metrics.inc('aim_bridge_errors_total', { stage: 'deliver' });
           log('error', `${s.signal} → ${workflowId} failed: ${(err as Error).message}`);

@@ -56,6 +56,8 @@ export interface Send {
   /** signal-with-start (`true`) or a plain signal to a running workflow (`false`). */
   start: boolean;
   nudge: Nudge;
+  /** For an object no workflow has reported on yet: a run bound to a deleted predecessor's UID is ended first. */
+  fresh?: boolean;
 }
 
 /** What the router may ask about the rest of the cluster (the bridge answers from its watch caches). */
@@ -185,7 +187,8 @@ export function route(
     const self = selfTarget(kind, obj);
     if (type === 'ADDED' || !old) {
       // A new object (or one first seen after a relist) starts its workflow; a run already there just re-reads.
-      sends.push({ signal: 'changed', target: self, start: true, nudge });
+      const fresh = !(obj.status as { status?: string } | undefined)?.status;
+      sends.push({ signal: 'changed', target: self, start: true, nudge, ...(fresh ? { fresh } : {}) });
       if (deleting(obj)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
     } else if (type === 'DELETED') {
       if (!deleting(old)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
@@ -209,26 +212,6 @@ export function route(
     sends.push({ signal: 'dependencyChanged', target, start: ctx.exists(target), nudge });
   }
   return sends;
-}
-
-/** The workflow type and input of a target's workflow (spec section 5.0), for signal-with-start by type name. */
-export function workflowStartFor(t: Target): {
-  workflowType: string;
-  args: [{ kind?: OwnKind; name: string; namespace?: string }];
-} {
-  const ns: { namespace?: string } = t.namespace ? { namespace: t.namespace } : {};
-  switch (t.kind) {
-    case 'AIMModel':
-    case 'AIMClusterModel':
-      return { workflowType: 'modelLifecycle', args: [{ kind: t.kind, name: t.name, ...ns }] };
-    case 'AIMServiceTemplate':
-    case 'AIMClusterServiceTemplate':
-      return { workflowType: 'templateLifecycle', args: [{ kind: t.kind, name: t.name, ...ns }] };
-    case 'AIMModelCache':
-      return { workflowType: 'cacheLifecycle', args: [{ name: t.name, ...ns }] };
-    case 'AIMService':
-      return { workflowType: 'serviceLifecycle', args: [{ name: t.name, ...ns }] };
-  }
 }
 
 /** Parses `aim/{Kind}/{namespace}/{name}` or `aim/{Kind}/{name}`; undefined for IDs that are not an object's. */

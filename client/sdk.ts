@@ -7,14 +7,13 @@ import { ANNOTATIONS, API_GROUP_VERSION, FIELD_MANAGERS, FINALIZER_CLEANUP } fro
 import { KINDS, type KindName } from '../schemas/kinds.js';
 import { inferenceServiceName } from '../domain/naming.js';
 import {
-  changedSignal,
   progressQuery,
-  retrySignal,
   workflowIdFor,
   type Nudge,
   type Progress,
 } from '../workflows/signals.js';
 import { assertManifest, type Manifest } from './manifests.js';
+import { nudgeWorkflow } from './nudge.js';
 import { planManifest, type Plan } from './plan.js';
 
 export { ManifestInvalidError, type Manifest } from './manifests.js';
@@ -73,23 +72,6 @@ export interface ApplyResult {
   object: AimObject;
   /** The workflow nudged, when Temporal is configured. */
   workflowId?: string;
-}
-
-/** Workflow type and start input per kind (the same shapes as activities/nudges.ts and the bridge). */
-export function workflowStart(kind: KindName, name: string, namespace?: string): { type: string; args: unknown[] } {
-  const ns = namespace ? { namespace } : {};
-  switch (kind) {
-    case 'AIMService':
-      return { type: 'serviceLifecycle', args: [{ name, namespace }] };
-    case 'AIMModelCache':
-      return { type: 'cacheLifecycle', args: [{ name, namespace }] };
-    case 'AIMModel':
-    case 'AIMClusterModel':
-      return { type: 'modelLifecycle', args: [{ kind, name, ...ns }] };
-    case 'AIMServiceTemplate':
-    case 'AIMClusterServiceTemplate':
-      return { type: 'templateLifecycle', args: [{ kind, name, ...ns }] };
-  }
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -167,20 +149,20 @@ export class AimClient {
     object?: AimObject,
   ): Promise<string | undefined> {
     if (!this.temporal) return undefined;
-    const workflowId = workflowIdFor(kind, name, namespace);
-    const { type, args } = workflowStart(kind, name, namespace);
     const nudge: Nudge = {
       uid: object?.metadata.uid ?? '',
       ...(object?.metadata.generation !== undefined ? { generation: object.metadata.generation } : {}),
       ...(object?.metadata.resourceVersion !== undefined ? { resourceVersion: object.metadata.resourceVersion } : {}),
     };
-    await this.temporal.client.workflow.signalWithStart(type, {
-      workflowId,
-      taskQueue: this.temporal.taskQueue,
-      args,
-      signal: signal === 'retry' ? retrySignal : changedSignal,
-      signalArgs: [nudge],
-    });
+    const fresh = Boolean(object && !(object.status as { status?: string } | undefined)?.status);
+    const workflowId = await nudgeWorkflow(
+      this.temporal.client,
+      this.temporal.taskQueue,
+      { kind, name, ...(namespace ? { namespace } : {}) },
+      signal,
+      nudge,
+      { fresh },
+    );
     return workflowId;
   }
 

@@ -11,6 +11,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, watch, activityFailure } from './proxies.js';
+import { recreated } from './binding.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface ModelCarry {
@@ -70,6 +71,13 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
     try {
       progress.step = 'readModel';
       const snap = await k8s.readModel(ref);
+      if (recreated(snap, carry.uid)) {
+        await continueAsNew<typeof modelLifecycle>({
+          kind: input.kind,
+          name: input.name,
+          ...(input.namespace ? { namespace: input.namespace } : {}),
+        });
+      }
       // Bound to one UID: a deleted model (or a new one with the same name) ends this run; GC removes the templates.
       if (!snap.exists || snap.deleting || (carry.uid && snap.uid !== carry.uid)) {
         progress.phase = 'Deleted';

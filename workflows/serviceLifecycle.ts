@@ -9,6 +9,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, k8sLocal, watch, activityFailure, failedStatus } from './proxies.js';
+import { recreated } from './binding.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface ServiceLifecycleInput {
@@ -81,6 +82,9 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
     try {
       progress.step = 'readService';
       const snap = await steps.readService(ref);
+      if (recreated(snap, uid)) {
+        await continueAsNew<typeof serviceLifecycle>({ name: input.name, namespace: input.namespace });
+      }
       if (!snap.exists || (uid && snap.uid !== uid)) return;
       uid = snap.uid!;
       recordUid(uid);

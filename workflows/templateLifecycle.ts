@@ -9,6 +9,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s } from './proxies.js';
+import { recreated } from './binding.js';
 import { memoUid } from './visibility.js';
 
 export interface TemplateLifecycleInput {
@@ -43,6 +44,13 @@ export async function templateLifecycle(input: TemplateLifecycleInput): Promise<
     await condition(() => nudged, '10 minutes');
     nudged = false;
     const snap = await k8s.readTemplate(ref);
+    if (!snap.generated && recreated(snap, uid)) {
+      await continueAsNew<typeof templateLifecycle>({
+        kind: input.kind,
+        name: input.name,
+        ...(input.namespace ? { namespace: input.namespace } : {}),
+      });
+    }
     if (!snap.exists || snap.deleting || snap.generated || (uid && snap.uid !== uid)) {
       progress.phase = snap.generated ? 'OwnedByModel' : 'Deleted';
       return;

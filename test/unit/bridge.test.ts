@@ -3,7 +3,6 @@ import { diffList } from '../../bridge/bridge.js';
 import {
   parseWorkflowId,
   route,
-  workflowStartFor,
   type BridgeObject,
   type EventType,
   type RoutingContext,
@@ -260,20 +259,12 @@ describe('bridge routing (spec section 9)', () => {
     expect(s?.nudge).toEqual({ uid: 'uid-1', generation: 3, resourceVersion: '42' });
   });
 
-  it('starts workflows by type name with their inputs', () => {
-    expect(workflowStartFor({ kind: 'AIMClusterModel', name: 'cm' })).toEqual({
-      workflowType: 'modelLifecycle',
-      args: [{ kind: 'AIMClusterModel', name: 'cm' }],
-    });
-    expect(workflowStartFor({ kind: 'AIMModelCache', name: 'c', namespace: NS })).toEqual({
-      workflowType: 'cacheLifecycle',
-      args: [{ name: 'c', namespace: NS }],
-    });
-    expect(workflowStartFor({ kind: 'AIMService', name: 's', namespace: NS }).workflowType).toBe('serviceLifecycle');
-    expect(workflowStartFor({ kind: 'AIMServiceTemplate', name: 't', namespace: NS })).toEqual({
-      workflowType: 'templateLifecycle',
-      args: [{ kind: 'AIMServiceTemplate', name: 't', namespace: NS }],
-    });
+  it('marks the start of an object no workflow has reported on as fresh (a recreated name ends the old run)', () => {
+    const [neu] = route('AIMModelCache', 'ADDED', undefined, obj({ name: 'c' }), ctx());
+    expect(neu).toMatchObject({ signal: 'changed', start: true, fresh: true });
+    const [seen] = route('AIMModelCache', 'ADDED', undefined, obj({ name: 'c', status: { status: 'Ready' } }), ctx());
+    expect(seen).toMatchObject({ signal: 'changed', start: true });
+    expect(seen?.fresh).toBeUndefined();
   });
 
   it('parses workflow IDs', () => {

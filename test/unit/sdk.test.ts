@@ -7,7 +7,6 @@ import {
   AimClient,
   ManifestInvalidError,
   RETRY_FIELD_MANAGER,
-  workflowStart,
   type ObjectStore,
 } from '../../client/sdk.js';
 import { example } from '../cases/examples.js';
@@ -75,6 +74,7 @@ function fakeTemporal() {
     workflow: {
       signalWithStart: async (type: string, opts: any) => void starts.push({ type, ...opts }),
       getHandle: (id: string) => ({
+        describe: async () => ({ status: { name: 'RUNNING' }, runId: 'run-1', memo: {} }),
         signal: async (name: string, arg: unknown) => void signals.push({ id, name, arg }),
         query: async () => ({ phase: 'Templates', step: 'applyModelTemplates', attempt: 1 }),
       }),
@@ -153,26 +153,6 @@ describe('AimClient.apply', () => {
     const r = await client.apply(example('aimmodel-s3-custom-templates.yaml'));
     expect(r.workflowId).toBeUndefined();
     expect(starts).toEqual([]);
-  });
-
-  it('workflow type and input per kind match the worker', () => {
-    expect(workflowStart('AIMModel', 'm', 'ns')).toEqual({
-      type: 'modelLifecycle',
-      args: [{ kind: 'AIMModel', name: 'm', namespace: 'ns' }],
-    });
-    expect(workflowStart('AIMClusterModel', 'm')).toEqual({
-      type: 'modelLifecycle',
-      args: [{ kind: 'AIMClusterModel', name: 'm' }],
-    });
-    expect(workflowStart('AIMServiceTemplate', 't', 'ns').type).toBe('templateLifecycle');
-    expect(workflowStart('AIMClusterServiceTemplate', 't')).toEqual({
-      type: 'templateLifecycle',
-      args: [{ kind: 'AIMClusterServiceTemplate', name: 't' }],
-    });
-    expect(workflowStart('AIMModelCache', 'c', 'ns')).toEqual({
-      type: 'cacheLifecycle',
-      args: [{ name: 'c', namespace: 'ns' }],
-    });
   });
 
   it('cluster-scoped kinds get no namespace', async () => {
