@@ -14,7 +14,8 @@ export function countFailure(reason: string): void {
 }
 
 /**
- * Maps a Kubernetes API error to a typed Temporal failure (spec section 7): 403 → OrchestratorForbidden and
+ * Maps a Kubernetes API error to a typed Temporal failure (spec section 7): a ResourceQuota refusal → QuotaExceeded,
+ * another 403 → OrchestratorForbidden and
  * 422/400/webhook denials → ApplyRejected are non-retryable (they wait for a fix); 429/5xx and network errors retry,
  * honouring Retry-After. The message is the server's curated Status message plus what we tried to do.
  */
@@ -28,6 +29,10 @@ function typedFailure(err: KubeApiError, action: string): ApplicationFailure {
   const message = `${action}: ${err.message}`;
   switch (err.kind) {
     case 'Forbidden':
+      // ResourceQuota admission answers 403 too, but it is the user's quota, not the orchestrator's RBAC: its own
+      // reason; the server's message names the quota, the resource and the amounts requested, used and limited.
+      if (/exceeded quota|status unknown for quota/i.test(err.message))
+        return ApplicationFailure.nonRetryable(message, 'QuotaExceeded', { status: err.status });
       return ApplicationFailure.nonRetryable(message, 'OrchestratorForbidden', { status: err.status });
     case 'Invalid':
     case 'BadRequest':

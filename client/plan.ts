@@ -3,7 +3,7 @@ import { quantityToBytes, volumeSizeWithHeadroom } from '../schemas/quantity.js'
 import type { AIMHardwareRequirements, AIMModelSpec, AIMServiceSpec, CacheMode } from '../schemas/types.js';
 import { buildCustomModel, customModelIdentityOf } from '../domain/customModel.js';
 import { DEFAULT_HEADROOM_PERCENT, desiredCaches } from '../domain/caches.js';
-import { inferenceServiceName } from '../domain/naming.js';
+import { inferenceServiceName, inferenceServiceNameProblem } from '../domain/naming.js';
 import { buildModelTemplates, type ModelKind } from '../domain/templates.js';
 import type { Manifest } from './manifests.js';
 
@@ -114,6 +114,11 @@ export function planManifest(manifest: Manifest, opts: { namespace?: string; uid
 
   const spec = manifest.spec as AIMServiceSpec;
   const ns = namespace ?? 'default';
+  const nameProblem = inferenceServiceNameProblem(ns);
+  if (nameProblem) {
+    plan.notes.push(`refused: ${nameProblem}`);
+    return plan;
+  }
   plan.inferenceService = inferenceServiceName(ns, name);
   const uid = opts.uid ?? PLAN_UID;
   const service = { metadata: { name, namespace: ns, uid }, spec };

@@ -5,13 +5,8 @@ import { toKubeError } from '../activities/kube/errors.js';
 import { RESOURCES } from '../activities/kube/resources.js';
 import { ANNOTATIONS, API_GROUP_VERSION, FIELD_MANAGERS, FINALIZER_CLEANUP } from '../schemas/constants.js';
 import { KINDS, type KindName } from '../schemas/kinds.js';
-import { inferenceServiceName } from '../domain/naming.js';
-import {
-  progressQuery,
-  workflowIdFor,
-  type Nudge,
-  type Progress,
-} from '../workflows/signals.js';
+import { inferenceServiceNameIfAny } from '../domain/naming.js';
+import { progressQuery, workflowIdFor, type Nudge, type Progress } from '../workflows/signals.js';
 import { assertManifest, type Manifest } from './manifests.js';
 import { nudgeWorkflow } from './nudge.js';
 import { planManifest, type Plan } from './plan.js';
@@ -259,7 +254,8 @@ export class AimClient {
     }
     if (opts.force) {
       if (kind === 'AIMService' && ns) {
-        await this.objects.delete(RESOURCES.InferenceService, inferenceServiceName(ns, name), ns);
+        const isvc = inferenceServiceNameIfAny(ns, name);
+        if (isvc) await this.objects.delete(RESOURCES.InferenceService, isvc, ns);
       }
       await this.removeFinalizer(kind, name, ns);
     }

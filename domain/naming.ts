@@ -174,14 +174,37 @@ export function probeJobName(owner: string, attempt: number): string {
 
 export class NameTooShortError extends Error {}
 
+const INFERENCE_SERVICE_NAME_MIN = 10;
+const inferenceServiceNameMax = (namespace: string) => LIMITS.name - '-predictor-'.length - namespace.length;
+
+/**
+ * Why no InferenceService name fits in this namespace (spec 3: fewer than 10 characters left → `InvalidSpec`, refused
+ * before anything is created), or undefined. KServe derives `{name}-predictor-{namespace}` labels from it.
+ */
+export function inferenceServiceNameProblem(namespace: string): string | undefined {
+  const max = inferenceServiceNameMax(namespace);
+  if (max >= INFERENCE_SERVICE_NAME_MIN) return undefined;
+  return (
+    `namespace ${namespace} (${namespace.length} characters) leaves ${Math.max(0, max)} characters for the ` +
+    `InferenceService name (KServe names {name}-predictor-{namespace}, at most 63); at least ` +
+    `${INFERENCE_SERVICE_NAME_MIN} are needed: use a namespace of at most ` +
+    `${LIMITS.name - '-predictor-'.length - INFERENCE_SERVICE_NAME_MIN} characters`
+  );
+}
+
+/**
+ * The InferenceService name where one can exist, else undefined: for cleanup and deletion, which must never fail on
+ * a name (no InferenceService was ever created in a namespace that leaves no room for one).
+ */
+export function inferenceServiceNameIfAny(namespace: string, service: string): string | undefined {
+  return inferenceServiceNameProblem(namespace) ? undefined : inferenceServiceName(namespace, service);
+}
+
 /** `{service}`, shortened with a hash to fit `63 − len("-predictor-") − len(namespace)`. */
 export function inferenceServiceName(namespace: string, service: string): string {
-  const max = LIMITS.name - '-predictor-'.length - namespace.length;
-  if (max < 10) {
-    throw new NameTooShortError(
-      `namespace ${namespace} leaves ${max} characters for the InferenceService name; at least 10 are needed`,
-    );
-  }
+  const max = inferenceServiceNameMax(namespace);
+  const problem = inferenceServiceNameProblem(namespace);
+  if (problem) throw new NameTooShortError(problem);
   if (service.length <= max) return service;
   return fitName([{ text: service }, { text: shortHash(`${namespace}/${service}`), fixed: true }], max);
 }

@@ -6,6 +6,8 @@ import {
   downloadJobName,
   fitName,
   inferenceServiceName,
+  inferenceServiceNameIfAny,
+  inferenceServiceNameProblem,
   labelPart,
   namedTemplateName,
   normaliseEndpoint,
@@ -161,6 +163,26 @@ describe('cache, volume, job and InferenceService names', () => {
     const long = inferenceServiceName('team-a', 'x'.repeat(60));
     expect(long.length).toBe(63 - '-predictor-'.length - 'team-a'.length);
     expect(() => inferenceServiceName('n'.repeat(45), 'chat')).toThrow(/at least 10/);
+  });
+
+  it.each([
+    [1, true],
+    [42, true],
+    [43, false],
+    [46, false],
+    [63, false],
+  ])('a namespace of %i characters leaves room for an InferenceService name: %s', (length, fits) => {
+    const ns = 'n'.repeat(length);
+    expect(inferenceServiceNameProblem(ns) === undefined).toBe(fits);
+    // Cleanup never throws on a name: where none fits, there is nothing to delete.
+    expect(inferenceServiceNameIfAny(ns, 's'.repeat(63))).toBe(
+      fits ? inferenceServiceName(ns, 's'.repeat(63)) : undefined,
+    );
+    if (fits) expect(inferenceServiceName(ns, 's'.repeat(63)).length).toBeLessThanOrEqual(63 - 11 - length);
+  });
+
+  it('says which namespace length would work', () => {
+    expect(inferenceServiceNameProblem('n'.repeat(63))).toContain('use a namespace of at most 42 characters');
   });
 
   it('lower-case only scheme and host of endpoints', () => {
