@@ -2,6 +2,7 @@ import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '
 import { CustomObjects } from './kube/customObjects.js';
 import type { WorkflowNudger } from './nudges.js';
 import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
+import { timingFromEnv, type LifecycleTiming } from '../domain/timing.js';
 
 /** What every activity needs: one set of API clients per worker, and the worker's own settings. */
 export interface ActivityContext {
@@ -22,6 +23,8 @@ export interface WorkerSettings {
   submitNamespaces?: string[];
   /** AIM_SHARED_CACHE_TTL in seconds (default 168h, 0 = never): how long an unlisted Shared cache is kept (spec 4). */
   sharedCacheTtlSeconds?: number;
+  /** The lifecycles' clocks (AIM_TIME_SCALE, AIM_HISTORY_EVENTS_MAX; default DEFAULT_TIMING). */
+  timing?: LifecycleTiming;
 }
 
 export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
@@ -35,6 +38,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
       .filter(Boolean),
     // A bad value fails here, at worker start, naming the variable.
     sharedCacheTtlSeconds: sharedCacheTtlFromEnv(env),
+    timing: timingFromEnv(env),
   };
 }
 

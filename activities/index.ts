@@ -8,9 +8,11 @@ import { modelActivities } from './models.js';
 import { modelStatusActivities } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
 import { serviceActivities } from './services.js';
+import { serviceCacheWaitActivities } from './serviceCacheWait.js';
 import { submitActivities } from './submit.js';
 import { sweeperActivities } from './sweeper.js';
 import { templateActivities } from './templates.js';
+import { timingActivities } from './timing.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
 export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudger?: WorkflowNudger) {
@@ -24,8 +26,10 @@ export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudg
     ...templateActivities(ctx),
     ...cacheActivities(ctx),
     ...serviceActivities(ctx),
+    ...serviceCacheWaitActivities(ctx),
     ...submitActivities(ctx),
     ...sweeperActivities(ctx),
+    ...timingActivities(ctx),
   };
 }
 

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TIMING, nextBackoff, SettingError, timingFromEnv } from '../../domain/timing.js';
+
+describe('lifecycle timing (spec 8: time scales)', () => {
+  it('defaults to production clocks', () => {
+    expect(timingFromEnv({})).toEqual(DEFAULT_TIMING);
+    expect(DEFAULT_TIMING).toMatchObject({ backoffBaseSeconds: 60, backoffMaxSeconds: 1800, steadySeconds: 600 });
+  });
+
+  it('AIM_TIME_SCALE compresses every interval (never below 1 s); AIM_HISTORY_EVENTS_MAX sets continue-as-new', () => {
+    const t = timingFromEnv({ AIM_TIME_SCALE: '0.1', AIM_HISTORY_EVENTS_MAX: '60' });
+    expect(t).toMatchObject({
+      backoffBaseSeconds: 6,
+      backoffMaxSeconds: 180,
+      steadySeconds: 60,
+      convergingSeconds: 1,
+      progressMirrorSeconds: 1.5,
+      volumeNotBoundSeconds: 30,
+      podNotStartedSeconds: 90,
+      historyEventsMax: 60,
+    });
+  });
+
+  it.each([
+    [{ AIM_TIME_SCALE: '0' }, /AIM_TIME_SCALE/],
+    [{ AIM_TIME_SCALE: 'fast' }, /AIM_TIME_SCALE/],
+    [{ AIM_TIME_SCALE: '-1' }, /AIM_TIME_SCALE/],
+    [{ AIM_HISTORY_EVENTS_MAX: '10' }, /AIM_HISTORY_EVENTS_MAX.*from 50/],
+    [{ AIM_HISTORY_EVENTS_MAX: '1e9' }, /AIM_HISTORY_EVENTS_MAX/],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => timingFromEnv(env)).toThrow(SettingError);
+    expect(() => timingFromEnv(env)).toThrow(message);
+  });
+
+  it('backs off 1 → 2 → 4 … → 30 minutes', () => {
+    const waits: number[] = [];
+    let w: number | undefined;
+    for (let i = 0; i < 8; i++) waits.push((w = nextBackoff(w, 60, 1800)));
+    expect(waits).toEqual([60, 120, 240, 480, 960, 1800, 1800, 1800]);
+  });
+});
