@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_GROUP_VERSION, FIELD_MANAGERS, FINALIZER_CLEANUP, LABELS } from '../schemas/constants.js';
 import type {
@@ -13,12 +12,26 @@ import { buildCustomModel, customModelMatches, customModelOwnerPatch } from '../
 import { desiredCaches } from '../domain/caches.js';
 import { overlayEnv, secretRefs } from '../domain/env.js';
 import { buildInferenceService, inferenceServiceReady } from '../domain/inferenceService.js';
-import { fitName, inferenceServiceName, labelPart, probeJobName } from '../domain/naming.js';
+import {
+  fitName,
+  inferenceServiceNameIfAny,
+  inferenceServiceNameProblem,
+  labelPart,
+  probeJobName,
+} from '../domain/naming.js';
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
-import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { markSharedCachesUsed, type UsedCache } from './cacheUsage.js';
-import { emitTransitions } from './events.js';
+import {
+  readCacheViews,
+  writeServiceStatus,
+  type CacheView,
+  type ObjectRef,
+  type ServiceRef,
+  type ServiceReport,
+} from './serviceStatus.js';
+
+export type { CacheView, ObjectRef, ServiceRef, ServiceReport };
+import { markSharedCachesUsed } from './cacheUsage.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -27,18 +40,6 @@ import type { ConditionInput } from './modelStatus.js';
 import { secretActivities } from './secrets.js';
 import { createJobIfAbsent, jobActivities } from './jobs.js';
 import { buildDownloaderJob, downloaderServiceAccount } from '../domain/jobs.js';
-
-export interface ServiceRef {
-  name: string;
-  namespace: string;
-}
-
-export interface ObjectRef {
-  kind: string;
-  name: string;
-  namespace?: string;
-  uid?: string;
-}
 
 interface Meta {
   name: string;
@@ -83,26 +84,6 @@ export interface ServiceSnapshot {
 }
 
 export type Resolution<T> = { ok: T } | { failure: ConditionInput & { retryable: boolean } };
-
-export interface CacheView {
-  name: string;
-  modelId: string;
-  status: string;
-  percent?: number;
-  display?: string;
-  pvcName?: string;
-  reason?: string;
-  message?: string;
-}
-
-export interface ServiceReport {
-  status: 'Pending' | 'Starting' | 'Running' | 'Degraded' | 'Failed';
-  conditions: Array<ConditionInput & { type: string }>;
-  resolvedModel?: ObjectRef;
-  resolvedTemplate?: ObjectRef;
-  caches?: CacheView[];
-  progressDisplay?: string;
-}
 
 /** No workflow has written this object's status yet. */
 const unprocessed = (o: unknown) => !(o as { status?: { status?: string } }).status?.status;
@@ -174,6 +155,27 @@ export function serviceActivities(ctx: ActivityContext) {
     return { object: raced, changed: false };
   }
 
+  /** Deletes the Dedicated caches this service owns that are not in `keep`; returns their names. */
+  async function pruneDedicatedCaches(ref: ServiceRef, uid: string, keep: ReadonlySet<string>): Promise<string[]> {
+    const owned = await ctx.objects
+      .list<{ apiVersion: string; kind: string; metadata: Meta }>(RESOURCES.AIMModelCache, ref.namespace, {
+        labelSelector: `${LABELS.service}=${ref.name}`,
+      })
+      .catch(fail('list caches'));
+    const stale = owned.filter(
+      (c) =>
+        !keep.has(c.metadata.name) &&
+        !c.metadata.deletionTimestamp &&
+        c.metadata.labels?.[LABELS.cacheMode] === 'dedicated' &&
+        c.metadata.ownerReferences?.some((o) => o.uid === uid),
+    );
+    for (const c of stale)
+      await ctx.objects
+        .delete(RESOURCES.AIMModelCache, c.metadata.name, ref.namespace)
+        .catch(fail(`delete cache ${c.metadata.name}`));
+    return stale.map((c) => c.metadata.name);
+  }
+
   /** The caches this service wants (pure builders) and the names that exist already. */
   async function planCaches(
     ref: ServiceRef,
@@ -220,13 +222,19 @@ export function serviceActivities(ctx: ActivityContext) {
         .catch(fail(`get service ${ref.name}`));
       if (!s) return { exists: false };
       const v = validateObject('AIMService', s);
+      // Refused up front, before a model, cache or download: no InferenceService name fits this namespace.
+      const nameProblem = inferenceServiceNameProblem(ref.namespace);
+      const invalid = [
+        ...(v.ok ? [] : v.errors),
+        ...(nameProblem ? [{ path: 'metadata.namespace', message: nameProblem }] : []),
+      ];
       return {
         exists: true,
         uid: s.metadata.uid,
         generation: s.metadata.generation,
         deleting: Boolean(s.metadata.deletionTimestamp),
         hasFinalizer: s.metadata.finalizers?.includes(FINALIZER_CLEANUP) ?? false,
-        ...(v.ok ? {} : { invalid: v.errors }),
+        ...(invalid.length ? { invalid } : {}),
       };
     },
 
@@ -540,38 +548,10 @@ export function serviceActivities(ctx: ActivityContext) {
     },
 
     async readServiceCaches(namespace: string, caches: Array<{ name: string; modelId: string }>): Promise<CacheView[]> {
-      const out: CacheView[] = [];
-      const seen: Array<UsedCache | undefined> = [];
-      for (const c of caches) {
-        const obj = await ctx.objects
-          .get<
-            {
-              metadata: Meta;
-              status?: {
-                status?: string;
-                persistentVolumeClaim?: string;
-                progress?: { percent?: number; display?: string };
-                conditions?: Condition[];
-                lastUsed?: string;
-              };
-            } & { apiVersion: string; kind: string }
-          >(RESOURCES.AIMModelCache, c.name, namespace)
-          .catch(fail(`get cache ${c.name}`));
-        seen.push(obj);
-        const ready = obj?.status?.conditions?.find((x) => x.type === 'Ready');
-        out.push({
-          name: c.name,
-          modelId: c.modelId,
-          status: obj?.status?.status ?? (obj ? 'Pending' : 'Missing'),
-          ...(obj?.status?.progress?.percent !== undefined ? { percent: obj.status.progress.percent } : {}),
-          ...(obj?.status?.progress?.display ? { display: obj.status.progress.display } : {}),
-          ...(obj?.status?.persistentVolumeClaim ? { pvcName: obj.status.persistentVolumeClaim } : {}),
-          ...(ready && ready.status === 'False' ? { reason: ready.reason, message: ready.message } : {}),
-        });
-      }
+      const { views, seen } = await readCacheViews(ctx, namespace, caches);
       // Shared caches this service lists are in use: refresh their status.lastUsed (spec 4; throttled, best effort).
       await markSharedCachesUsed(ctx, namespace, seen);
-      return out;
+      return views;
     },
 
     /** The InferenceService (spec 5.5), server-side applied; returns its name and readiness. */
@@ -596,6 +576,9 @@ export function serviceActivities(ctx: ActivityContext) {
         fail(`apply InferenceService ${isvc.metadata.name}`),
       );
       const r = inferenceServiceReady(applied.object as never);
+      // Once the InferenceService serves from these caches, this service's other Dedicated caches (a source that
+      // changed) are no longer needed: deleted, their PVCs with them (owner references). Shared ones follow the TTL.
+      if (r.ready) await pruneDedicatedCaches(ref, uid, new Set(caches.map((c) => c.name)));
       return {
         name: isvc.metadata.name,
         ready: r.ready,
@@ -606,11 +589,8 @@ export function serviceActivities(ctx: ActivityContext) {
 
     /** Deletion (spec 5.6): delete what we own that GC would not reach in time, then drop the finalizer. */
     async cleanupService(ref: ServiceRef, uid: string): Promise<void> {
-      await ctx.objects.delete(
-        RESOURCES.InferenceService,
-        inferenceServiceName(ref.namespace, ref.name),
-        ref.namespace,
-      );
+      const isvc = inferenceServiceNameIfAny(ref.namespace, ref.name);
+      if (isvc) await ctx.objects.delete(RESOURCES.InferenceService, isvc, ref.namespace);
       const s = await ctx.objects.get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace);
       if (!s || s.metadata.uid !== uid) return;
       await ctx.objects
@@ -649,48 +629,7 @@ export function serviceActivities(ctx: ActivityContext) {
 
     /** Status with every condition of spec 8, resolved objects, cache progress and this workflow's id; Events on transitions. */
     async writeServiceStatus(ref: ServiceRef, uid: string, generation: number, report: ServiceReport): Promise<void> {
-      const s = await ctx.objects.get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace);
-      if (!s || s.metadata.uid !== uid) return;
-      const now = new Date().toISOString();
-      const before = s.status?.conditions ?? [];
-      let conditions = before;
-      for (const c of report.conditions) conditions = setCondition(conditions, c, now, generation);
-      const wf = Context.current().info.workflowExecution ?? { workflowId: '', runId: '' };
-      const status = {
-        status: report.status,
-        observedGeneration: generation,
-        conditions,
-        ...(report.resolvedModel ? { resolvedModel: report.resolvedModel } : {}),
-        ...(report.resolvedTemplate ? { resolvedTemplate: report.resolvedTemplate } : {}),
-        ...(report.caches
-          ? {
-              caches: report.caches.map((c) => ({
-                name: c.name,
-                modelId: c.modelId,
-                status: c.status,
-                ...(c.percent !== undefined ? { percent: c.percent } : {}),
-              })),
-            }
-          : {}),
-        ...(report.progressDisplay ? { progressDisplay: report.progressDisplay } : {}),
-        workflow: { id: wf.workflowId, runId: wf.runId },
-      };
-      // Most passes of a converged service report what is already there: skip the write (no transition either).
-      if (sameContent(s.status, status)) return;
-      await ctx.objects
-        .applyStatus(RESOURCES.AIMService, {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'AIMService',
-          metadata: { name: ref.name, namespace: ref.namespace },
-          status,
-        } as never)
-        .catch(fail(`write status of service ${ref.name}`));
-      await emitTransitions(
-        ctx,
-        { apiVersion: API_GROUP_VERSION, kind: 'AIMService', name: ref.name, namespace: ref.namespace, uid },
-        before,
-        conditions,
-      );
+      await writeServiceStatus(ctx, ref, uid, generation, report);
     },
   };
 }
