@@ -12,6 +12,8 @@ import {
   parseWorkflowId,
   route,
   selfTarget,
+  serviceUses,
+  waitsOnQuota,
   targetId,
   type BridgeObject,
   type EventType,
@@ -175,6 +177,19 @@ export function startBridge(opts: BridgeOptions): Bridge {
         ),
     });
   }
+  for (const ns of namespaces) {
+    add({
+      kind: 'ResourceQuota',
+      ...(ns ? { namespace: ns } : {}),
+      path: `/api/v1/${ns ? `namespaces/${ns}/` : ''}resourcequotas`,
+      list: async () =>
+        asList(
+          ns
+            ? await core.listNamespacedResourceQuota({ namespace: ns })
+            : await core.listResourceQuotaForAllNamespaces(),
+        ),
+    });
+  }
   add({ kind: 'Node', path: '/api/v1/nodes', list: async () => asList(await core.listNode()) });
 
   const sourcesOf = (kind: WatchedKind) => sources.filter((s) => s.kind === kind);
@@ -190,6 +205,28 @@ export function startBridge(opts: BridgeOptions): Bridge {
     exists: (t) => {
       const o = lookup(t);
       return o !== undefined && o.metadata?.deletionTimestamp == null;
+    },
+    waitingOnQuota: (namespace) => {
+      const out: Target[] = [];
+      for (const kind of ['AIMModelCache', 'AIMService'] as const) {
+        for (const s of sourcesOf(kind)) {
+          for (const o of s.objects.values()) {
+            if (o.metadata?.namespace === namespace && waitsOnQuota(o)) out.push(selfTarget(kind, o));
+          }
+        }
+      }
+      return out;
+    },
+    usersOf: (kind, obj) => {
+      if (kind === 'AIMService') return [];
+      const out: Target[] = [];
+      for (const src of sourcesOf('AIMService')) {
+        for (const svc of src.objects.values()) {
+          if (svc.metadata?.deletionTimestamp == null && serviceUses(svc, kind, obj))
+            out.push(selfTarget('AIMService', svc));
+        }
+      }
+      return out;
     },
     hardwareDependents: () => {
       const out: Target[] = [];

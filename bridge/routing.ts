@@ -8,7 +8,7 @@ import { workflowIdFor, type Nudge } from '../workflows/signals.js';
 
 export type OwnKind =
   'AIMModel' | 'AIMClusterModel' | 'AIMServiceTemplate' | 'AIMClusterServiceTemplate' | 'AIMModelCache' | 'AIMService';
-export type WatchedKind = OwnKind | 'Job' | 'PersistentVolumeClaim' | 'InferenceService' | 'Node';
+export type WatchedKind = OwnKind | 'Job' | 'PersistentVolumeClaim' | 'InferenceService' | 'Node' | 'ResourceQuota';
 export type SignalName = 'changed' | 'retry' | 'deleted' | 'dependencyChanged';
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -66,6 +66,19 @@ export interface RoutingContext {
   exists(target: Target): boolean;
   /** Every model workflow and every hand-made template workflow (Node changes go to them). */
   hardwareDependents(): Target[];
+  /**
+   * The services that use an object without owning it, by what their status says they use: a cache they list
+   * (Shared caches have no owner), or a model they resolved (with its templates). Optional: no users without it.
+   */
+  usersOf?(kind: OwnKind, obj: BridgeObject): Target[];
+  /** The caches and services of a namespace whose status says they wait on a ResourceQuota (QuotaExceeded). */
+  waitingOnQuota?(namespace: string): Target[];
+}
+
+/** An object whose `Ready` condition says it waits on a ResourceQuota. */
+export function waitsOnQuota(obj: BridgeObject): boolean {
+  const conditions = (obj.status as { conditions?: Array<{ type?: string; reason?: string }> } | undefined)?.conditions;
+  return (conditions ?? []).some((c) => c.type === 'Ready' && c.reason === 'QuotaExceeded');
 }
 
 export const targetId = (t: Target): string => workflowIdFor(t.kind, t.name, t.namespace);
@@ -131,6 +144,42 @@ export function dependencyTargets(kind: WatchedKind, obj: BridgeObject): Target[
   });
 }
 
+interface ServiceUse {
+  resolvedModel?: { kind?: string; name?: string; namespace?: string };
+  caches?: Array<{ name?: string }>;
+}
+
+/**
+ * Whether a service (by its status) uses an object it does not own: a cache it lists, the model it resolved, or a
+ * template of that model (a template's status decides whether the service can be placed).
+ */
+export function serviceUses(service: BridgeObject, kind: OwnKind, obj: BridgeObject): boolean {
+  const use = (service.status ?? {}) as ServiceUse;
+  const m = obj.metadata ?? {};
+  const sameNamespace = service.metadata?.namespace === m.namespace;
+  switch (kind) {
+    case 'AIMModelCache':
+      return sameNamespace && (use.caches ?? []).some((c) => c.name === m.name);
+    case 'AIMModel':
+    case 'AIMClusterModel':
+      return (
+        use.resolvedModel?.kind === kind &&
+        use.resolvedModel.name === m.name &&
+        (kind === 'AIMClusterModel' || sameNamespace)
+      );
+    case 'AIMServiceTemplate':
+    case 'AIMClusterServiceTemplate': {
+      const modelName = (obj as { spec?: { modelName?: string } }).spec?.modelName;
+      return (
+        use.resolvedModel?.name === modelName &&
+        (kind === 'AIMClusterServiceTemplate' || (sameNamespace && use.resolvedModel?.kind === 'AIMModel'))
+      );
+    }
+    default:
+      return false;
+  }
+}
+
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 function sortedEntries(r: Record<string, unknown> | undefined): Array<[string, unknown]> {
@@ -156,6 +205,10 @@ export function onlyBookkeepingChanged(old: BridgeObject, obj: BridgeObject): bo
   const strip = (o: BridgeObject) => ({
     ...o,
     metadata: { ...o.metadata, ownerReferences: undefined, managedFields: undefined, resourceVersion: undefined },
+    // A cache's download progress (patched every few seconds for hours) and its lastUsed stamp are not changes its
+    // services act on: they mirror progress themselves, at most every 15 s (spec 8).
+    status:
+      o.status && typeof o.status === 'object' ? { ...o.status, progress: undefined, lastUsed: undefined } : o.status,
   });
   return sameJson(strip(old), strip(obj));
 }
@@ -173,6 +226,13 @@ export function route(
 ): Send[] {
   const sends: Send[] = [];
   const nudge = nudgeOf(obj);
+
+  if (kind === 'ResourceQuota') {
+    // A quota created, raised or removed: whatever waits on QuotaExceeded in its namespace looks again now.
+    for (const target of ctx.waitingOnQuota?.(obj.metadata?.namespace ?? '') ?? [])
+      sends.push({ signal: 'dependencyChanged', target, start: false, nudge });
+    return sends;
+  }
 
   if (kind === 'Node') {
     if (type === 'DELETED' || nodeHardwareChanged(type === 'ADDED' ? undefined : old, obj)) {
@@ -208,7 +268,13 @@ export function route(
   // Any change, status included, of an owned or labelled object wakes its owner. A start only when the owner is
   // known to exist (a cascade of deletions must not restart the finished workflows of deleted owners).
   if (type === 'MODIFIED' && old && onlyBookkeepingChanged(old, obj)) return sends;
-  for (const target of dependencyTargets(kind, obj)) {
+  const targets = dependencyTargets(kind, obj);
+  const known = new Set(targets.map(targetId));
+  for (const user of isOwnKind(kind) ? (ctx.usersOf?.(kind, obj) ?? []) : []) {
+    if (!known.has(targetId(user))) targets.push(user);
+    known.add(targetId(user));
+  }
+  for (const target of targets) {
     sends.push({ signal: 'dependencyChanged', target, start: ctx.exists(target), nudge });
   }
   return sends;

@@ -3,6 +3,7 @@ import { diffList } from '../../bridge/bridge.js';
 import {
   parseWorkflowId,
   route,
+  serviceUses,
   type BridgeObject,
   type EventType,
   type RoutingContext,
@@ -265,6 +266,55 @@ describe('bridge routing (spec section 9)', () => {
     const [seen] = route('AIMModelCache', 'ADDED', undefined, obj({ name: 'c', status: { status: 'Ready' } }), ctx());
     expect(seen).toMatchObject({ signal: 'changed', start: true });
     expect(seen?.fresh).toBeUndefined();
+  });
+
+  it('a cache whose download progress or lastUsed stamp moved wakes nobody', () => {
+    const owners = [{ apiVersion: 'aim.silogen.ai/v1alpha1', kind: 'AIMService', name: 'chat', controller: true }];
+    const before = obj({ name: 'c', owners, status: { status: 'Progressing', progress: { percent: 10 } } });
+    const ticked = obj({ name: 'c', owners, rv: '11', status: { status: 'Progressing', progress: { percent: 11 } } });
+    const used = obj({
+      name: 'c',
+      owners,
+      rv: '12',
+      status: { status: 'Progressing', progress: { percent: 10 }, lastUsed: 'x' },
+    });
+    expect(route('AIMModelCache', 'MODIFIED', before, ticked, ctx())).toEqual([]);
+    expect(route('AIMModelCache', 'MODIFIED', before, used, ctx())).toEqual([]);
+    const ready = obj({ name: 'c', owners, rv: '13', status: { status: 'Ready', progress: { percent: 100 } } });
+    expect(route('AIMModelCache', 'MODIFIED', before, ready, ctx())).toEqual([
+      expect.objectContaining({
+        signal: 'dependencyChanged',
+        target: { kind: 'AIMService', name: 'chat', namespace: NS },
+      }),
+    ]);
+  });
+
+  it('a Shared cache, a model or a template wakes the services whose status uses it', () => {
+    const users = { ...ctx(), usersOf: () => [{ kind: 'AIMService' as const, name: 'user', namespace: NS }] };
+    const before = obj({ name: 'shared', status: { status: 'Ready' } });
+    const gone = obj({ name: 'shared', rv: '11', status: { status: 'Ready' } });
+    expect(route('AIMModelCache', 'DELETED', before, gone, users)).toContainEqual(
+      expect.objectContaining({
+        signal: 'dependencyChanged',
+        target: { kind: 'AIMService', name: 'user', namespace: NS },
+      }),
+    );
+  });
+
+  it.each([
+    ['a cache it lists', 'AIMModelCache', obj({ name: 'c1' }), true],
+    ['a cache of another namespace', 'AIMModelCache', obj({ name: 'c1', namespace: 'other' }), false],
+    ['a cache it does not list', 'AIMModelCache', obj({ name: 'c2' }), false],
+    ['its model', 'AIMModel', obj({ name: 'm' }), true],
+    ['a cluster model of that name', 'AIMClusterModel', obj({ name: 'm', namespace: null }), false],
+    ['a template of its model', 'AIMServiceTemplate', { ...obj({ name: 't' }), spec: { modelName: 'm' } }, true],
+    ['a template of another model', 'AIMServiceTemplate', { ...obj({ name: 't' }), spec: { modelName: 'x' } }, false],
+  ] as const)('a service uses %s: %s', (_, kind, o, expected) => {
+    const svc = obj({
+      name: 'svc',
+      status: { resolvedModel: { kind: 'AIMModel', name: 'm', namespace: NS }, caches: [{ name: 'c1' }] },
+    });
+    expect(serviceUses(svc, kind, o as never)).toBe(expected);
   });
 
   it('parses workflow IDs', () => {

@@ -106,6 +106,7 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   },
   { group: '', resource: 'pods', verbs: ['list'], why: "a Job's pods" },
   { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'GPU availability; bridge' },
+  { group: '', resource: 'resourcequotas', verbs: ['list', 'watch'], why: 'bridge: QuotaExceeded re-checked on change' },
   { group: '', resource: 'events', verbs: ['list', 'create'], why: 'condition transitions; VolumeNotBound' },
   { group: '', resource: 'namespaces', verbs: ['get'], why: 'pingCluster' },
   {
