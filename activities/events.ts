@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MANAGED_BY } from '../schemas/constants.js';
 import type { Condition } from '../schemas/types.js';
-import { conditionTransitions } from '../domain/status.js';
+import { conditionTransitions, eventsOf } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 
 export interface InvolvedObject {
@@ -54,14 +54,14 @@ export async function emitEvent(
   }
 }
 
-/** One Event per condition transition (spec 8: transitions, not progress ticks); a turn to False is a Warning. */
+/** One Event per distinct condition transition (spec 8: transitions, not progress ticks); Warnings for problems only. */
 export async function emitTransitions(
   ctx: ActivityContext,
   obj: InvolvedObject,
   before: Condition[],
   after: Condition[],
 ): Promise<void> {
-  for (const tr of conditionTransitions(before, after)) {
-    await emitEvent(ctx, obj, tr.status === 'False' ? 'Warning' : 'Normal', tr.reason, tr.message);
+  for (const tr of eventsOf(conditionTransitions(before, after))) {
+    await emitEvent(ctx, obj, tr.eventType, tr.reason, tr.message);
   }
 }

@@ -196,7 +196,7 @@ export interface ConditionTransition {
   status: ConditionStatus;
   reason: string;
   message: string;
-  /** Kubernetes Event type: `Warning` when a condition turns False (all conditions here are positive). */
+  /** Kubernetes Event type: `Warning` when a condition turns False for a problem, not for progress. */
   eventType: 'Normal' | 'Warning';
 }
 
@@ -219,8 +219,40 @@ export function conditionTransitions(
         status: c.status,
         reason: c.reason,
         message: c.message,
-        eventType: c.status === 'False' ? ('Warning' as const) : ('Normal' as const),
+        eventType: eventTypeOf(c.status, c.reason),
       },
     ];
+  });
+}
+
+/**
+ * Reasons that say work is under way, not that something is wrong: their Events are `Normal` even where the
+ * condition is False (a cache that is Downloading is not Ready yet, and that is no problem).
+ */
+export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
+  'Probing',
+  'Downloading',
+  'Deploying',
+  'AwaitingTemplates',
+  'WaitingForBinding',
+  'CacheRecreating',
+]);
+
+/** `Warning` only for a problem: a condition turned False for a reason that is not progress. */
+export function eventTypeOf(status: ConditionStatus, reason: string): 'Normal' | 'Warning' {
+  return status === 'False' && !PROGRESS_REASONS.has(reason) ? 'Warning' : 'Normal';
+}
+
+/**
+ * The Events to record for a set of transitions: one per distinct (type, reason, message), so that `Ready` and the
+ * condition it repeats (both `Downloading`, with the same message) show once in `kubectl describe`.
+ */
+export function eventsOf(transitions: readonly ConditionTransition[]): ConditionTransition[] {
+  const seen = new Set<string>();
+  return transitions.filter((t) => {
+    const key = `${t.eventType}/${t.reason}/${t.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }

@@ -3,6 +3,8 @@ import {
   aggregateModelStatus,
   conditionTime,
   conditionTransitions,
+  eventsOf,
+  eventTypeOf,
   setCondition,
   type ModelStatusInput,
 } from '../../domain/status.js';
@@ -264,5 +266,30 @@ describe('conditionTransitions', () => {
 
   it('does not report a new condition as having a previous status', () => {
     expect(conditionTransitions([], [cond('Ready', 'True')])[0]).not.toHaveProperty('previousStatus');
+  });
+});
+
+describe('Events as Kubernetes users read them', () => {
+  it.each([
+    ['False', 'Downloading', 'Normal'],
+    ['False', 'Probing', 'Normal'],
+    ['False', 'Deploying', 'Normal'],
+    ['False', 'WaitingForBinding', 'Normal'],
+    ['Unknown', 'AwaitingTemplates', 'Normal'],
+    ['False', 'QuotaExceeded', 'Warning'],
+    ['False', 'AuthFailed', 'Warning'],
+    ['True', 'Ready', 'Normal'],
+  ] as const)('%s/%s is %s', (status, reason, type) => {
+    expect(eventTypeOf(status, reason)).toBe(type);
+  });
+
+  it('one Event per distinct reason and message in a write', () => {
+    const at = '2026-01-01T00:00:00Z';
+    const after = [
+      { type: 'CacheReady', status: 'False', reason: 'Downloading', message: 'm 10%', lastTransitionTime: at },
+      { type: 'Ready', status: 'False', reason: 'Downloading', message: 'm 10%', lastTransitionTime: at },
+    ] as const;
+    const events = eventsOf(conditionTransitions([], after as never));
+    expect(events.map((e) => [e.eventType, e.reason])).toEqual([['Normal', 'Downloading']]);
   });
 });
