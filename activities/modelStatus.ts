@@ -1,3 +1,4 @@
+import { containsDesired } from './kube/applyIfChanged.js';
 import type { V1Node, V1OwnerReference } from '@kubernetes/client-node';
 import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS } from '../schemas/constants.js';
 import type { AIMModelSpec, Condition, ObjectStatus } from '../schemas/types.js';
@@ -96,6 +97,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
       const conflicts = templateNameConflicts(desired, existingByName, uid);
       const conflicting = new Set(conflicts.map((c) => c.name));
       for (const d of desired.filter((t) => !conflicting.has(t.metadata.name))) {
+        // Unchanged templates are not written again; an edited or deleted one is put back (drift healing).
+        if (containsDesired(existingByName.get(d.metadata.name), d)) continue;
         await ctx.objects.apply(res, d as never).catch(fail(`apply template ${d.metadata.name}`));
       }
       const mine = (await listTemplates(ref)).filter((t) => t.metadata.ownerReferences?.some((o) => o.uid === uid));

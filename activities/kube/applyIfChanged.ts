@@ -21,16 +21,36 @@ export function sameContent(a: unknown, b: unknown): boolean {
   return stableJson(a) === stableJson(b);
 }
 
+/**
+ * Whether `live` holds every field of `desired` with the same value: objects key by key (fields only the live object
+ * has, such as the API server's defaults or other managers' fields, do not matter), arrays element by element and of
+ * the same length, everything else equal. Undefined members of `desired` are not fields.
+ */
+export function containsDesired(live: unknown, desired: unknown): boolean {
+  if (desired === undefined) return true;
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsDesired(live[i], d))
+    );
+  }
+  if (desired && typeof desired === 'object') {
+    if (!live || typeof live !== 'object' || Array.isArray(live)) return false;
+    const l = live as Record<string, unknown>;
+    return Object.entries(desired as Record<string, unknown>).every(([k, v]) => containsDesired(l[k], v));
+  }
+  return live === desired;
+}
+
 export function appliedHash(desired: KubernetesObject): string {
   return createHash('sha256').update(stableJson(desired)).digest('hex').slice(0, 16);
 }
 
 /**
- * Server-side apply, skipped when the live object already carries the hash of this exact desired object.
+ * Server-side apply, skipped when the live object already holds every field of the desired one (and the hash of it).
  * Every pass of a lifecycle re-derives its objects; most passes change nothing, and an apply that changes nothing
- * is still a write the API server (and etcd's watch fan-out) pays for. The hash annotation records what we last
- * applied, so any change of the desired object applies again. The trade-off: a field someone else edits is put back
- * on our next real change, not on every pass.
+ * is still a write the API server (and etcd's watch fan-out) pays for. Comparing the live fields, not only the hash
+ * annotation of what we last applied, heals drift: a `kubectl edit` of a field we manage is put back on the next
+ * pass (the bridge nudges the owner when the object changes).
  */
 export async function applyIfChanged<T extends KubernetesObject>(
   objects: CustomObjects,
@@ -39,9 +59,6 @@ export async function applyIfChanged<T extends KubernetesObject>(
 ): Promise<{ object: T; changed: boolean }> {
   const hash = appliedHash(desired);
   const live = await objects.get<T>(res, desired.metadata?.name ?? '', desired.metadata?.namespace);
-  if (live && !live.metadata?.deletionTimestamp && live.metadata?.annotations?.[ANNOTATIONS.appliedHash] === hash) {
-    return { object: live, changed: false };
-  }
   const body = {
     ...desired,
     metadata: {
@@ -49,5 +66,6 @@ export async function applyIfChanged<T extends KubernetesObject>(
       annotations: { ...desired.metadata?.annotations, [ANNOTATIONS.appliedHash]: hash },
     },
   } as T;
+  if (live && !live.metadata?.deletionTimestamp && containsDesired(live, body)) return { object: live, changed: false };
   return { object: await objects.apply(res, body), changed: true };
 }
