@@ -18,6 +18,8 @@ import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
 import { emitTransitions } from './events.js';
 import { createJobIfAbsent, jobActivities } from './jobs.js';
+import { secretActivities } from './secrets.js';
+import { secretRefs } from '../domain/env.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -169,6 +171,13 @@ export function cacheActivities(ctx: ActivityContext) {
       }
     },
 
+    /** Every secretKeyRef of the cache's env must exist (namespace/secret/key named when not): no Job before that. */
+    async checkCacheSecrets(ref: CacheRef, uid: string): Promise<{ missing: number; message: string }> {
+      const c = await mustRead(ref, uid);
+      const r = await secretActivities(ctx).checkSecretRefs(ref.namespace, secretRefs(c.spec.env));
+      return { missing: r.missing.length, message: r.message };
+    },
+
     async startCacheProbe(ref: CacheRef, uid: string, attempt: number): Promise<string> {
       const c = await mustRead(ref, uid);
       const job = buildDownloaderJob({ ...common(c), mode: 'probe', name: probeJobName(ref.name, attempt) });
@@ -244,6 +253,23 @@ export function cacheActivities(ctx: ActivityContext) {
         },
       });
       return (await createJobIfAbsent(ctx, job)).name;
+    },
+
+    /**
+     * Deletes one of this cache's Jobs whose pod never started (PodNotStarted, ImagePullFailed, VolumeNotBound), so
+     * that Kubernetes cannot start it later beside the next attempt. Only a Job this cache owns; gone counts as done.
+     */
+    async deleteCacheJob(ref: CacheRef, uid: string, name: string): Promise<void> {
+      const job = await ctx.batch.readNamespacedJob({ name, namespace: ref.namespace }).catch((err: unknown) => {
+        if (toKubeError(err).kind === 'NotFound') return undefined;
+        return fail(`get job ${name}`)(err);
+      });
+      if (!job?.metadata?.ownerReferences?.some((o) => o.uid === uid)) return;
+      await ctx.batch
+        .deleteNamespacedJob({ name, namespace: ref.namespace, propagationPolicy: 'Background' })
+        .catch((err: unknown) => {
+          if (toKubeError(err).kind !== 'NotFound') fail(`delete job ${name}`)(err);
+        });
     },
 
     /**

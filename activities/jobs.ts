@@ -16,7 +16,12 @@ export interface JobOutcome {
   problem?: { reason: string; message: string };
 }
 
-const IMAGE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+/** Image pulls the kubelet retries with its own back-off: a failure only once the error has persisted. */
+const IMAGE_RETRIED = new Set(['ErrImagePull', 'ImagePullBackOff']);
+/** Image problems no pull retry can fix. */
+const IMAGE_FINAL = new Set(['InvalidImageName', 'ErrImageNeverPull']);
+/** How long a pull may keep failing (the kubelet retries at 10 s, 20 s, 40 s …: about three pulls). */
+export const IMAGE_PULL_FAILED_AFTER_SECONDS = 120;
 
 function parseTermination(message: string | undefined): Record<string, unknown> | undefined {
   if (!message) return undefined;
@@ -66,11 +71,14 @@ export function jobOutcome(
   }
   for (const c of pod?.status?.containerStatuses ?? []) {
     const w = c.state?.waiting;
-    if (w?.reason && IMAGE_REASONS.has(w.reason))
+    const imageFailed =
+      w?.reason &&
+      (IMAGE_FINAL.has(w.reason) || (IMAGE_RETRIED.has(w.reason) && pendingSeconds >= IMAGE_PULL_FAILED_AFTER_SECONDS));
+    if (imageFailed)
       return {
         phase: 'NotStarted',
         containers,
-        problem: { reason: 'ImagePullFailed', message: `${w.reason}: ${w.message ?? ''}`.trim() },
+        problem: { reason: 'ImagePullFailed', message: `${w!.reason}: ${w!.message ?? ''}`.trim() },
       };
     if (w?.reason === 'CreateContainerConfigError')
       return {

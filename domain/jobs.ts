@@ -160,7 +160,11 @@ export function downloaderLabels(input: Pick<DownloaderJobInput, 'mode' | 'cache
   };
 }
 
+/** A probe lists metadata (minutes at most); a download of hundreds of GB on a slow link may take days. */
+export const JOB_DEADLINE_SECONDS = { probe: 3600, download: 7 * 24 * 3600 } as const;
+
 /** A probe or download Job: restricted Pod Security Standard, no retries of its own (the workflow owns retries). */
+
 export function buildDownloaderJob(input: DownloaderJobInput): V1Job {
   if (input.sources.length === 0) throw new Error('a downloader Job needs at least one source');
   if (input.mode === 'download' && (!input.cache?.pvcName || input.sources.length !== 1)) {
@@ -182,6 +186,9 @@ export function buildDownloaderJob(input: DownloaderJobInput): V1Job {
     },
     spec: {
       backoffLimit: 0,
+      // Kubernetes ends a Job that outlives any sensible run (a pod that never started included); the workflow's
+      // own watchdogs (PodNotStarted, VolumeNotBound) act long before.
+      activeDeadlineSeconds: JOB_DEADLINE_SECONDS[input.mode],
       completions: 1,
       parallelism: 1,
       template: {

@@ -239,22 +239,26 @@ describe('Job watch helpers', () => {
       900,
     );
     expect(done).toMatchObject({ phase: 'Failed', containers: [{ exitCode: 1, result: { reason: 'Stalled' } }] });
-    const waiting = jobOutcome(
-      {} as never,
+    const pulling = (reason: string) =>
       [
         {
           status: {
             phase: 'Pending',
-            containerStatuses: [
-              { name: 'download', state: { waiting: { reason: 'ImagePullBackOff', message: 'no' } } },
-            ],
+            containerStatuses: [{ name: 'download', state: { waiting: { reason, message: 'no' } } }],
           },
         },
-      ] as never,
-      0,
-      900,
-    );
-    expect(waiting).toMatchObject({ phase: 'NotStarted', problem: { reason: 'ImagePullFailed' } });
+      ] as never;
+    // The kubelet retries pulls with a back-off: the first ErrImagePull is not a failure yet, a persisting one is.
+    expect(jobOutcome({} as never, pulling('ErrImagePull'), 0, 900)).toBeUndefined();
+    expect(jobOutcome({} as never, pulling('ImagePullBackOff'), 119, 900)).toBeUndefined();
+    expect(jobOutcome({} as never, pulling('ImagePullBackOff'), 120, 900)).toMatchObject({
+      phase: 'NotStarted',
+      problem: { reason: 'ImagePullFailed', message: 'ImagePullBackOff: no' },
+    });
+    // No retry fixes an invalid name.
+    expect(jobOutcome({} as never, pulling('InvalidImageName'), 0, 900)).toMatchObject({
+      problem: { reason: 'ImagePullFailed' },
+    });
     expect(jobOutcome({} as never, [{ status: { phase: 'Pending' } }] as never, 901, 900)).toMatchObject({
       problem: { reason: 'PodNotStarted' },
     });
