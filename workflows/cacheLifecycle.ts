@@ -1,4 +1,6 @@
 import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { stepFailureReport } from '../domain/failureStatus.js';
+import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -9,14 +11,33 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-import { k8s, watch, activityFailure, failedStatus } from './proxies.js';
+import { k8s, k8sLocal, watch, activityFailure, failedStatus } from './proxies.js';
 import { recreated } from './binding.js';
+import { historyFull } from './history.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface CacheLifecycleInput {
   name: string;
   namespace: string;
   uid?: string;
+  /** Carried across continue-as-new: everything a later pass needs. */
+  state?: CacheState;
+}
+
+/** What a cache run knows beyond its object: carried whole through continue-as-new. */
+export interface CacheState {
+  /** The generation the last pass acted on: nudges of the same generation never restart a failed one. */
+  handledGeneration?: number;
+  /** After the last pass: idle (Ready, or failed for good), or waiting to re-check a failure on a back-off. */
+  wait: 'idle' | 'recheck';
+  waitSeconds?: number;
+  /** The last probe that passed, for this generation: a re-check after a later step failed resumes after it. */
+  probe?: { generation: number; totalBytes: number; source?: { totalBytes: number; files: number; revision?: string } };
+  /** The last failure was a ResourceQuota refusal: a nudge (the bridge's, when a quota changes) re-checks at once. */
+  quota?: boolean;
+  /** Nudges and a retry that arrived as the run continued as new. */
+  nudged?: boolean;
+  retry?: boolean;
 }
 
 /** Reasons the next attempt can fix (it resumes from what is on the volume); everything else waits for a fix. */
@@ -32,10 +53,13 @@ const RETRYABLE = new Set([
 ]);
 /** Failures a person fixes outside Kubernetes (a key, a license): re-probe on a capped backoff, 1 → 30 minutes. */
 const REPROBE = new Set(['AuthFailed', 'GatedModel']);
+/**
+ * Failures of the cluster that a person or another system fixes (a storage class, a node, an image): with the
+ * time-scales patch they are re-checked on the same back-off instead of waiting for a retry (spec 7, "waits, then
+ * gives up" per attempt; the cache stays Failed between re-checks).
+ */
+const RECHECK = new Set(['VolumeNotBound', 'PodNotStarted', 'ImagePullFailed']);
 const WATCH_SECONDS = 600;
-const POD_NOT_STARTED_SECONDS = 900;
-/** A download pod Pending this long on an unbound claim: VolumeNotBound (spec 5.4 step 2). */
-const VOLUME_NOT_BOUND_SECONDS = 300;
 /** Job names end in `-{n}` with n ≤ 999; past it, finished Jobs are deleted and numbering restarts (spec 3). */
 const MAX_ATTEMPT_NUMBER = 999;
 
@@ -47,9 +71,10 @@ const MAX_ATTEMPT_NUMBER = 999;
 export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> {
   const ref: CacheRef = { name: input.name, namespace: input.namespace };
   let uid = input.uid;
-  let nudged = true;
-  let retry = false;
-  let handledGeneration: number | undefined;
+  const state: CacheState = input.state ?? { wait: 'idle' };
+  let nudged = !input.state || state.nudged === true;
+  let retry = state.retry === true;
+  let handledGeneration: number | undefined = state.handledGeneration;
   let wake: string | number = '1 hour';
   let reprobeMinutes = 1;
   const progress: Progress = { phase: 'Starting', step: 'readCache', attempt: 0 };
@@ -64,9 +89,25 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     retry = true;
   });
   setHandler(progressQuery, () => progress);
+  // Time scales (spec 8), behind a patch: the worker's clocks, continue-as-new checked on every iteration with the
+  // whole state carried, every failure that waits for a fix re-checked on a back-off (1 → 30 minutes) and resumed
+  // from the failed step (no new probe Job when the probe had passed), and Jobs whose pods never started deleted.
+  const timed = patched('aim-cache-time-scales-v1');
+  const timing: LifecycleTiming = timed ? await k8sLocal.lifecycleTiming() : DEFAULT_TIMING;
 
   for (;;) {
-    const timedOut = !(await condition(() => nudged, wake));
+    if (timed && historyFull(timing.historyEventsMax)) {
+      await continueAsNew<typeof cacheLifecycle>({
+        ...input,
+        ...(uid ? { uid } : {}),
+        state: { ...state, handledGeneration, nudged, retry },
+      });
+    }
+    const idleWait = timed ? timing.backoffMaxSeconds * 2 * 1000 : wake;
+    const timedOut = !(await condition(
+      () => nudged,
+      timed && state.wait === 'recheck' ? (state.waitSeconds ?? timing.backoffBaseSeconds) * 1000 : idleWait,
+    ));
     nudged = false;
     try {
       const snap = await k8s.readCache(ref);
@@ -92,98 +133,187 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         handledGeneration = generation;
         continue;
       }
-      const reprobeDue = timedOut && wake !== '1 hour';
+      const reprobeDue = timed
+        ? state.wait === 'recheck' && (timedOut || state.quota === true)
+        : timedOut && wake !== '1 hour';
       const newGeneration = generation !== handledGeneration;
       handledGeneration = generation;
+      state.handledGeneration = generation;
       // Ready stays Ready; a failed generation waits for a fix (retry, a spec change, or its re-probe timer), so that
       // nudges from services never turn into a retry storm.
       if (snap.ready || (!newGeneration && !retry && !reprobeDue)) continue;
+      // A re-check resumes after a probe that passed for this generation (a retry or a new generation probes again).
+      const probed =
+        timed && !newGeneration && !retry && state.probe?.generation === generation ? state.probe : undefined;
+      if (!probed) delete state.probe;
       retry = false;
-      const outcome = await drive(uid, snap);
+      const outcome = await drive(uid, snap, probed);
       tag(outcome === 'done' ? 'Ready' : 'Failed');
       // Services waiting on this cache learn the outcome now rather than on their next timer (behind a patch:
       // runs recorded before it replay without the call).
       if (patched('aim-cache-nudges-users-v1')) await k8s.nudgeCacheUsers(ref);
-      if (outcome === 'reprobe') {
+      if (timed) {
+        state.quota = false;
+        recheckLater(outcome === 'reprobe' || outcome === 'recheck');
+      } else if (outcome === 'reprobe') {
         wake = `${reprobeMinutes} minutes`;
         reprobeMinutes = Math.min(30, reprobeMinutes * 2);
       } else {
         wake = '1 hour';
         reprobeMinutes = 1;
       }
-      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof cacheLifecycle>({ ...input, uid });
+      if (!timed && workflowInfo().continueAsNewSuggested)
+        await continueAsNew<typeof cacheLifecycle>({ ...input, ...(uid ? { uid } : {}) });
     } catch (err) {
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
       if (uid) {
-        await k8s.writeCacheStatus(ref, uid, 0, failedStatus(progress.lastFailure)).catch(() => undefined);
+        const report = timed
+          ? stepFailureReport(progress.lastFailure, progress.step)
+          : failedStatus(progress.lastFailure);
+        await k8s.writeCacheStatus(ref, uid, 0, report).catch(() => undefined);
       }
-      wake = '1 minute';
+      if (timed) {
+        state.quota = progress.lastFailure.type === 'QuotaExceeded';
+        recheckLater(true);
+      } else wake = '1 minute';
     }
   }
 
-  async function drive(uid: string, snap: CacheSnapshot): Promise<'done' | 'failed' | 'reprobe'> {
+  /** After a pass (time-scales runs): re-check a failure on a back-off that doubles from 1 to 30 minutes, or idle. */
+  function recheckLater(recheck: boolean): void {
+    if (!recheck) {
+      state.wait = 'idle';
+      delete state.waitSeconds;
+      return;
+    }
+    state.waitSeconds = nextBackoff(
+      state.wait === 'recheck' ? state.waitSeconds : undefined,
+      timing.backoffBaseSeconds,
+      timing.backoffMaxSeconds,
+    );
+    state.wait = 'recheck';
+  }
+
+  async function drive(
+    uid: string,
+    snap: CacheSnapshot,
+    probed?: CacheState['probe'],
+  ): Promise<'done' | 'failed' | 'reprobe' | 'recheck'> {
     const generation = snap.generation ?? 0;
     const write = k8s.writeCacheStatus.bind(null, ref, uid, generation);
     progress.phase = 'Probing';
     progress.step = 'ensureCacheRbac';
     await k8s.ensureCacheRbac(ref, uid);
 
-    // 1. Probe: metadata only, before any volume exists.
-    let probeAttempt = (snap.probeAttempt ?? 0) + 1;
-    if (probeAttempt > MAX_ATTEMPT_NUMBER) {
-      await k8s.deleteFinishedCacheJobs(ref, uid, 'probe');
-      probeAttempt = 1;
-    }
-    await write({
-      status: 'Progressing',
-      probeAttempt,
-      conditions: [
-        { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the spec is valid' },
-        { type: 'SourcesValid', status: 'Unknown', reason: 'Probing', message: `probe attempt ${probeAttempt}` },
-        { type: 'Ready', status: 'False', reason: 'Probing', message: 'probing the source' },
-      ],
-    });
-    progress.step = 'startCacheProbe';
-    const probeJob = await k8s.startCacheProbe(ref, uid, probeAttempt);
-    progress.step = 'waitForProbe';
-    const probe = await waitForJobEnd(probeJob);
-    const probeFailure = failureOf(probe);
-    let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
-    if (
-      probeFailure &&
-      !((probeFailure.reason === 'EndpointUnreachable' || probeFailure.reason === 'RateLimited') && snap.specSizeBytes)
-    ) {
-      progress.phase = 'Failed';
-      progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
-      const auth = REPROBE.has(probeFailure.reason);
+    /** Probe: metadata only (spec 5.4 step 1); a typed failure ends the pass with an outcome. */
+    async function probe(
+      boundUid: string,
+      cache: CacheSnapshot,
+    ): Promise<
+      | 'failed'
+      | 'reprobe'
+      | 'recheck'
+      | {
+          totalBytes: number;
+          source?: { totalBytes: number; files: number; revision?: string };
+          probeFailure?: { reason: string; message: string };
+        }
+    > {
+      let probeAttempt = (cache.probeAttempt ?? 0) + 1;
+      if (probeAttempt > MAX_ATTEMPT_NUMBER) {
+        await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
+        probeAttempt = 1;
+      }
       await write({
-        status: 'Failed',
+        status: 'Progressing',
+        probeAttempt,
         conditions: [
-          ...(auth ? [{ type: 'AuthValid', status: 'False' as const, ...probeFailure }] : []),
-          { type: 'SourcesValid', status: 'False', ...probeFailure },
-          { type: 'Ready', status: 'False', ...probeFailure },
+          { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the spec is valid' },
+          { type: 'SourcesValid', status: 'Unknown', reason: 'Probing', message: `probe attempt ${probeAttempt}` },
+          { type: 'Ready', status: 'False', reason: 'Probing', message: 'probing the source' },
         ],
       });
-      return auth ? 'reprobe' : 'failed';
+      progress.step = 'startCacheProbe';
+      const probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
+      progress.step = 'waitForProbe';
+      const probe = await waitForJobEnd(probeJob);
+      const probeFailure = failureOf(probe);
+      let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
+      if (
+        probeFailure &&
+        !(
+          (probeFailure.reason === 'EndpointUnreachable' || probeFailure.reason === 'RateLimited') &&
+          cache.specSizeBytes
+        )
+      ) {
+        progress.phase = 'Failed';
+        progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
+        const auth = REPROBE.has(probeFailure.reason);
+        if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
+        await write({
+          status: 'Failed',
+          conditions: [
+            ...(auth ? [{ type: 'AuthValid', status: 'False' as const, ...probeFailure }] : []),
+            { type: 'SourcesValid', status: 'False', ...probeFailure },
+            { type: 'Ready', status: 'False', ...probeFailure },
+          ],
+        });
+        return auth ? 'reprobe' : timed && RECHECK.has(probeFailure.reason) ? 'recheck' : 'failed';
+      }
+      const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
+      totalBytes = totalBytes || cache.specSizeBytes;
+      if (!totalBytes) {
+        const f = {
+          reason: 'SizeUnknown',
+          message: 'the probe could not measure the source; set size on the model source',
+        };
+        await write({
+          status: 'Failed',
+          conditions: [
+            { type: 'SourcesValid', status: 'False', ...f },
+            { type: 'Ready', status: 'False', ...f },
+          ],
+        });
+        return 'failed';
+      }
+
+      const facts = source
+        ? {
+            totalBytes: Number(source.totalBytes),
+            files: Number(source.files),
+            ...(typeof source.revision === 'string' ? { revision: source.revision } : {}),
+          }
+        : undefined;
+      if (!probeFailure) state.probe = { generation, totalBytes, ...(facts ? { source: facts } : {}) };
+      return { totalBytes, ...(facts ? { source: facts } : {}), ...(probeFailure ? { probeFailure } : {}) };
     }
-    const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
-    totalBytes = totalBytes || snap.specSizeBytes;
-    if (!totalBytes) {
-      const f = {
-        reason: 'SizeUnknown',
-        message: 'the probe could not measure the source; set size on the model source',
-      };
-      await write({
-        status: 'Failed',
-        conditions: [
-          { type: 'SourcesValid', status: 'False', ...f },
-          { type: 'Ready', status: 'False', ...f },
-        ],
-      });
-      return 'failed';
+
+    // 0. Credentials (time-scales runs): no Job while a referenced Secret or key is missing; re-checked on a back-off.
+    if (timed && !probed) {
+      progress.step = 'checkCacheSecrets';
+      const secrets = await k8s.checkCacheSecrets(ref, uid);
+      if (secrets.missing) {
+        const f = { status: 'False' as const, reason: 'SecretNotFound', message: secrets.message };
+        progress.phase = 'Pending';
+        progress.lastFailure = { type: f.reason, message: f.message };
+        await write({
+          status: 'Pending',
+          conditions: [
+            { type: 'AuthValid', ...f },
+            { type: 'Ready', ...f },
+          ],
+        });
+        return 'recheck';
+      }
     }
+
+    // 1. Probe: metadata only, before any volume exists (a re-check after a later step failed reuses the last one).
+    const measured = probed ?? (await probe(uid, snap));
+    if (typeof measured === 'string') return measured;
+    const { totalBytes, source } = measured;
+    const probeFailure = 'probeFailure' in measured ? measured.probeFailure : undefined;
 
     // 2. Volume, sized from the measurement (or spec size) with headroom.
     progress.phase = 'Provisioning';
@@ -200,15 +330,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     };
     await write({
       status: volumeBound ? 'Progressing' : 'Pending',
-      ...(source
-        ? {
-            source: {
-              totalBytes: Number(source.totalBytes),
-              files: Number(source.files),
-              ...(typeof source.revision === 'string' ? { revision: source.revision } : {}),
-            },
-          }
-        : {}),
+      ...(source ? { source } : {}),
       persistentVolumeClaim: pvc.name,
       allocatedSize: pvc.size,
       conditions: [
@@ -276,7 +398,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         volumeBound = true;
         await write({ status: 'Progressing', conditions: [volumeReady] });
       }
-      if (!outcome || outcome.phase === 'Started') outcome = await waitForJobEnd(job, VOLUME_NOT_BOUND_SECONDS);
+      if (!outcome || outcome.phase === 'Started') outcome = await waitForJobEnd(job, timing.volumeNotBoundSeconds);
       if (outcome.phase === 'Succeeded') {
         progress.phase = 'Ready';
         await write({
@@ -296,6 +418,9 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       }
       const f = failureOf(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
       progress.lastFailure = { type: f.reason, message: f.message };
+      // A Job whose pod never started goes before anything else runs: Kubernetes must not start it later beside
+      // the next attempt (at most one Job per cache at a time).
+      if (timed && outcome.phase === 'NotStarted') await k8s.deleteCacheJob(ref, uid, job);
       const last = i === maxAttempts - 1;
       if (!RETRYABLE.has(f.reason) || last) {
         progress.phase = 'Failed';
@@ -312,7 +437,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
             { type: 'Ready', status: 'False', ...f },
           ],
         });
-        return 'failed';
+        return timed && RECHECK.has(f.reason) ? 'recheck' : 'failed';
       }
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
@@ -332,7 +457,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
 
   /** Watches until the download pod runs on its claim (`Started`) or the Job ends first. */
   async function waitForJobStart(name: string): Promise<JobOutcome> {
-    return waitForJobUntil(name, { volumeNotBoundAfterSeconds: VOLUME_NOT_BOUND_SECONDS, returnWhenStarted: true });
+    return waitForJobUntil(name, { volumeNotBoundAfterSeconds: timing.volumeNotBoundSeconds, returnWhenStarted: true });
   }
 
   async function waitForJobUntil(
@@ -344,7 +469,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         namespace: ref.namespace,
         name,
         maxSeconds: WATCH_SECONDS,
-        notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
+        notStartedAfterSeconds: timing.podNotStartedSeconds,
         ...until,
       });
       if (out.phase !== 'StillRunning') return out;

@@ -1,4 +1,4 @@
-import { condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ModelKind, ModelRef, ModelSnapshot } from '../activities/models.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import type { ConditionInput, ModelReport, SourceFacts } from '../activities/modelStatus.js';
@@ -10,8 +10,10 @@ import {
   retrySignal,
   type Progress,
 } from './signals.js';
-import { k8s, watch, activityFailure } from './proxies.js';
+import { k8s, k8sLocal, watch, activityFailure } from './proxies.js';
+import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import { recreated } from './binding.js';
+import { historyFull } from './history.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface ModelCarry {
@@ -21,6 +23,16 @@ export interface ModelCarry {
   /** The last validation verdicts: kept across generations until the sources are validated again. */
   auth?: ConditionInput;
   sources?: ConditionInput & { facts?: SourceFacts[] };
+  /**
+   * Waiting for a fix (a Secret, keys, a licence, a source, the cluster): the next re-check, on a back-off from 1 to
+   * 30 minutes; it validates the sources again, and after a failed pass applies the templates again too.
+   */
+  recheckSeconds?: number;
+  /** The last pass ended on a failed step: the re-check redoes the whole generation. */
+  failedPass?: boolean;
+  /** Nudges and a retry that arrived as the run continued as new. */
+  nudged?: boolean;
+  retry?: boolean;
 }
 
 export interface ModelLifecycleInput {
@@ -46,8 +58,8 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
     ...(input.namespace ? { namespace: input.namespace } : {}),
   };
   const carry: ModelCarry = input.carry ?? { probeAttempt: 0 };
-  let nudged = true;
-  let retry = false;
+  let nudged = !input.carry || carry.nudged === true;
+  let retry = carry.retry === true;
   const progress: Progress = { phase: 'Starting', step: 'readModel', attempt: carry.probeAttempt };
   const tag = visibility({
     kind: input.kind,
@@ -64,9 +76,18 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
     retry = true;
   });
   setHandler(progressQuery, () => progress);
+  // Time scales (spec 8), behind a patch: the worker's clocks, continue-as-new checked on every iteration with the
+  // carry, and failures (SecretNotFound, a failed probe, a failed step) re-checked on a back-off instead of on every
+  // Node change or never.
+  const timed = patched('aim-model-time-scales-v1');
+  const timing: LifecycleTiming = timed ? await k8sLocal.lifecycleTiming() : DEFAULT_TIMING;
 
   for (;;) {
-    await condition(() => nudged, REEVALUATE_EVERY);
+    if (timed && historyFull(timing.historyEventsMax)) {
+      await continueAsNew<typeof modelLifecycle>({ ...input, carry: { ...carry, nudged, retry } });
+    }
+    const recheckWait = timed && carry.recheckSeconds !== undefined ? carry.recheckSeconds * 1000 : undefined;
+    const timedOut = !(await condition(() => nudged, recheckWait ?? REEVALUATE_EVERY));
     nudged = false;
     try {
       progress.step = 'readModel';
@@ -85,7 +106,8 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
       }
       carry.uid = snap.uid!;
       recordUid(carry.uid);
-      const newGeneration = snap.generation !== carry.handledGeneration;
+      const recheckDue = recheckWait !== undefined && timedOut;
+      const newGeneration = snap.generation !== carry.handledGeneration || (recheckDue && carry.failedPass === true);
 
       if (snap.invalid) {
         // Apply nothing; say which field is wrong and wait for the next generation (spec 2, last paragraph).
@@ -99,7 +121,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
         continue;
       }
 
-      if (newGeneration || retry) {
+      if (newGeneration || retry || recheckDue) {
         progress.phase = 'Validating';
         await validateSources(snap);
         retry = false;
@@ -107,7 +129,9 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
 
       progress.phase = 'Templates';
       progress.step = 'applyModelTemplates';
-      const applied = newGeneration ? await k8s.applyModelTemplates(ref, carry.uid) : undefined;
+      // Time-scales runs apply on every pass (unchanged templates are only read): an edited or deleted template is
+      // put back without waiting for the next generation.
+      const applied = newGeneration || timed ? await k8s.applyModelTemplates(ref, carry.uid) : undefined;
       progress.step = 'evaluateModelTemplates';
       const templates = await k8s.evaluateModelTemplates(ref, carry.uid);
 
@@ -123,8 +147,14 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
       progress.phase = status;
       tag(status, snap.modelIds?.[0]);
       carry.handledGeneration = snap.generation;
+      if (timed) {
+        carry.failedPass = false;
+        const waitsForFix = carry.auth?.status === 'False' || carry.sources?.status === 'False';
+        if (waitsForFix) recheckLater();
+        else delete carry.recheckSeconds;
+      }
 
-      if (workflowInfo().continueAsNewSuggested) {
+      if (!timed && workflowInfo().continueAsNewSuggested) {
         await continueAsNew<typeof modelLifecycle>({ ...input, carry });
       }
     } catch (err) {
@@ -132,9 +162,20 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
       progress.phase = 'Failed';
-      // The next pass (nudge or the re-evaluation timer) starts over from reading the model.
-      carry.handledGeneration = undefined;
+      if (timed) {
+        // Re-checked on the back-off, the whole generation again; a Node change in between is no reason to.
+        carry.failedPass = true;
+        recheckLater();
+      } else {
+        // The next pass (nudge or the re-evaluation timer) starts over from reading the model.
+        carry.handledGeneration = undefined;
+      }
     }
+  }
+
+  /** The next re-check of a failure: 1 → 2 → 4 … → 30 minutes while it lasts. */
+  function recheckLater(): void {
+    carry.recheckSeconds = nextBackoff(carry.recheckSeconds, timing.backoffBaseSeconds, timing.backoffMaxSeconds);
   }
 
   /** Credentials, then the probe Job (spec 5.1 step 3); the verdicts go into `carry` for the status. */
@@ -175,7 +216,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
       namespace: ref.namespace!,
       name: job,
       maxSeconds: PROBE_MAX_SECONDS,
-      notStartedAfterSeconds: POD_NOT_STARTED_SECONDS,
+      notStartedAfterSeconds: timed ? timing.podNotStartedSeconds : POD_NOT_STARTED_SECONDS,
     });
     carry.sources = sourcesVerdict(outcome, snap.modelIds ?? []);
     if (carry.sources.status === 'False')

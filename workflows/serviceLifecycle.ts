@@ -1,5 +1,8 @@
-import { condition, patched, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { CacheView, ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
+import { CancellationScope, condition, patched, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
+import { stepFailureReport } from '../domain/failureStatus.js';
+import { progressLine } from '../domain/progress.js';
+import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import {
   changedSignal,
   deletedSignal,
@@ -10,13 +13,47 @@ import {
 } from './signals.js';
 import { k8s, k8sLocal, watch, activityFailure, failedStatus } from './proxies.js';
 import { recreated } from './binding.js';
+import { historyFull } from './history.js';
 import { memoUid, visibility } from './visibility.js';
 
 export interface ServiceLifecycleInput {
   name: string;
   namespace: string;
   uid?: string;
+  /** Carried across continue-as-new: everything a later pass needs (nothing lives only in a local variable). */
+  state?: ServiceState;
 }
+
+/** What a service run knows beyond its object: carried whole through continue-as-new. */
+export interface ServiceState {
+  /** It has been Running: losing something later is Degraded, never a teardown. */
+  running: boolean;
+  /** The wait before the next credential re-check (v1 runs). */
+  credentialBackoff: number;
+  /** Per source: did this service's own credentials pass a probe of an existing Shared cache's source? */
+  sharedVerdicts: Record<string, boolean>;
+  /** Shared attach probes started (their Job names count on). */
+  sharedProbes: number;
+  /** `status/Ready reason` of the last report: with the phase, what "the same outcome" compares. */
+  lastStatus: string;
+  /** The outcome of the last wait, and the wait it got (quiet passes and waits for a fix back off). */
+  lastOutcome: string;
+  waitSeconds?: number;
+  /** What the last pass asked for next: a steady re-read, a converging look, a wait for a fix, or the caches. */
+  next: 'steady' | 'converging' | 'fix' | 'caches';
+  /** A nudge that arrived as the run continued as new: the next run passes at once. */
+  nudged?: boolean;
+}
+
+const initialState = (): ServiceState => ({
+  running: false,
+  credentialBackoff: 30,
+  sharedVerdicts: {},
+  sharedProbes: 0,
+  lastStatus: '',
+  lastOutcome: '',
+  next: 'converging',
+});
 
 type Status = ServiceReport['status'];
 
@@ -40,15 +77,12 @@ const CONVERGING_MAX_SECONDS = 30;
 export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<void> {
   const ref: ServiceRef = { name: input.name, namespace: input.namespace };
   let uid = input.uid;
-  let nudged = true;
+  const state: ServiceState = input.state ?? initialState();
+  // A fresh run passes at once; a continued one resumes its wait (unless a nudge came with it, or it was waiting
+  // for caches: that wait is an activity of the previous run).
+  let nudged = !input.state || state.nudged === true || state.next === 'caches';
+  let resumed = Boolean(input.state) && !nudged;
   let wake: string = CONVERGING;
-  let running = false;
-  let credentialBackoff = 30;
-  /** Per source: did this service's own credentials pass a probe of an existing Shared cache's source? */
-  const sharedVerdicts = new Map<string, boolean>();
-  let sharedProbes = 0;
-  /** `status/Ready reason` of the last report: with the phase, what "the same outcome" compares. */
-  let lastStatus = '';
   const progress: Progress = { phase: 'Pending', step: 'readService', attempt: 0 };
   const tag = visibility({ kind: 'AIMService', name: input.name, namespace: input.namespace });
   const recordUid = memoUid();
@@ -62,18 +96,33 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
   // backoff of quiet passes.
   const steps = patched('aim-service-local-steps-v1') ? k8sLocal : k8s;
   const quiet = patched('aim-service-quiet-passes-v1');
-  let lastOutcome = '';
+  // Time scales (spec 8), behind a patch: the worker's clocks, continue-as-new checked on every iteration with the
+  // whole state carried, waits for a fix backing off to 30 minutes, and caches waited for in one activity that
+  // mirrors progress instead of a pass per progress patch.
+  const timed = patched('aim-service-time-scales-v1');
+  const timing: LifecycleTiming = timed ? await steps.lifecycleTiming() : DEFAULT_TIMING;
   let convergingSeconds = CONVERGING_SECONDS;
+  /** The last report written and what the caches wait needs (set by the pass that asks for it). */
+  let cacheWait: { generation: number; report: ServiceReport } | undefined;
 
   for (;;) {
-    if (quiet && wake === CONVERGING) {
+    if (timed) {
+      if (historyFull(timing.historyEventsMax)) {
+        await continueAsNew<typeof serviceLifecycle>({
+          ...input,
+          ...(uid ? { uid } : {}),
+          state: { ...state, nudged },
+        });
+      }
+      await waitForNext();
+    } else if (quiet && wake === CONVERGING) {
       // The same outcome as last time: look again later; a nudge still ends the wait at once.
-      const outcome = `${progress.phase}/${progress.lastFailure?.type ?? ''}/${lastStatus}`;
+      const outcome = `${progress.phase}/${progress.lastFailure?.type ?? ''}/${state.lastStatus}`;
       convergingSeconds =
-        !nudged && outcome === lastOutcome
+        !nudged && outcome === state.lastOutcome
           ? Math.min(CONVERGING_MAX_SECONDS, convergingSeconds * 2)
           : CONVERGING_SECONDS;
-      lastOutcome = outcome;
+      state.lastOutcome = outcome;
       await condition(() => nudged, convergingSeconds * 1000);
     } else {
       await condition(() => nudged, wake);
@@ -95,7 +144,8 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         extra: Partial<ServiceReport> = {},
       ) => {
         tag(status);
-        lastStatus = `${status}/${conditions.find((c) => c.type === 'Ready')?.reason ?? ''}`;
+        cacheWait = { generation, report: { status, conditions, ...extra } };
+        state.lastStatus = `${status}/${conditions.find((c) => c.type === 'Ready')?.reason ?? ''}`;
         await steps.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
       };
 
@@ -112,6 +162,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
           { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
         ]);
         wake = '1 hour';
+        state.next = 'fix';
         continue;
       }
       if (!snap.hasFinalizer) {
@@ -119,7 +170,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         await steps.setServiceFinalizer(ref, uid, true);
       }
       const valid = { type: 'ConfigValid', status: 'True' as const, reason: 'Valid', message: 'the spec is valid' };
-      const notYet = running ? 'Degraded' : 'Pending';
+      const notYet = state.running ? 'Degraded' : 'Pending';
 
       // 1. The model.
       progress.phase = 'ResolvingModel';
@@ -134,6 +185,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         ]);
         progress.lastFailure = { type: f.reason, message: f.message };
         wake = f.retryable ? CONVERGING : '1 hour';
+        state.next = f.retryable ? 'converging' : 'fix';
         continue;
       }
       const modelReady = {
@@ -150,7 +202,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       const template = await steps.selectServiceTemplate(ref, uid, model.ok);
       if ('failure' in template) {
         // After Running, losing the template never tears the InferenceService down: keep serving, say why.
-        const f = running
+        const f = state.running
           ? { ...template.failure, reason: 'TemplateGone', message: `${template.failure.message}; still serving` }
           : template.failure;
         await report(
@@ -159,6 +211,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
           resolved,
         );
         wake = CONVERGING;
+        state.next = 'converging';
         continue;
       }
       const templateReady = {
@@ -181,11 +234,12 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
           selected,
         );
         progress.lastFailure = { type: 'SecretNotFound', message: creds.message };
-        wake = `${credentialBackoff} seconds`;
-        credentialBackoff = Math.min(300, credentialBackoff * 2);
+        wake = `${state.credentialBackoff} seconds`;
+        state.credentialBackoff = Math.min(300, state.credentialBackoff * 2);
+        state.next = 'fix';
         continue;
       }
-      credentialBackoff = 30;
+      state.credentialBackoff = 30;
       const authValid = { type: 'AuthValid', status: 'True' as const, reason: 'SecretsFound', message: creds.message };
 
       // 4. Caches, each driven by its own workflow.
@@ -197,22 +251,22 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         ? await steps.sharedCachesOfService(ref, uid, model.ok, template.ok)
         : [];
       for (const sharedCache of sharedCaches) {
-        if (sharedVerdicts.has(sharedCache.modelId)) continue;
+        if (sharedCache.modelId in state.sharedVerdicts) continue;
         if (!sharedCache.exists || sharedCache.sameCredentials) {
           // This service creates it (the cache's own probe runs with this service's credentials), or it uses the
           // very credentials the cache's creator did: nothing for a probe of its own to learn.
-          sharedVerdicts.set(sharedCache.modelId, true);
+          state.sharedVerdicts[sharedCache.modelId] = true;
           continue;
         }
         progress.step = 'sharedAttachProbe';
-        sharedProbes += 1;
+        state.sharedProbes += 1;
         const job = await steps.startSharedAttachProbe(
           ref,
           uid,
           model.ok,
           template.ok,
           sharedCache.modelId,
-          sharedProbes,
+          state.sharedProbes,
         );
         let out = await watch.waitForJob({
           namespace: ref.namespace,
@@ -228,9 +282,11 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
             notStartedAfterSeconds: 900,
           });
         }
-        sharedVerdicts.set(sharedCache.modelId, out.phase === 'Succeeded');
+        state.sharedVerdicts[sharedCache.modelId] = out.phase === 'Succeeded';
       }
-      const dedicatedFor = [...sharedVerdicts].filter(([, ok]) => !ok).map(([modelId]) => modelId);
+      const dedicatedFor = Object.entries(state.sharedVerdicts)
+        .filter(([, ok]) => !ok)
+        .map(([modelId]) => modelId);
       progress.step = 'ensureServiceCaches';
       const names = await steps.ensureServiceCaches(ref, uid, model.ok, template.ok, dedicatedFor);
       const caches = await steps.readServiceCaches(ref.namespace, names);
@@ -245,9 +301,9 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
               reason: failed.reason ?? 'CacheFailed',
               message: `${failed.name}: ${failed.message ?? 'failed'}`,
             }
-          : { status: 'False' as const, reason: running ? 'CacheRecreating' : 'Downloading', message: display };
+          : { status: 'False' as const, reason: state.running ? 'CacheRecreating' : 'Downloading', message: display };
         await report(
-          failed ? 'Failed' : running ? 'Degraded' : 'Starting',
+          failed ? 'Failed' : state.running ? 'Degraded' : 'Starting',
           [valid, modelReady, templateReady, authValid, { type: 'CacheReady', ...f }, { type: 'Ready', ...f }],
           {
             ...selected,
@@ -257,6 +313,7 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         );
         progress.lastSnapshot = { caches };
         wake = failed ? STEADY : CONVERGING;
+        state.next = failed ? 'fix' : 'caches';
         continue;
       }
       const cacheReady = {
@@ -284,8 +341,8 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
             message: isvc.message ?? `waiting for InferenceService ${isvc.name}`,
           };
       const kserveFailed = !isvc.ready && isvc.reason === 'InferenceServiceFailed';
-      const status: Status = isvc.ready ? 'Running' : kserveFailed ? 'Failed' : running ? 'Degraded' : 'Starting';
-      running = running || isvc.ready;
+      const status: Status = isvc.ready ? 'Running' : kserveFailed ? 'Failed' : state.running ? 'Degraded' : 'Starting';
+      state.running = state.running || isvc.ready;
       progress.phase = status;
       await report(
         status,
@@ -308,28 +365,87 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         { ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' },
       );
       wake = isvc.ready ? STEADY : CONVERGING;
-      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof serviceLifecycle>({ ...input, uid });
+      state.next = isvc.ready ? 'steady' : kserveFailed ? 'fix' : 'converging';
+      // Runs before the time-scales patch checked here only (the check at the top of the loop covers every branch).
+      if (!timed && workflowInfo().continueAsNewSuggested)
+        await continueAsNew<typeof serviceLifecycle>({ ...input, ...(uid ? { uid } : {}) });
     } catch (err) {
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
       if (uid) {
-        await steps.writeServiceStatus(ref, uid, 0, failedStatus(progress.lastFailure)).catch(() => undefined);
+        const failure = timed
+          ? stepFailureReport(progress.lastFailure, progress.step)
+          : failedStatus(progress.lastFailure);
+        await steps.writeServiceStatus(ref, uid, 0, failure).catch(() => undefined);
       }
       wake = '1 minute';
+      state.next = 'fix';
     }
+  }
+
+  /**
+   * The wait between passes (time-scales runs): a nudge always ends it. Steady: the safety-net re-read. Converging
+   * and waiting for a fix: back off while the outcome stays the same (5 s and 1 min bases, to 30 minutes). Caches:
+   * one activity that mirrors progress and returns when a cache's state changes.
+   */
+  async function waitForNext(): Promise<void> {
+    if (state.next === 'caches' && cacheWait && uid) {
+      await waitForCaches(uid, cacheWait);
+      nudged = true;
+    } else if (resumed) {
+      await condition(() => nudged, (state.waitSeconds ?? timing.convergingSeconds) * 1000);
+    } else if (!nudged) {
+      const outcome = `${state.next}/${progress.phase}/${progress.lastFailure?.type ?? ''}/${state.lastStatus}`;
+      const same = outcome === state.lastOutcome;
+      state.waitSeconds =
+        state.next === 'steady'
+          ? timing.steadySeconds
+          : nextBackoff(
+              same ? state.waitSeconds : undefined,
+              state.next === 'fix' ? timing.backoffBaseSeconds : timing.convergingSeconds,
+              timing.backoffMaxSeconds,
+            );
+      state.lastOutcome = outcome;
+      await condition(() => nudged, state.waitSeconds * 1000);
+    } else {
+      // Nudged: a relevant change, so the next quiet wait starts from its base again.
+      state.lastOutcome = '';
+    }
+    resumed = false;
+    nudged = false;
+  }
+
+  /** Waits in `waitForServiceCaches` until a cache's state changes, it gives back, or a nudge cancels it. */
+  async function waitForCaches(boundUid: string, wait: { generation: number; report: ServiceReport }): Promise<void> {
+    progress.step = 'waitForServiceCaches';
+    await CancellationScope.cancellable(async () => {
+      const scope = CancellationScope.current();
+      const caches = watch
+        .waitForServiceCaches({
+          service: ref,
+          uid: boundUid,
+          generation: wait.generation,
+          report: wait.report,
+          mirrorEverySeconds: timing.progressMirrorSeconds,
+          maxSeconds: 600,
+        })
+        .then(
+          () => undefined,
+          () => undefined, // cancelled by a nudge, or failed: either way the next pass looks again
+        );
+      const nudge = condition(() => nudged).then(
+        () => undefined,
+        () => undefined,
+      );
+      await Promise.race([caches, nudge]);
+      scope.cancel();
+    }).catch(() => undefined);
   }
 }
 
 function pick(f: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string }) {
   return { status: f.status, reason: f.reason, message: f.message };
-}
-
-/** `Qwen/Qwen2-0.5B 45% 1.2 GiB/2.6 GiB …` per cache, or their states. */
-function progressLine(caches: CacheView[]): string {
-  return (
-    caches.map((c) => (c.display ? `${c.modelId} ${c.display}` : `${c.modelId} ${c.status}`)).join('; ') || 'no caches'
-  );
 }
 
 export type { ObjectRef };
