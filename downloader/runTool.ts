@@ -64,17 +64,19 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     }
   };
 
+  // Sampled at least as often as progress is reported.
+  const sampleMs = Math.min(run.sampleMs ?? 1000, PROGRESS_INTERVAL_MS);
   let timer: NodeJS.Timeout | undefined;
   const loop = new Promise<void>((resolve) => {
     const tick = () => {
       sample()
         .catch(() => undefined)
         .finally(() => {
-          if (child.exitCode === null && child.signalCode === null) timer = setTimeout(tick, run.sampleMs ?? 1000);
+          if (child.exitCode === null && child.signalCode === null) timer = setTimeout(tick, sampleMs);
           else resolve();
         });
     };
-    timer = setTimeout(tick, run.sampleMs ?? 1000);
+    timer = setTimeout(tick, sampleMs);
   });
 
   const exitCode = await exited;

@@ -24,7 +24,7 @@ export interface FaultOptions {
   times?: number;
 }
 
-type FaultKind = { kind: 'stall'; afterBytes: number } | { kind: 'corrupt' };
+type FaultKind = { kind: 'stall'; afterBytes: number } | { kind: 'corrupt' } | { kind: 'slow'; bytesPerSecond: number };
 
 interface FaultRule {
   pathSubstring: string;
@@ -50,6 +50,11 @@ export class FaultRules {
   /** Flips bytes in each matching body while keeping its length (an integrity check must catch it). */
   corrupt(pathSubstring: string, opts: FaultOptions = {}): void {
     this.add(pathSubstring, { kind: 'corrupt' }, opts);
+  }
+
+  /** Sends each matching body at about `bytesPerSecond` (a slow source: a long download in a short test). */
+  slowDown(pathSubstring: string, bytesPerSecond: number, opts: FaultOptions = {}): void {
+    this.add(pathSubstring, { kind: 'slow', bytesPerSecond }, opts);
   }
 
   clearFaults(): void {
@@ -120,6 +125,19 @@ export async function sendBody(
         source.destroy();
         return 'stalled';
       }
+      if (fault?.kind === 'slow') {
+        // Slices of 1/20 s each, paced by the clock.
+        const slice = Math.max(1, Math.floor(fault.bytesPerSecond / 20));
+        for (let at = 0; at < chunk.length; at += slice) {
+          if (clientGone()) return 'aborted';
+          const piece = chunk.subarray(at, at + slice);
+          sent += piece.length;
+          onBytes(piece.length);
+          if (!res.write(piece)) await drained(res);
+          await new Promise((r) => setTimeout(r, (piece.length / fault.bytesPerSecond) * 1000));
+        }
+        continue;
+      }
       sent += chunk.length;
       onBytes(chunk.length);
       if (!res.write(chunk)) await drained(res);
@@ -183,6 +201,8 @@ export interface HttpProxy {
   bytesServed(pathSubstring?: string): number;
   requests(): readonly ProxyRequestRecord[];
   stallAfter(pathSubstring: string, nBytes: number, opts?: FaultOptions): void;
+  /** Sends matching bodies at about `bytesPerSecond`. */
+  slowDown(pathSubstring: string, bytesPerSecond: number, opts?: FaultOptions): void;
   corrupt(pathSubstring: string, opts?: FaultOptions): void;
   clearFaults(): void;
   /** Forgets the byte counts and the request log (fault rules stay). */
@@ -291,6 +311,7 @@ export async function startHttpProxy(opts: StartHttpProxyOptions): Promise<HttpP
     bytesServed: (sub = '') => counter.total(sub),
     requests: () => log,
     stallAfter: (sub, n, o) => faults.stallAfter(sub, n, o),
+    slowDown: (sub, rate, o) => faults.slowDown(sub, rate, o),
     corrupt: (sub, o) => faults.corrupt(sub, o),
     clearFaults: () => faults.clearFaults(),
     resetCounters: () => {

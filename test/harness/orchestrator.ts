@@ -1,3 +1,4 @@
+import type { LifecycleTiming } from '../../domain/timing.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,10 @@ export interface OrchestratorOptions {
   nodeName?: string;
   /** Run the workers as admin instead of the deploy ServiceAccount (default: AIM_TEST_ADMIN_WORKER=1, for debugging). */
   adminWorker?: boolean;
+  /** The lifecycles' clocks (time compressed by configuration, as AIM_TIME_SCALE does for a worker process). */
+  timing?: LifecycleTiming;
+  /** Environment of the downloader image (its ENV), e.g. AIM_PROGRESS_INTERVAL_MS. */
+  downloaderEnv?: Record<string, string>;
 }
 
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<OrchestratorFixture> {
@@ -101,7 +106,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     workDir: join(workDir, 'kubelet'),
     nodeName: opts.nodeName ?? `node-${namespace}`,
     ...(opts.gpu ? { gpu: opts.gpu } : {}),
-    images: downloaderImageMapping(REPO_ROOT),
+    images: downloaderImageMapping(REPO_ROOT, opts.downloaderEnv),
     namespaces: [namespace],
     extraPath: [join(cacheDir(), 'bin')],
   });
@@ -112,7 +117,11 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       namespace: opts.temporalNamespace,
       taskQueue,
       kubeConfig: workerKc,
-      settings: { downloaderImage: TEST_DOWNLOADER_IMAGE, submitNamespaces: [namespace] },
+      settings: {
+        downloaderImage: TEST_DOWNLOADER_IMAGE,
+        submitNamespaces: [namespace],
+        ...(opts.timing ? { timing: opts.timing } : {}),
+      },
     });
     workers.push({ ...w, running: w.worker.run() });
   }

@@ -24,6 +24,7 @@ import { startOrchestrator, waitForObject, type OrchestratorFixture } from './or
 import { waitFor } from './processes.js';
 import { startS3Server, type S3Server } from './s3Server.js';
 import type { FixtureContent } from './fixtures.js';
+import type { LifecycleTiming } from '../../domain/timing.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are read field by field */
 
@@ -169,6 +170,10 @@ export interface AcceptanceOptions {
   hub?: boolean;
   /** Also start a fault-injecting proxy in front of the S3 server (a second endpoint to the same data). */
   proxy?: boolean;
+  /** The worker's lifecycle clocks (default: production timing). */
+  timing?: LifecycleTiming;
+  /** Environment of the downloader image (its ENV). */
+  downloaderEnv?: Record<string, string>;
 }
 
 /**
@@ -216,6 +221,8 @@ export async function startAcceptance(opts: AcceptanceOptions = {}): Promise<Acc
       temporalAddress: inject('temporalAddress'),
       temporalNamespace: inject('temporalNamespace'),
       gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
+      ...(opts.timing ? { timing: opts.timing } : {}),
+      ...(opts.downloaderEnv ? { downloaderEnv: opts.downloaderEnv } : {}),
     }),
     startS3Server({ workDir: join(work, 's3'), accessKey, secretKey }),
     opts.hub ? startHfHub() : Promise.resolve(undefined),

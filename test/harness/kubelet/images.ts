@@ -10,11 +10,13 @@ export const TEST_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:dev';
 export const TEST_SHELL_IMAGE = 'aim-test/shell:1';
 
 /** `TEST_DOWNLOADER_IMAGE` → `node --import tsx <repoRoot>/downloader/main.ts` (cwd the repo, so `tsx` resolves). */
-export function downloaderImageMapping(repoRoot: string): ImageMappings {
+export function downloaderImageMapping(repoRoot: string, imageEnv: Record<string, string> = {}): ImageMappings {
   const mapping: ImageMapping = () => ({
     command: process.execPath,
     args: ['--import', 'tsx', join(repoRoot, 'downloader', 'main.ts')],
     cwd: repoRoot,
+    // As an image's ENV: e.g. AIM_PROGRESS_INTERVAL_MS for a test that compresses time.
+    env: imageEnv,
   });
   return { [TEST_DOWNLOADER_IMAGE]: mapping };
 }

@@ -1,0 +1,272 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESOURCES } from '../../activities/kube/resources.js';
+import { timingFromEnv } from '../../domain/timing.js';
+import { example, exampleSecret, type Manifest } from '../cases/examples.js';
+import { deterministicBytes } from '../harness/fixtures.js';
+import { waitForObject } from '../harness/orchestrator.js';
+import { waitFor } from '../harness/processes.js';
+import {
+  condition,
+  EXAMPLE_BUCKET,
+  kubectlApply,
+  putTinyModel,
+  startAcceptance,
+  SCENARIO,
+  useS3,
+  type AcceptanceFixture,
+} from '../harness/scenarios.js';
+
+/**
+ * Spec 8, "Time scales": failures that wait for a person or another system back off (1 → 30 minutes) without a storm
+ * of Jobs or Events and recover by themselves; names never fail at run time. Time is compressed ten times by
+ * configuration (AIM_TIME_SCALE=0.1: a 1-minute back-off is 6 s, 30 minutes are 3), never by sleeping less.
+ */
+const SCALE = 0.1;
+const HISTORY_EVENTS_MAX = 60;
+const simulatedMinutes = (m: number) => m * 60_000 * SCALE;
+let e2e: AcceptanceFixture;
+const WEIGHTS = deterministicBytes('e2e-time-scales/weights', 256 * 1024);
+/** Sent at SLOW_BYTES_PER_SECOND through the proxy: a download of about 100 s with ~1000 progress patches. */
+const SLOW_WEIGHTS = deterministicBytes('e2e-time-scales/slow', 3 * 1024 * 1024);
+const SLOW_BYTES_PER_SECOND = 32 * 1024;
+
+beforeAll(async () => {
+  // A short history limit, so that runs continue as new within the test and must carry their state across.
+  e2e = await startAcceptance({
+    timing: timingFromEnv({ AIM_TIME_SCALE: String(SCALE), AIM_HISTORY_EVENTS_MAX: String(HISTORY_EVENTS_MAX) }),
+    // The downloader patches progress every 100 ms instead of every 5 s: 50 times the patches of a real download.
+    downloaderEnv: { AIM_PROGRESS_INTERVAL_MS: '100' },
+    proxy: true,
+  });
+  for (const prefix of ['qwen-quota', 'qwen-secret']) await putTinyModel(e2e.s3, EXAMPLE_BUCKET, prefix, WEIGHTS);
+  await putTinyModel(e2e.s3, EXAMPLE_BUCKET, 'qwen-slow', SLOW_WEIGHTS);
+}, 240_000);
+
+afterAll(async () => {
+  await e2e?.stop();
+});
+
+const cache = (name: string) => e2e.orch.objects.get<any>(RESOURCES.AIMModelCache, name, e2e.namespace);
+const until = (name: string, ok: (c: any) => boolean, ms = 120_000) =>
+  waitForObject<any>(e2e.orch.objects, RESOURCES.AIMModelCache, name, e2e.namespace, ok, ms);
+const probeJobs = async (name: string) =>
+  (await e2e.jobsOf(name)).filter((j) => j.metadata?.name?.startsWith(`${name}-probe-`));
+const hold = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every run of a workflow ID, oldest first (visibility is eventually consistent: waits for the closed ones). */
+async function runsOf(workflowId: string): Promise<Array<{ runId: string; status: string }>> {
+  return waitFor(
+    `the runs of ${workflowId}`,
+    async () => {
+      const runs: Array<{ runId: string; status: string; start: number }> = [];
+      for await (const w of e2e.orch.client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
+        runs.push({ runId: w.runId, status: w.status.name, start: w.startTime.getTime() });
+      return runs.length > 1 ? runs.sort((a, b) => a.start - b.start) : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 1000 },
+  );
+}
+
+/** With RECORD_HISTORIES=1: the first and last run, for the replay test (test/histories/). */
+async function recordHistories(runs: Array<{ runId: string }>, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const id = `aim/AIMModelCache/${e2e.namespace}/quota-cache`;
+  for (const [run, suffix] of [
+    [runs[0]!, 'first-run'],
+    [runs[runs.length - 1]!, 'last-run'],
+  ] as const) {
+    const history = historyToJSON(await e2e.orch.client.workflow.getHandle(id, run.runId).fetchHistory());
+    writeFileSync(join(import.meta.dirname, '..', 'histories', `${name}-${suffix}.json`), history);
+  }
+}
+
+/** A standalone AIMModelCache from examples/aimmodelcache.yaml on the local S3. */
+function standaloneCache(name: string, prefix: string): Manifest {
+  const m = example('aimmodelcache.yaml');
+  m.metadata.name = name;
+  useS3(m.spec, e2e.s3.endpoint, prefix);
+  return m;
+}
+
+/** History events of every run of a workflow (continue-as-new included), with their times. */
+async function historyEvents(workflowId: string): Promise<Array<{ time: number; type: string }>> {
+  const out: Array<{ time: number; type: string }> = [];
+  const runs: string[] = [];
+  for await (const w of e2e.orch.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(w.runId);
+  for (const runId of runs) {
+    const h = await e2e.orch.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    for (const ev of h.events ?? [])
+      out.push({ time: Number(ev.eventTime?.seconds ?? 0) * 1000, type: String(ev.eventType ?? '') });
+  }
+  return out;
+}
+
+describe('a long download, compressed (spec 8: bounded histories)', { timeout: 420_000 }, () => {
+  it('costs the service at most one history event per progress patch, and none once Running', async () => {
+    e2e.proxy!.slowDown('qwen-slow/model.safetensors', SLOW_BYTES_PER_SECOND);
+    await e2e.apply(e2e.s3Service('slow-svc', { prefix: 'qwen-slow', endpoint: e2e.proxy!.url }));
+    const downloading = await e2e.service('slow-svc', (s) => (s.status?.caches ?? []).length > 0, 120_000);
+    const cacheName = downloading.status.caches[0].name;
+    // Count the progress patches as a watcher sees them: every change of status.progress.
+    let patches = 0;
+    let lastProgress = '';
+    const seen = new Set<string>();
+    const started = Date.now();
+    const watcher = setInterval(() => {
+      void cache(cacheName).then((c) => {
+        const p = JSON.stringify(c?.status?.progress ?? null);
+        const rv = c?.metadata?.resourceVersion ?? '';
+        if (p !== lastProgress && !seen.has(rv)) patches += 1;
+        lastProgress = p;
+        seen.add(rv);
+      });
+    }, 50);
+    let mirrored = 0;
+    const mirror = setInterval(() => {
+      void e2e.orch.objects
+        .get<any>(RESOURCES.AIMService, 'slow-svc', e2e.namespace)
+        .then((s) => (mirrored = Math.max(mirrored, s?.status?.caches?.[0]?.percent ?? 0)));
+    }, 500);
+    try {
+      await until(cacheName, (c) => c.status?.status === 'Ready', 300_000);
+    } finally {
+      clearInterval(watcher);
+      clearInterval(mirror);
+    }
+    const downloadSeconds = (Date.now() - started) / 1000;
+    const serviceId = `aim/AIMService/${e2e.namespace}/slow-svc`;
+    const during = (await historyEvents(serviceId)).filter((e) => e.time >= started - 1000 && e.time <= Date.now());
+    const perPatch = during.length / Math.max(1, patches);
+    // The service showed the progress while it lasted (mirrored every ~1.5 s here, on a change of ≥ 1 %).
+    expect(mirrored).toBeGreaterThan(0);
+    expect(patches).toBeGreaterThan(100);
+    expect(perPatch).toBeLessThanOrEqual(1);
+
+    const running = await e2e.runToRunning('slow-svc');
+    // Running and idle for 20 simulated minutes: only the steady re-reads (every 10 simulated minutes).
+    const idleFrom = Date.now();
+    await hold(simulatedMinutes(20));
+    const idle = (await historyEvents(serviceId)).filter((e) => e.time >= idleFrom);
+    const perHour = (idle.length * 60) / 20;
+    expect(perHour).toBeLessThanOrEqual(200);
+    expect(running.status.status).toBe('Running');
+    console.log(
+      `[time-scales] download ${downloadSeconds.toFixed(0)} s, ${patches} progress patches, ${during.length} service ` +
+        `history events meanwhile (${perPatch.toFixed(3)} per patch); Running and idle: ${idle.length} events in 20 ` +
+        `simulated minutes (${perHour.toFixed(0)} per hour)`,
+    );
+  });
+});
+
+describe('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENARIO, () => {
+  const quota = (pvcs: string) => ({
+    apiVersion: 'v1',
+    kind: 'ResourceQuota',
+    metadata: { name: 'no-pvcs', namespace: e2e.namespace },
+    spec: { hard: { persistentvolumeclaims: pvcs } },
+  });
+
+  it('waits as Pending/QuotaExceeded naming the quota, with one probe Job and one Event, and recovers unnudged', async () => {
+    await e2e.orch.core.createNamespacedResourceQuota({ namespace: e2e.namespace, body: quota('0') });
+    await e2e.apply(standaloneCache('quota-cache', 'qwen-quota'));
+    const held = await until('quota-cache', (c) => condition(c, 'Ready')?.reason === 'QuotaExceeded');
+    expect(held.status.status).toBe('Pending');
+    expect(condition(held, 'VolumeReady')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
+    expect(condition(held, 'Ready').message).toContain('exceeded quota: no-pvcs');
+    expect(condition(held, 'Ready').message).toContain('persistentvolumeclaims');
+
+    // Held for 10 simulated minutes: re-checks at 1, 2, 4, 8 minutes, never a new probe (the probe had passed).
+    await hold(simulatedMinutes(10));
+    expect((await probeJobs('quota-cache')).length).toBeLessThanOrEqual(4);
+    const quotaEvents = (await e2e.eventsFor('quota-cache')).filter((e) => e.reason === 'QuotaExceeded');
+    expect(quotaEvents).toHaveLength(1);
+    expect(quotaEvents[0]).toMatchObject({ type: 'Warning' });
+    expect((await cache('quota-cache')).status.status).toBe('Pending');
+
+    // Raised: the bridge sees the quota change and the cache goes on at once (well before its next re-check).
+    const raisedAt = Date.now();
+    await e2e.orch.core.replaceNamespacedResourceQuota({
+      name: 'no-pvcs',
+      namespace: e2e.namespace,
+      body: quota('10'),
+    });
+    const ready = await until('quota-cache', (c) => c.status?.status === 'Ready', 60_000);
+    expect(ready.status.verified).toBe(true);
+    expect(Date.now() - raisedAt).toBeLessThan(60_000);
+    expect((await probeJobs('quota-cache')).length).toBeLessThanOrEqual(4);
+    // The run continued as new on the way (history limit 60 events) and carried its state: still one probe Job.
+    const runs = await runsOf(`aim/AIMModelCache/${e2e.namespace}/quota-cache`);
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+    await recordHistories(runs, 'cacheLifecycle-quota-recheck');
+    console.log(
+      `[time-scales] ${runs.length} run(s); quota held ${simulatedMinutes(10) / 1000} s (10 simulated min): ` +
+        `${(await probeJobs('quota-cache')).length} probe Job(s), ${quotaEvents.length} QuotaExceeded Event(s), ` +
+        `Ready ${((Date.now() - raisedAt) / 1000).toFixed(1)} s after the quota was raised`,
+    );
+  });
+});
+
+describe('a Secret created 10 minutes late for a cache', SCENARIO, () => {
+  it('no Job while it is missing, re-checked on the back-off, Ready after it appears without a nudge', async () => {
+    const m = standaloneCache('secret-cache', 'qwen-secret');
+    for (const e of (m.spec as any).env) if (e.valueFrom?.secretKeyRef) e.valueFrom.secretKeyRef.name = 'late-creds';
+    await e2e.apply(m);
+    const waiting = await until('secret-cache', (c) => condition(c, 'AuthValid')?.reason === 'SecretNotFound');
+    expect(waiting.status.status).toBe('Pending');
+    expect(condition(waiting, 'AuthValid').message).toContain(`secret ${e2e.namespace}/late-creds not found (key`);
+    await hold(simulatedMinutes(10));
+    expect(await e2e.jobsOf('secret-cache')).toEqual([]);
+    expect((await e2e.eventsFor('secret-cache')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
+
+    const secret = exampleSecret('secret-s3-credentials.yaml', {
+      'access-key': e2e.s3.accessKey,
+      'secret-key': e2e.s3.secretKey,
+    });
+    secret.metadata.name = 'late-creds';
+    await e2e.apply(secret);
+    // The next re-check is at most 30 simulated minutes away (3 real minutes at this scale).
+    const ready = await until('secret-cache', (c) => c.status?.status === 'Ready', simulatedMinutes(30) + 60_000);
+    expect(ready.status.verified).toBe(true);
+    expect((await probeJobs('secret-cache')).length).toBe(1);
+  });
+});
+
+describe('a 63-character namespace (spec 3: names never fail at run time)', SCENARIO, () => {
+  it('refuses the service up front with InvalidSpec, creates nothing, and deletion completes', async () => {
+    const ns = `t${Date.now().toString(36)}`.padEnd(63, 'x');
+    await e2e.orch.core.createNamespace({ body: { metadata: { name: ns } } });
+    const bridge = e2e.orch.startBridge({ namespaces: [ns] });
+    try {
+      await bridge.ready;
+      const svc = e2e.s3Service('long-ns');
+      svc.metadata.namespace = ns;
+      await kubectlApply(e2e.orch.kc, svc);
+      const refused = await waitForObject<any>(
+        e2e.orch.objects,
+        RESOURCES.AIMService,
+        'long-ns',
+        ns,
+        (s) => s.status?.status === 'Failed',
+        60_000,
+      );
+      expect(condition(refused, 'ConfigValid')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+      expect(condition(refused, 'ConfigValid').message).toContain('metadata.namespace');
+      expect(condition(refused, 'ConfigValid').message).toContain('at most 42 characters');
+      expect(await e2e.orch.objects.list(RESOURCES.AIMModel, ns)).toEqual([]);
+      expect(await e2e.orch.objects.list(RESOURCES.AIMModelCache, ns)).toEqual([]);
+      await e2e.orch.objects.delete(RESOURCES.AIMService, 'long-ns', ns);
+      await waitFor(
+        'long-ns deleted',
+        async () => ((await e2e.orch.objects.get(RESOURCES.AIMService, 'long-ns', ns)) ? undefined : true),
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      await bridge.stop();
+      await e2e.orch.core.deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+  });
+});
