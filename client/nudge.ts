@@ -77,9 +77,11 @@ async function endPredecessorRun(client: Client, workflowId: string, target: Nud
     if (d.status.name !== 'RUNNING' || typeof bound !== 'string' || !bound || bound === uid) return;
     const where = target.namespace ? `${target.namespace}/${target.name}` : target.name;
     // That run only: a run that started for the new object in the meantime is left alone.
-    await client.workflow.getHandle(workflowId, d.runId).terminate(
-      `${target.kind} ${where} was deleted and created again (uid ${bound} → ${uid}); the new object gets a new run`,
-    );
+    await client.workflow
+      .getHandle(workflowId, d.runId)
+      .terminate(
+        `${target.kind} ${where} was deleted and created again (uid ${bound} → ${uid}); the new object gets a new run`,
+      );
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
