@@ -14,6 +14,12 @@ export interface LifecycleTiming {
   backoffBaseSeconds: number;
   /** The longest any wait backs off to. */
   backoffMaxSeconds: number;
+  /**
+   * A missing Secret is re-checked from 30 s, backing off to 5 minutes (spec 5.3 step 4): nothing watches Secrets
+   * (the worker may only `get` them), so this cadence is what picks up a Secret created late.
+   */
+  secretBaseSeconds: number;
+  secretMaxSeconds: number;
   /** A service mirrors cache progress at most this often (and only on a change of ≥ 1 %). */
   progressMirrorSeconds: number;
   /** A download pod Pending this long on an unbound claim: VolumeNotBound (spec 5.4 step 2). */
@@ -29,6 +35,8 @@ export const DEFAULT_TIMING: LifecycleTiming = {
   convergingSeconds: 5,
   backoffBaseSeconds: 60,
   backoffMaxSeconds: 1800,
+  secretBaseSeconds: 30,
+  secretMaxSeconds: 300,
   progressMirrorSeconds: 15,
   volumeNotBoundSeconds: 300,
   podNotStartedSeconds: 900,
@@ -65,11 +73,20 @@ export function timingFromEnv(env: Record<string, string | undefined>): Lifecycl
     convergingSeconds: scaled(DEFAULT_TIMING.convergingSeconds),
     backoffBaseSeconds: scaled(DEFAULT_TIMING.backoffBaseSeconds),
     backoffMaxSeconds: scaled(DEFAULT_TIMING.backoffMaxSeconds),
+    secretBaseSeconds: scaled(DEFAULT_TIMING.secretBaseSeconds),
+    secretMaxSeconds: scaled(DEFAULT_TIMING.secretMaxSeconds),
     progressMirrorSeconds: scaled(DEFAULT_TIMING.progressMirrorSeconds),
     volumeNotBoundSeconds: scaled(DEFAULT_TIMING.volumeNotBoundSeconds),
     podNotStartedSeconds: scaled(DEFAULT_TIMING.podNotStartedSeconds),
     historyEventsMax: events,
   };
+}
+
+/** The back-off of a wait for a fix: a missing Secret on its own cadence, everything else 1 → 30 minutes. */
+export function fixBackoff(timing: LifecycleTiming, reason: string | undefined): { base: number; max: number } {
+  return reason === 'SecretNotFound'
+    ? { base: timing.secretBaseSeconds, max: timing.secretMaxSeconds }
+    : { base: timing.backoffBaseSeconds, max: timing.backoffMaxSeconds };
 }
 
 /** The next wait of a back-off that doubles from `base` to `max` (`previous` undefined: the first wait). */

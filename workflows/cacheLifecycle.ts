@@ -1,6 +1,6 @@
 import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { stepFailureReport } from '../domain/failureStatus.js';
-import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
+import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -188,11 +188,8 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       delete state.waitSeconds;
       return;
     }
-    state.waitSeconds = nextBackoff(
-      state.wait === 'recheck' ? state.waitSeconds : undefined,
-      timing.backoffBaseSeconds,
-      timing.backoffMaxSeconds,
-    );
+    const fix = fixBackoff(timing, progress.lastFailure?.type);
+    state.waitSeconds = nextBackoff(state.wait === 'recheck' ? state.waitSeconds : undefined, fix.base, fix.max);
     state.wait = 'recheck';
   }
 

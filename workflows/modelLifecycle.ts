@@ -11,7 +11,7 @@ import {
   type Progress,
 } from './signals.js';
 import { k8s, k8sLocal, watch, activityFailure } from './proxies.js';
-import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
+import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import { recreated } from './binding.js';
 import { historyFull } from './history.js';
 import { memoUid, visibility } from './visibility.js';
@@ -175,7 +175,8 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
 
   /** The next re-check of a failure: 1 → 2 → 4 … → 30 minutes while it lasts. */
   function recheckLater(): void {
-    carry.recheckSeconds = nextBackoff(carry.recheckSeconds, timing.backoffBaseSeconds, timing.backoffMaxSeconds);
+    const fix = fixBackoff(timing, carry.auth?.status === 'False' ? carry.auth.reason : carry.sources?.reason);
+    carry.recheckSeconds = nextBackoff(carry.recheckSeconds, fix.base, fix.max);
   }
 
   /** Credentials, then the probe Job (spec 5.1 step 3); the verdicts go into `carry` for the status. */

@@ -2,7 +2,7 @@ import { CancellationScope, condition, patched, continueAsNew, setHandler, workf
 import type { ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
 import { progressLine } from '../domain/progress.js';
-import { DEFAULT_TIMING, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
+import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import {
   changedSignal,
   deletedSignal,
@@ -398,14 +398,13 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
     } else if (!nudged) {
       const outcome = `${state.next}/${progress.phase}/${progress.lastFailure?.type ?? ''}/${state.lastStatus}`;
       const same = outcome === state.lastOutcome;
+      const fix = fixBackoff(timing, progress.lastFailure?.type);
       state.waitSeconds =
         state.next === 'steady'
           ? timing.steadySeconds
-          : nextBackoff(
-              same ? state.waitSeconds : undefined,
-              state.next === 'fix' ? timing.backoffBaseSeconds : timing.convergingSeconds,
-              timing.backoffMaxSeconds,
-            );
+          : state.next === 'fix'
+            ? nextBackoff(same ? state.waitSeconds : undefined, fix.base, fix.max)
+            : nextBackoff(same ? state.waitSeconds : undefined, timing.convergingSeconds, timing.backoffMaxSeconds);
       state.lastOutcome = outcome;
       await condition(() => nudged, state.waitSeconds * 1000);
     } else {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIMING, nextBackoff, SettingError, timingFromEnv } from '../../domain/timing.js';
+import { DEFAULT_TIMING, fixBackoff, nextBackoff, SettingError, timingFromEnv } from '../../domain/timing.js';
 
 describe('lifecycle timing (spec 8: time scales)', () => {
   it('defaults to production clocks', () => {
@@ -37,5 +37,13 @@ describe('lifecycle timing (spec 8: time scales)', () => {
     let w: number | undefined;
     for (let i = 0; i < 8; i++) waits.push((w = nextBackoff(w, 60, 1800)));
     expect(waits).toEqual([60, 120, 240, 480, 960, 1800, 1800, 1800]);
+  });
+});
+
+describe('which back-off a wait for a fix takes', () => {
+  it('a missing Secret: 30 s to 5 minutes (spec 5.3 step 4); anything else: 1 to 30 minutes', () => {
+    expect(fixBackoff(DEFAULT_TIMING, 'SecretNotFound')).toEqual({ base: 30, max: 300 });
+    expect(fixBackoff(DEFAULT_TIMING, 'QuotaExceeded')).toEqual({ base: 60, max: 1800 });
+    expect(fixBackoff(DEFAULT_TIMING, undefined)).toEqual({ base: 60, max: 1800 });
   });
 });
