@@ -1,23 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { CREDENTIAL_ENV_NAMES } from '../schemas/constants.js';
+import { DOWNLOADER_REASONS, type DownloaderReason } from '../domain/failureReasons.js';
 
-/**
- * The failure reasons a downloader can report (spec section 7). `DownloadFailed` is the catch-all for a tool that
- * failed in a way we could not classify; like `Stalled` it is retried by the workflow's next attempt.
- */
-export const DOWNLOADER_REASONS = [
-  'AuthFailed',
-  'GatedModel',
-  'SourceNotFound',
-  'SizeUnknown',
-  'InsufficientStorage',
-  'Stalled',
-  'EndpointUnreachable',
-  'RateLimited',
-  'IntegrityMismatch',
-  'DownloadFailed',
-] as const;
-export type DownloaderReason = (typeof DOWNLOADER_REASONS)[number];
+// The reasons a downloader can report are part of the one failure vocabulary (spec section 7). `DownloadFailed` is
+// the catch-all for a tool that failed in a way we could not classify; like `Stalled` it is retried by the next attempt.
+export { DOWNLOADER_REASONS, type DownloaderReason };
 
 /** A classified failure with a curated message (never a raw body, stderr dump or URL with userinfo). */
 export class DownloaderFailure extends Error {

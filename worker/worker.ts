@@ -5,6 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import { temporalNudger } from '../activities/nudges.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../activities/index.js';
+import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js';
 import type { WorkerSettings } from '../activities/context.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
 
@@ -58,6 +59,8 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
     bundlerOptions,
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue)),
+    // Every Kubernetes error an activity lets through is typed here, so no call can skip the mapping.
+    interceptors: { activity: [kubeFailureInterceptor] },
     ...opts.overrides,
   });
   return {

@@ -1,4 +1,5 @@
 import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { fixedByNextAttempt, needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
 import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
@@ -40,25 +41,6 @@ export interface CacheState {
   retry?: boolean;
 }
 
-/** Reasons the next attempt can fix (it resumes from what is on the volume); everything else waits for a fix. */
-const RETRYABLE = new Set([
-  'Stalled',
-  'EndpointUnreachable',
-  'RateLimited',
-  'OOMKilled',
-  'Evicted',
-  'IntegrityMismatch',
-  'DownloadFailed',
-  'JobDeleted',
-]);
-/** Failures a person fixes outside Kubernetes (a key, a license): re-probe on a capped backoff, 1 → 30 minutes. */
-const REPROBE = new Set(['AuthFailed', 'GatedModel']);
-/**
- * Failures of the cluster that a person or another system fixes (a storage class, a node, an image): with the
- * time-scales patch they are re-checked on the same back-off instead of waiting for a retry (spec 7, "waits, then
- * gives up" per attempt; the cache stays Failed between re-checks).
- */
-const RECHECK = new Set(['VolumeNotBound', 'PodNotStarted', 'ImagePullFailed']);
 const WATCH_SECONDS = 600;
 /** Job names end in `-{n}` with n ≤ 999; past it, finished Jobs are deleted and numbering restarts (spec 3). */
 const MAX_ATTEMPT_NUMBER = 999;
@@ -247,7 +229,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       ) {
         progress.phase = 'Failed';
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
-        const auth = REPROBE.has(probeFailure.reason);
+        const auth = needsReprobe(probeFailure.reason);
         if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
         await write({
           status: 'Failed',
@@ -257,7 +239,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
             { type: 'Ready', status: 'False', ...probeFailure },
           ],
         });
-        return auth ? 'reprobe' : timed && RECHECK.has(probeFailure.reason) ? 'recheck' : 'failed';
+        return auth ? 'reprobe' : timed && needsRecheck(probeFailure.reason) ? 'recheck' : 'failed';
       }
       const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
       totalBytes = totalBytes || cache.specSizeBytes;
@@ -419,7 +401,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       // the next attempt (at most one Job per cache at a time).
       if (timed && outcome.phase === 'NotStarted') await k8s.deleteCacheJob(ref, uid, job);
       const last = i === maxAttempts - 1;
-      if (!RETRYABLE.has(f.reason) || last) {
+      if (!fixedByNextAttempt(f.reason) || last) {
         progress.phase = 'Failed';
         await write({
           status: 'Failed',
@@ -428,13 +410,13 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
               type: 'DownloadReady',
               status: 'False',
               ...f,
-              message: last && RETRYABLE.has(f.reason) ? `${f.message} (after ${maxAttempts} attempts)` : f.message,
+              message: last && fixedByNextAttempt(f.reason) ? `${f.message} (after ${maxAttempts} attempts)` : f.message,
             },
             ...(f.reason === 'VolumeNotBound' ? [{ type: 'VolumeReady', status: 'False' as const, ...f }] : []),
             { type: 'Ready', status: 'False', ...f },
           ],
         });
-        return timed && RECHECK.has(f.reason) ? 'recheck' : 'failed';
+        return timed && needsRecheck(f.reason) ? 'recheck' : 'failed';
       }
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;

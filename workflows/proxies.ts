@@ -7,6 +7,7 @@ import {
   proxyLocalActivities,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_ACTIVITY_FAILURES } from '../domain/failureReasons.js';
 
 /**
  * The ways workflows call activities (one place, so every lifecycle retries alike; spec 7 caps attempts at 10).
@@ -18,7 +19,7 @@ const shortCalls: ActivityOptions = {
     maximumAttempts: 10,
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['OrchestratorForbidden', 'ApplyRejected', 'ObjectGone'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ACTIVITY_FAILURES],
   },
 };
 
