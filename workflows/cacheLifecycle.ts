@@ -1,5 +1,18 @@
 import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import { fixedByNextAttempt, needsRecheck, needsReprobe } from '../domain/failureReasons.js';
+import {
+  cacheDownloadFailed,
+  cacheDownloading,
+  cacheInvalid,
+  cacheProbeFailed,
+  cacheProbing,
+  cacheSecretMissing,
+  cacheSizeUnknown,
+  cacheVerified,
+  cacheVolume,
+  cacheVolumeBound,
+  jobFailure,
+} from '../domain/cacheConditions.js';
+import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
 import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
@@ -56,7 +69,6 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   const state: CacheState = input.state ?? { wait: 'idle' };
   let nudged = !input.state || state.nudged === true;
   let retry = state.retry === true;
-  let handledGeneration: number | undefined = state.handledGeneration;
   let wake: string | number = '1 hour';
   let reprobeMinutes = 1;
   const progress: Progress = { phase: 'Starting', step: 'readCache', attempt: 0 };
@@ -82,7 +94,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       await continueAsNew<typeof cacheLifecycle>({
         ...input,
         ...(uid ? { uid } : {}),
-        state: { ...state, handledGeneration, nudged, retry },
+        state: { ...state, nudged, retry },
       });
     }
     const idleWait = timed ? timing.backoffMaxSeconds * 2 * 1000 : wake;
@@ -105,21 +117,14 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       if (snap.invalid) {
         progress.phase = 'Failed';
         const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
-        await k8s.writeCacheStatus(ref, uid, generation, {
-          status: 'Failed',
-          conditions: [
-            { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
-            { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-          ],
-        });
-        handledGeneration = generation;
+        await k8s.writeCacheStatus(ref, uid, generation, cacheInvalid(message));
+        state.handledGeneration = generation;
         continue;
       }
       const reprobeDue = timed
         ? state.wait === 'recheck' && (timedOut || state.quota === true)
         : timedOut && wake !== '1 hour';
-      const newGeneration = generation !== handledGeneration;
-      handledGeneration = generation;
+      const newGeneration = generation !== state.handledGeneration;
       state.handledGeneration = generation;
       // Ready stays Ready; a failed generation waits for a fix (retry, a spec change, or its re-probe timer), so that
       // nudges from services never turn into a retry storm.
@@ -205,20 +210,12 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
         probeAttempt = 1;
       }
-      await write({
-        status: 'Progressing',
-        probeAttempt,
-        conditions: [
-          { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the spec is valid' },
-          { type: 'SourcesValid', status: 'Unknown', reason: 'Probing', message: `probe attempt ${probeAttempt}` },
-          { type: 'Ready', status: 'False', reason: 'Probing', message: 'probing the source' },
-        ],
-      });
+      await write({ ...cacheProbing(probeAttempt), probeAttempt });
       progress.step = 'startCacheProbe';
       const probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
       progress.step = 'waitForProbe';
       const probe = await waitForJobEnd(probeJob);
-      const probeFailure = failureOf(probe);
+      const probeFailure = jobFailure(probe);
       let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
       if (
         probeFailure &&
@@ -229,32 +226,18 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       ) {
         progress.phase = 'Failed';
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
-        const auth = needsReprobe(probeFailure.reason);
         if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
-        await write({
-          status: 'Failed',
-          conditions: [
-            ...(auth ? [{ type: 'AuthValid', status: 'False' as const, ...probeFailure }] : []),
-            { type: 'SourcesValid', status: 'False', ...probeFailure },
-            { type: 'Ready', status: 'False', ...probeFailure },
-          ],
-        });
-        return auth ? 'reprobe' : timed && needsRecheck(probeFailure.reason) ? 'recheck' : 'failed';
+        await write(cacheProbeFailed(probeFailure));
+        return needsReprobe(probeFailure.reason)
+          ? 'reprobe'
+          : timed && needsRecheck(probeFailure.reason)
+            ? 'recheck'
+            : 'failed';
       }
       const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
       totalBytes = totalBytes || cache.specSizeBytes;
       if (!totalBytes) {
-        const f = {
-          reason: 'SizeUnknown',
-          message: 'the probe could not measure the source; set size on the model source',
-        };
-        await write({
-          status: 'Failed',
-          conditions: [
-            { type: 'SourcesValid', status: 'False', ...f },
-            { type: 'Ready', status: 'False', ...f },
-          ],
-        });
+        await write(cacheSizeUnknown());
         return 'failed';
       }
 
@@ -274,16 +257,9 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.step = 'checkCacheSecrets';
       const secrets = await k8s.checkCacheSecrets(ref, uid);
       if (secrets.missing) {
-        const f = { status: 'False' as const, reason: 'SecretNotFound', message: secrets.message };
         progress.phase = 'Pending';
-        progress.lastFailure = { type: f.reason, message: f.message };
-        await write({
-          status: 'Pending',
-          conditions: [
-            { type: 'AuthValid', ...f },
-            { type: 'Ready', ...f },
-          ],
-        });
+        progress.lastFailure = { type: 'SecretNotFound', message: secrets.message };
+        await write(cacheSecretMissing(secrets.message));
         return 'recheck';
       }
     }
@@ -301,46 +277,16 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     // Behind a patch: runs recorded before it reported every created claim as a ready volume. An unbound claim is
     // Pending with VolumeReady=Unknown until the download pod runs on it (spec 7), VolumeNotBound after 5 minutes.
     let volumeBound = !patched('aim-cache-volume-binding-v1') || pvc.bound !== false;
-    const volumeReady = {
-      type: 'VolumeReady',
-      status: 'True' as const,
-      reason: 'VolumeBound',
-      message: `PVC ${pvc.name} (${pvc.size})`,
-    };
     await write({
-      status: volumeBound ? 'Progressing' : 'Pending',
+      ...cacheVolume({
+        pvc,
+        bound: volumeBound,
+        ...(source ? { source } : {}),
+        ...(probeFailure ? { probeFailure } : {}),
+      }),
       ...(source ? { source } : {}),
       persistentVolumeClaim: pvc.name,
       allocatedSize: pvc.size,
-      conditions: [
-        {
-          type: 'AuthValid',
-          status: 'True',
-          reason: 'CredentialsAccepted',
-          message: 'the source accepted the credentials',
-        },
-        source
-          ? {
-              type: 'SourcesValid',
-              status: 'True',
-              reason: 'SourceReachable',
-              message: `${String(source.files)} file(s), ${String(source.totalBytes)} bytes`,
-            }
-          : {
-              type: 'SourcesValid',
-              status: 'Unknown',
-              reason: probeFailure!.reason,
-              message: `${probeFailure!.message}; continuing with spec size`,
-            },
-        volumeBound
-          ? volumeReady
-          : {
-              type: 'VolumeReady',
-              status: 'Unknown',
-              reason: 'WaitingForBinding',
-              message: `PVC ${pvc.name} (${pvc.size}, class ${pvc.className ?? 'cluster default'}, ${pvc.accessMode}) is not bound yet; it binds when the download pod is scheduled`,
-            },
-      ],
     });
 
     // 3. Download attempts: one Job at a time; the workflow owns retries, each attempt resumes.
@@ -355,19 +301,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       }
       progress.phase = 'Downloading';
       progress.attempt = attempt;
-      await write({
-        status: volumeBound ? 'Progressing' : 'Pending',
-        attempt,
-        conditions: [
-          {
-            type: 'DownloadReady',
-            status: 'False',
-            reason: 'Downloading',
-            message: `download attempt ${attempt} of ${maxAttempts}`,
-          },
-          { type: 'Ready', status: 'False', reason: 'Downloading', message: `download attempt ${attempt}` },
-        ],
-      });
+      await write({ ...cacheDownloading(attempt, maxAttempts, volumeBound), attempt });
       progress.step = 'startDownload';
       const job = await k8s.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
       progress.step = 'waitForDownload';
@@ -375,55 +309,25 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       if (outcome?.phase === 'Started' || outcome?.phase === 'Succeeded') {
         // The pod runs on the claim: the volume is bound.
         volumeBound = true;
-        await write({ status: 'Progressing', conditions: [volumeReady] });
+        await write({ status: 'Progressing', conditions: [cacheVolumeBound(pvc)] });
       }
       if (!outcome || outcome.phase === 'Started') outcome = await waitForJobEnd(job, timing.volumeNotBoundSeconds);
       if (outcome.phase === 'Succeeded') {
         progress.phase = 'Ready';
-        await write({
-          status: 'Ready',
-          verified: true,
-          conditions: [
-            {
-              type: 'DownloadReady',
-              status: 'True',
-              reason: 'Verified',
-              message: `downloaded and verified on attempt ${attempt}`,
-            },
-            { type: 'Ready', status: 'True', reason: 'Ready', message: 'the model is on the volume' },
-          ],
-        });
+        await write({ ...cacheVerified(attempt), verified: true });
         return 'done';
       }
-      const f = failureOf(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
+      const f = jobFailure(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
       progress.lastFailure = { type: f.reason, message: f.message };
       // A Job whose pod never started goes before anything else runs: Kubernetes must not start it later beside
       // the next attempt (at most one Job per cache at a time).
       if (timed && outcome.phase === 'NotStarted') await k8s.deleteCacheJob(ref, uid, job);
-      const last = i === maxAttempts - 1;
-      if (!fixedByNextAttempt(f.reason) || last) {
-        progress.phase = 'Failed';
-        await write({
-          status: 'Failed',
-          conditions: [
-            {
-              type: 'DownloadReady',
-              status: 'False',
-              ...f,
-              message: last && fixedByNextAttempt(f.reason) ? `${f.message} (after ${maxAttempts} attempts)` : f.message,
-            },
-            ...(f.reason === 'VolumeNotBound' ? [{ type: 'VolumeReady', status: 'False' as const, ...f }] : []),
-            { type: 'Ready', status: 'False', ...f },
-          ],
-        });
-        return timed && needsRecheck(f.reason) ? 'recheck' : 'failed';
-      }
+      const { retrying, ...report } = cacheDownloadFailed(f, { last: i === maxAttempts - 1, maxAttempts });
+      if (!retrying) progress.phase = 'Failed';
+      await write(report);
+      if (!retrying) return timed && needsRecheck(f.reason) ? 'recheck' : 'failed';
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
-      await write({
-        status: 'Progressing',
-        conditions: [{ type: 'DownloadReady', status: 'False', ...f, message: `${f.message}; retrying` }],
-      });
       await sleep(Math.min(300_000, 10_000 * 2 ** i));
     }
     return 'failed';
@@ -454,17 +358,4 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       if (out.phase !== 'StillRunning') return out;
     }
   }
-}
-
-/** The typed failure of a Job: the downloader's termination message first, then what the pod status says. */
-function failureOf(outcome: JobOutcome): { reason: string; message: string } | undefined {
-  if (outcome.phase === 'Succeeded') return undefined;
-  const reported = outcome.containers.find((c) => typeof c.result?.reason === 'string');
-  if (reported) return { reason: String(reported.result!.reason), message: String(reported.result!.message ?? '') };
-  if (outcome.problem)
-    return {
-      reason: outcome.problem.reason === 'CreateContainerConfigError' ? 'SecretNotFound' : outcome.problem.reason,
-      message: outcome.problem.message,
-    };
-  return { reason: 'DownloadFailed', message: 'the Job failed without a termination message' };
 }

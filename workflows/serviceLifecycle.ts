@@ -1,6 +1,7 @@
 import { CancellationScope, condition, patched, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
+import { serviceReport, type ServiceReached } from '../domain/serviceConditions.js';
 import { progressLine } from '../domain/progress.js';
 import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import {
@@ -54,8 +55,6 @@ const initialState = (): ServiceState => ({
   lastOutcome: '',
   next: 'converging',
 });
-
-type Status = ServiceReport['status'];
 
 /** While converging, look again soon; once Running, a slow safety-net re-read (the bridge nudges on changes). */
 const CONVERGING = '5 seconds';
@@ -138,11 +137,10 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       uid = snap.uid!;
       recordUid(uid);
       const generation = snap.generation ?? 0;
-      const report = async (
-        status: Status,
-        conditions: ServiceReport['conditions'],
-        extra: Partial<ServiceReport> = {},
-      ) => {
+      // What each step reached this pass; `serviceReport` turns it into the status and conditions.
+      const reached: ServiceReached = { running: state.running };
+      const report = async (extra: Partial<ServiceReport> = {}) => {
+        const { status, conditions } = serviceReport(reached);
         tag(status);
         cacheWait = { generation, report: { status, conditions, ...extra } };
         state.lastStatus = `${status}/${conditions.find((c) => c.type === 'Ready')?.reason ?? ''}`;
@@ -156,11 +154,8 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         return;
       }
       if (snap.invalid) {
-        const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
-        await report('Failed', [
-          { type: 'ConfigValid', status: 'False', reason: 'InvalidSpec', message },
-          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-        ]);
+        reached.invalid = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
+        await report();
         wake = '1 hour';
         state.next = 'fix';
         continue;
@@ -169,70 +164,40 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         progress.step = 'addFinalizer';
         await steps.setServiceFinalizer(ref, uid, true);
       }
-      const valid = { type: 'ConfigValid', status: 'True' as const, reason: 'Valid', message: 'the spec is valid' };
-      const notYet = state.running ? 'Degraded' : 'Pending';
 
       // 1. The model.
       progress.phase = 'ResolvingModel';
       progress.step = 'resolveServiceModel';
-      const model = await steps.resolveServiceModel(ref, uid);
+      const model = (reached.model = await steps.resolveServiceModel(ref, uid));
       if ('failure' in model) {
         const f = model.failure;
-        await report(f.retryable ? notYet : 'Failed', [
-          valid,
-          { type: 'ModelReady', ...pick(f) },
-          { type: 'Ready', ...pick(f) },
-        ]);
+        await report();
         progress.lastFailure = { type: f.reason, message: f.message };
         wake = f.retryable ? CONVERGING : '1 hour';
         state.next = f.retryable ? 'converging' : 'fix';
         continue;
       }
-      const modelReady = {
-        type: 'ModelReady',
-        status: 'True' as const,
-        reason: 'ModelResolved',
-        message: `${model.ok.kind} ${model.ok.name}`,
-      };
       const resolved = { resolvedModel: model.ok };
 
       // 2. The template.
       progress.phase = 'SelectingTemplate';
       progress.step = 'selectServiceTemplate';
-      const template = await steps.selectServiceTemplate(ref, uid, model.ok);
+      const template = (reached.template = await steps.selectServiceTemplate(ref, uid, model.ok));
       if ('failure' in template) {
-        // After Running, losing the template never tears the InferenceService down: keep serving, say why.
-        const f = state.running
-          ? { ...template.failure, reason: 'TemplateGone', message: `${template.failure.message}; still serving` }
-          : template.failure;
-        await report(
-          notYet,
-          [valid, modelReady, { type: 'TemplateReady', ...pick(f) }, { type: 'Ready', ...pick(f) }],
-          resolved,
-        );
+        await report(resolved);
         wake = CONVERGING;
         state.next = 'converging';
         continue;
       }
-      const templateReady = {
-        type: 'TemplateReady',
-        status: 'True' as const,
-        reason: 'TemplateSelected',
-        message: template.ok.name,
-      };
       const selected = { ...resolved, resolvedTemplate: template.ok };
 
       // 3. Credentials: no Job before every secret reference resolves.
       progress.phase = 'CheckingCredentials';
       progress.step = 'checkServiceCredentials';
       const creds = await steps.checkServiceCredentials(ref, uid, model.ok);
+      reached.credentials = creds.missing ? { missing: creds.message } : { ok: creds.message };
       if (creds.missing) {
-        const f = { status: 'False' as const, reason: 'SecretNotFound', message: creds.message };
-        await report(
-          notYet,
-          [valid, modelReady, templateReady, { type: 'AuthValid', ...f }, { type: 'Ready', ...f }],
-          selected,
-        );
+        await report(selected);
         progress.lastFailure = { type: 'SecretNotFound', message: creds.message };
         wake = `${state.credentialBackoff} seconds`;
         state.credentialBackoff = Math.min(300, state.credentialBackoff * 2);
@@ -240,7 +205,6 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         continue;
       }
       state.credentialBackoff = 30;
-      const authValid = { type: 'AuthValid', status: 'True' as const, reason: 'SecretsFound', message: creds.message };
 
       // 4. Caches, each driven by its own workflow.
       progress.phase = 'Caching';
@@ -292,78 +256,33 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       const caches = await steps.readServiceCaches(ref.namespace, names);
       const failed = caches.find((c) => c.status === 'Failed');
       const display = progressLine(caches);
-      if (failed || caches.some((c) => c.status !== 'Ready')) {
-        // Under a Running service a missing cache is being recreated: the InferenceService keeps its old volumes
-        // until the new cache is Ready, then rolls once (spec 5.6).
-        const f = failed
-          ? {
-              status: 'False' as const,
-              reason: failed.reason ?? 'CacheFailed',
-              message: `${failed.name}: ${failed.message ?? 'failed'}`,
-            }
-          : { status: 'False' as const, reason: state.running ? 'CacheRecreating' : 'Downloading', message: display };
-        await report(
-          failed ? 'Failed' : state.running ? 'Degraded' : 'Starting',
-          [valid, modelReady, templateReady, authValid, { type: 'CacheReady', ...f }, { type: 'Ready', ...f }],
-          {
-            ...selected,
-            caches,
-            progressDisplay: display,
-          },
-        );
+      reached.caches = failed
+        ? { failed }
+        : caches.some((c) => c.status !== 'Ready')
+          ? { waiting: display }
+          : { ready: caches.length };
+      if (!('ready' in reached.caches)) {
+        await report({ ...selected, caches, progressDisplay: display });
         progress.lastSnapshot = { caches };
         wake = failed ? STEADY : CONVERGING;
         state.next = failed ? 'fix' : 'caches';
         continue;
       }
-      const cacheReady = {
-        type: 'CacheReady',
-        status: 'True' as const,
-        reason: 'CachesReady',
-        message: `${caches.length} cache(s) ready`,
-      };
 
       // 5. The InferenceService; Running when KServe says Ready.
       progress.phase = 'Deploying';
       progress.step = 'applyInferenceService';
-      const isvc = await steps.applyInferenceService(ref, uid, model.ok, template.ok, caches);
-      const isvcCondition = isvc.ready
-        ? {
-            type: 'InferenceServiceReady',
-            status: 'True' as const,
-            reason: 'Ready',
-            message: `InferenceService ${isvc.name} is Ready`,
-          }
-        : {
-            type: 'InferenceServiceReady',
-            status: 'False' as const,
-            reason: isvc.reason ?? 'Deploying',
-            message: isvc.message ?? `waiting for InferenceService ${isvc.name}`,
-          };
+      const isvc = (reached.inferenceService = await steps.applyInferenceService(
+        ref,
+        uid,
+        model.ok,
+        template.ok,
+        caches,
+      ));
       const kserveFailed = !isvc.ready && isvc.reason === 'InferenceServiceFailed';
-      const status: Status = isvc.ready ? 'Running' : kserveFailed ? 'Failed' : state.running ? 'Degraded' : 'Starting';
+      progress.phase = serviceReport(reached).status;
       state.running = state.running || isvc.ready;
-      progress.phase = status;
-      await report(
-        status,
-        [
-          valid,
-          modelReady,
-          templateReady,
-          authValid,
-          cacheReady,
-          isvcCondition,
-          isvc.ready
-            ? {
-                type: 'Ready',
-                status: 'True',
-                reason: 'Running',
-                message: `serving from InferenceService ${isvc.name}`,
-              }
-            : { type: 'Ready', status: 'False', reason: isvcCondition.reason, message: isvcCondition.message },
-        ],
-        { ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' },
-      );
+      await report({ ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' });
       wake = isvc.ready ? STEADY : CONVERGING;
       state.next = isvc.ready ? 'steady' : kserveFailed ? 'fix' : 'converging';
       // Runs before the time-scales patch checked here only (the check at the top of the loop covers every branch).
@@ -441,10 +360,6 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       scope.cancel();
     }).catch(() => undefined);
   }
-}
-
-function pick(f: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string }) {
-  return { status: f.status, reason: f.reason, message: f.message };
 }
 
 export type { ObjectRef };

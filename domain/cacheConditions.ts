@@ -1,0 +1,224 @@
+/**
+ * The status and conditions an AIMModelCache reports at each step of its lifecycle (spec 5.4 and 8), pure and
+ * table-tested, so the workflow reads as the step list: probe → volume → download attempts → verified.
+ * A failure is on the condition of the step that failed and on `Ready`.
+ */
+import { fixedByNextAttempt, needsReprobe } from './failureReasons.js';
+import type { Condition } from './serviceConditions.js';
+
+export type CacheStatusValue = 'Pending' | 'Progressing' | 'Ready' | 'Degraded' | 'Failed';
+
+export interface CacheConditionsReport {
+  status: CacheStatusValue;
+  conditions: Condition[];
+}
+
+/** A typed failure of a step (a Job's termination message, a pod's state, a check). */
+export interface StepFailure {
+  reason: string;
+  message: string;
+}
+
+export interface SourceFacts {
+  totalBytes: number;
+  files: number;
+  revision?: string;
+}
+
+const isFalse = (f: StepFailure) => ({ status: 'False' as const, reason: f.reason, message: f.message });
+
+export function cacheInvalid(message: string): CacheConditionsReport {
+  const f = isFalse({ reason: 'InvalidSpec', message });
+  return {
+    status: 'Failed',
+    conditions: [
+      { type: 'ConfigValid', ...f },
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
+/** A referenced Secret or key is missing: no Job runs, the cache waits for it. */
+export function cacheSecretMissing(message: string): CacheConditionsReport {
+  const f = isFalse({ reason: 'SecretNotFound', message });
+  return {
+    status: 'Pending',
+    conditions: [
+      { type: 'AuthValid', ...f },
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
+export function cacheProbing(probeAttempt: number): CacheConditionsReport {
+  return {
+    status: 'Progressing',
+    conditions: [
+      { type: 'ConfigValid', status: 'True', reason: 'Valid', message: 'the spec is valid' },
+      { type: 'SourcesValid', status: 'Unknown', reason: 'Probing', message: `probe attempt ${probeAttempt}` },
+      { type: 'Ready', status: 'False', reason: 'Probing', message: 'probing the source' },
+    ],
+  };
+}
+
+/** The probe failed: a credential problem is also on `AuthValid`. */
+export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
+  const f = isFalse(failure);
+  return {
+    status: 'Failed',
+    conditions: [
+      ...(needsReprobe(failure.reason) ? [{ type: 'AuthValid', ...f }] : []),
+      { type: 'SourcesValid', ...f },
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
+export function cacheSizeUnknown(): CacheConditionsReport {
+  const f = isFalse({
+    reason: 'SizeUnknown',
+    message: 'the probe could not measure the source; set size on the model source',
+  });
+  return {
+    status: 'Failed',
+    conditions: [
+      { type: 'SourcesValid', ...f },
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
+export interface VolumeReached {
+  pvc: { name: string; size: string; className?: string; accessMode: string };
+  bound: boolean;
+  /** What the probe measured, or (when it could not reach the source but the spec has a size) why not. */
+  source?: SourceFacts;
+  probeFailure?: StepFailure;
+}
+
+export function cacheVolumeBound(pvc: VolumeReached['pvc']): Condition {
+  return { type: 'VolumeReady', status: 'True', reason: 'VolumeBound', message: `PVC ${pvc.name} (${pvc.size})` };
+}
+
+/**
+ * The volume exists. An unbound claim is `Pending` with `VolumeReady=Unknown` until the download pod runs on it
+ * (a WaitForFirstConsumer class binds only then); the source's facts or, continuing with the spec size, why the
+ * probe could not measure it.
+ */
+export function cacheVolume(v: VolumeReached): CacheConditionsReport {
+  const { pvc } = v;
+  return {
+    status: v.bound ? 'Progressing' : 'Pending',
+    conditions: [
+      {
+        type: 'AuthValid',
+        status: 'True',
+        reason: 'CredentialsAccepted',
+        message: 'the source accepted the credentials',
+      },
+      v.source
+        ? {
+            type: 'SourcesValid',
+            status: 'True',
+            reason: 'SourceReachable',
+            message: `${String(v.source.files)} file(s), ${String(v.source.totalBytes)} bytes`,
+          }
+        : {
+            type: 'SourcesValid',
+            status: 'Unknown',
+            reason: v.probeFailure?.reason ?? 'SizeFromSpec',
+            message: `${v.probeFailure?.message ?? 'not measured'}; continuing with spec size`,
+          },
+      v.bound
+        ? cacheVolumeBound(pvc)
+        : {
+            type: 'VolumeReady',
+            status: 'Unknown',
+            reason: 'WaitingForBinding',
+            message: `PVC ${pvc.name} (${pvc.size}, class ${pvc.className ?? 'cluster default'}, ${pvc.accessMode}) is not bound yet; it binds when the download pod is scheduled`,
+          },
+    ],
+  };
+}
+
+export function cacheDownloading(attempt: number, maxAttempts: number, bound: boolean): CacheConditionsReport {
+  return {
+    status: bound ? 'Progressing' : 'Pending',
+    conditions: [
+      {
+        type: 'DownloadReady',
+        status: 'False',
+        reason: 'Downloading',
+        message: `download attempt ${attempt} of ${maxAttempts}`,
+      },
+      { type: 'Ready', status: 'False', reason: 'Downloading', message: `download attempt ${attempt}` },
+    ],
+  };
+}
+
+export function cacheVerified(attempt: number): CacheConditionsReport {
+  return {
+    status: 'Ready',
+    conditions: [
+      {
+        type: 'DownloadReady',
+        status: 'True',
+        reason: 'Verified',
+        message: `downloaded and verified on attempt ${attempt}`,
+      },
+      { type: 'Ready', status: 'True', reason: 'Ready', message: 'the model is on the volume' },
+    ],
+  };
+}
+
+/**
+ * A download attempt failed. With attempts left and a reason the next attempt can fix, the cache stays
+ * `Progressing` and says it retries; otherwise it is `Failed` (after the last attempt, saying how many ran).
+ */
+export function cacheDownloadFailed(
+  failure: StepFailure,
+  attempts: { last: boolean; maxAttempts: number },
+): CacheConditionsReport & { retrying: boolean } {
+  const f = isFalse(failure);
+  const nextAttempt = fixedByNextAttempt(failure.reason);
+  if (nextAttempt && !attempts.last)
+    return {
+      status: 'Progressing',
+      retrying: true,
+      conditions: [{ type: 'DownloadReady', ...f, message: `${f.message}; retrying` }],
+    };
+  return {
+    status: 'Failed',
+    retrying: false,
+    conditions: [
+      {
+        type: 'DownloadReady',
+        ...f,
+        message: attempts.last && nextAttempt ? `${f.message} (after ${attempts.maxAttempts} attempts)` : f.message,
+      },
+      ...(failure.reason === 'VolumeNotBound' ? [{ type: 'VolumeReady', ...f }] : []),
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
+/** What a Job ended with, as the cache lifecycle sees it (activities/jobs.ts `JobOutcome`, the fields used here). */
+export interface JobEnd {
+  phase: string;
+  containers: ReadonlyArray<{ result?: Record<string, unknown> }>;
+  problem?: { reason: string; message: string };
+}
+
+/** The typed failure of a Job: the downloader's termination message first, then what the pod status says. */
+export function jobFailure(outcome: JobEnd): StepFailure | undefined {
+  if (outcome.phase === 'Succeeded') return undefined;
+  const reported = outcome.containers.find((c) => typeof c.result?.reason === 'string');
+  if (reported) return { reason: String(reported.result!.reason), message: String(reported.result!.message ?? '') };
+  if (outcome.problem)
+    return {
+      // A missing Secret or key in the pod's env: the kubelet's CreateContainerConfigError.
+      reason: outcome.problem.reason === 'CreateContainerConfigError' ? 'SecretNotFound' : outcome.problem.reason,
+      message: outcome.problem.message,
+    };
+  return { reason: 'DownloadFailed', message: 'the Job failed without a termination message' };
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cacheDownloadFailed,
+  cacheDownloading,
+  cacheInvalid,
+  cacheProbeFailed,
+  cacheProbing,
+  cacheSecretMissing,
+  cacheSizeUnknown,
+  cacheVerified,
+  cacheVolume,
+  jobFailure,
+  type CacheConditionsReport,
+} from '../../domain/cacheConditions.js';
+
+const summary = (r: CacheConditionsReport) => [
+  r.status,
+  ...r.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
+];
+const pvc = { name: 'cache-qwen', size: '70Gi', className: 'local', accessMode: 'ReadWriteOnce' };
+
+describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () => {
+  it.each<[string, CacheConditionsReport, string[]]>([
+    [
+      'invalid spec',
+      cacheInvalid('spec.sourceUri: bad'),
+      ['Failed', 'ConfigValid=False/InvalidSpec', 'Ready=False/InvalidSpec'],
+    ],
+    [
+      'Secret missing: Pending, no Job',
+      cacheSecretMissing('secret s3 not found'),
+      ['Pending', 'AuthValid=False/SecretNotFound', 'Ready=False/SecretNotFound'],
+    ],
+    [
+      'probing',
+      cacheProbing(2),
+      ['Progressing', 'ConfigValid=True/Valid', 'SourcesValid=Unknown/Probing', 'Ready=False/Probing'],
+    ],
+    [
+      'probe refused the key: also on AuthValid',
+      cacheProbeFailed({ reason: 'AuthFailed', message: 'S3 403' }),
+      ['Failed', 'AuthValid=False/AuthFailed', 'SourcesValid=False/AuthFailed', 'Ready=False/AuthFailed'],
+    ],
+    [
+      'gated model: also on AuthValid',
+      cacheProbeFailed({ reason: 'GatedModel', message: 'accept the licence' }),
+      ['Failed', 'AuthValid=False/GatedModel', 'SourcesValid=False/GatedModel', 'Ready=False/GatedModel'],
+    ],
+    [
+      'source not found: the sources only',
+      cacheProbeFailed({ reason: 'SourceNotFound', message: 'no such bucket' }),
+      ['Failed', 'SourcesValid=False/SourceNotFound', 'Ready=False/SourceNotFound'],
+    ],
+    ['size unknown', cacheSizeUnknown(), ['Failed', 'SourcesValid=False/SizeUnknown', 'Ready=False/SizeUnknown']],
+    [
+      'volume bound, source measured',
+      cacheVolume({ pvc, bound: true, source: { totalBytes: 10, files: 2 } }),
+      [
+        'Progressing',
+        'AuthValid=True/CredentialsAccepted',
+        'SourcesValid=True/SourceReachable',
+        'VolumeReady=True/VolumeBound',
+      ],
+    ],
+    [
+      'claim waiting for its first consumer, probe could not measure (spec size)',
+      cacheVolume({ pvc, bound: false, probeFailure: { reason: 'EndpointUnreachable', message: 'timeout' } }),
+      [
+        'Pending',
+        'AuthValid=True/CredentialsAccepted',
+        'SourcesValid=Unknown/EndpointUnreachable',
+        'VolumeReady=Unknown/WaitingForBinding',
+      ],
+    ],
+    [
+      'downloading on a bound volume',
+      cacheDownloading(3, 5, true),
+      ['Progressing', 'DownloadReady=False/Downloading', 'Ready=False/Downloading'],
+    ],
+    [
+      'downloading on an unbound claim',
+      cacheDownloading(1, 5, false),
+      ['Pending', 'DownloadReady=False/Downloading', 'Ready=False/Downloading'],
+    ],
+    ['verified', cacheVerified(2), ['Ready', 'DownloadReady=True/Verified', 'Ready=True/Ready']],
+    [
+      'a stall with attempts left retries',
+      cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes for 60 s' }, { last: false, maxAttempts: 5 }),
+      ['Progressing', 'DownloadReady=False/Stalled'],
+    ],
+    [
+      'a stall on the last attempt fails',
+      cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes' }, { last: true, maxAttempts: 5 }),
+      ['Failed', 'DownloadReady=False/Stalled', 'Ready=False/Stalled'],
+    ],
+    [
+      'a full disk fails at once',
+      cacheDownloadFailed({ reason: 'InsufficientStorage', message: 'ENOSPC' }, { last: false, maxAttempts: 5 }),
+      ['Failed', 'DownloadReady=False/InsufficientStorage', 'Ready=False/InsufficientStorage'],
+    ],
+    [
+      'an unbound volume is on VolumeReady too',
+      cacheDownloadFailed({ reason: 'VolumeNotBound', message: 'class slow' }, { last: false, maxAttempts: 5 }),
+      [
+        'Failed',
+        'DownloadReady=False/VolumeNotBound',
+        'VolumeReady=False/VolumeNotBound',
+        'Ready=False/VolumeNotBound',
+      ],
+    ],
+  ])('%s', (_, report, expected) => {
+    expect(summary(report)).toEqual(expected);
+  });
+
+  it('messages say what happened and what is next', () => {
+    expect(
+      cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes' }, { last: false, maxAttempts: 5 }).conditions[0]!
+        .message,
+    ).toBe('no bytes; retrying');
+    expect(
+      cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes' }, { last: true, maxAttempts: 5 }).conditions[0]!
+        .message,
+    ).toBe('no bytes (after 5 attempts)');
+    expect(
+      cacheDownloadFailed({ reason: 'SourceNotFound', message: 'gone' }, { last: true, maxAttempts: 5 }).conditions[0]!
+        .message,
+    ).toBe('gone');
+    expect(cacheVolume({ pvc, bound: false }).conditions[2]!.message).toBe(
+      'PVC cache-qwen (70Gi, class local, ReadWriteOnce) is not bound yet; it binds when the download pod is scheduled',
+    );
+    expect(cacheVolume({ pvc, bound: true, source: { totalBytes: 10, files: 2 } }).conditions[1]!.message).toBe(
+      '2 file(s), 10 bytes',
+    );
+  });
+});
+
+describe('the typed failure of a Job', () => {
+  it.each([
+    ['succeeded: none', { phase: 'Succeeded', containers: [] }, undefined],
+    [
+      'the downloader termination message first',
+      {
+        phase: 'Failed',
+        containers: [{ result: { reason: 'AuthFailed', message: '403' } }],
+        problem: { reason: 'OOMKilled', message: 'x' },
+      },
+      { reason: 'AuthFailed', message: '403' },
+    ],
+    [
+      'then the pod state',
+      { phase: 'Failed', containers: [{}], problem: { reason: 'OOMKilled', message: 'limit 1Gi' } },
+      { reason: 'OOMKilled', message: 'limit 1Gi' },
+    ],
+    [
+      'a missing Secret key in the env is SecretNotFound',
+      {
+        phase: 'NotStarted',
+        containers: [],
+        problem: { reason: 'CreateContainerConfigError', message: 'secret "s" not found' },
+      },
+      { reason: 'SecretNotFound', message: 'secret "s" not found' },
+    ],
+    [
+      'nothing said: DownloadFailed',
+      { phase: 'Failed', containers: [] },
+      { reason: 'DownloadFailed', message: 'the Job failed without a termination message' },
+    ],
+  ])('%s', (_, outcome, expected) => {
+    expect(jobFailure(outcome)).toEqual(expected);
+  });
+});
