@@ -1,11 +1,19 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  setHeaderOptions,
+  Watch,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { nudgeWorkflow } from '../client/nudge.js';
 import { RESOURCES } from '../activities/kube/resources.js';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { bridgeMetrics, type MetricRegistry } from './metrics.js';
+import { METADATA_ONLY_LIST, metadataOnlyConfig } from './metadataOnly.js';
 import {
   hasOwnWorkflow,
   isClusterScoped,
@@ -14,9 +22,11 @@ import {
   selfTarget,
   serviceUses,
   waitsOnQuota,
+  waitsOnSecret,
   targetId,
   type BridgeObject,
   type EventType,
+  type OwnKind,
   type RoutingContext,
   type Send,
   type Target,
@@ -64,6 +74,8 @@ interface Source {
   namespace?: string;
   path: string;
   labelSelector?: string;
+  /** Watch object metadata only (Secrets: the bridge never receives a value). */
+  metadataOnly?: boolean;
   list(): Promise<ListResult>;
   objects: Map<string, BridgeObject>;
 }
@@ -105,6 +117,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
   const core = kc.makeApiClient(CoreV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
   const watch = new Watch(kc);
+  const metadataWatch = new Watch(metadataOnlyConfig(kc));
   const namespaces = opts.namespaces && opts.namespaces.length > 0 ? opts.namespaces : [undefined];
   const sources: Source[] = [];
 
@@ -190,6 +203,22 @@ export function startBridge(opts: BridgeOptions): Bridge {
         ),
     });
   }
+  for (const ns of namespaces) {
+    // A Secret created or edited: whatever waits on a missing or refused credential in its namespace re-checks now.
+    const metadataOnly = setHeaderOptions('Accept', METADATA_ONLY_LIST);
+    add({
+      kind: 'Secret',
+      ...(ns ? { namespace: ns } : {}),
+      path: `/api/v1/${ns ? `namespaces/${ns}/` : ''}secrets`,
+      metadataOnly: true,
+      list: async () =>
+        asList(
+          ns
+            ? await core.listNamespacedSecret({ namespace: ns }, metadataOnly)
+            : await core.listSecretForAllNamespaces({}, metadataOnly),
+        ),
+    });
+  }
   add({ kind: 'Node', path: '/api/v1/nodes', list: async () => asList(await core.listNode()) });
 
   const sourcesOf = (kind: WatchedKind) => sources.filter((s) => s.kind === kind);
@@ -201,22 +230,25 @@ export function startBridge(opts: BridgeOptions): Bridge {
     }
     return undefined;
   };
+  /** The objects of `kinds` in a namespace whose status says they wait on something (`waits`). */
+  const waitingIn = (namespace: string, kinds: readonly OwnKind[], waits: (o: BridgeObject) => boolean) => {
+    const out: Target[] = [];
+    for (const kind of kinds) {
+      for (const s of sourcesOf(kind)) {
+        for (const o of s.objects.values()) {
+          if (o.metadata?.namespace === namespace && waits(o)) out.push(selfTarget(kind, o));
+        }
+      }
+    }
+    return out;
+  };
   const ctx: RoutingContext = {
     exists: (t) => {
       const o = lookup(t);
       return o !== undefined && o.metadata?.deletionTimestamp == null;
     },
-    waitingOnQuota: (namespace) => {
-      const out: Target[] = [];
-      for (const kind of ['AIMModelCache', 'AIMService'] as const) {
-        for (const s of sourcesOf(kind)) {
-          for (const o of s.objects.values()) {
-            if (o.metadata?.namespace === namespace && waitsOnQuota(o)) out.push(selfTarget(kind, o));
-          }
-        }
-      }
-      return out;
-    },
+    waitingOnQuota: (namespace) => waitingIn(namespace, ['AIMModelCache', 'AIMService'], waitsOnQuota),
+    waitingOnSecret: (namespace) => waitingIn(namespace, ['AIMModelCache', 'AIMService', 'AIMModel'], waitsOnSecret),
     usersOf: (kind, obj) => {
       if (kind === 'AIMService') return [];
       const out: Target[] = [];
@@ -277,11 +309,13 @@ export function startBridge(opts: BridgeOptions): Bridge {
   }
   const settled = () => Promise.allSettled([...chains.values()]);
 
-  function handle(source: Source, type: EventType, obj: BridgeObject): Promise<void>[] {
+  function handle(source: Source, type: EventType, obj: BridgeObject, initialList = false): Promise<void>[] {
     const key = keyOf(obj);
     const old = source.objects.get(key);
     if (type === 'DELETED') source.objects.delete(key);
     else source.objects.set(key, obj);
+    // The first list of Secrets is what exists, not a change: nothing waiting is fixed by it.
+    if (initialList && source.kind === 'Secret') return [];
     const effective: EventType = type === 'DELETED' ? 'DELETED' : old ? 'MODIFIED' : 'ADDED';
     if (effective === 'DELETED' && !old) return [];
     return route(source.kind, effective, old, obj, ctx).map(send);
@@ -300,7 +334,7 @@ export function startBridge(opts: BridgeOptions): Bridge {
         else if (err) reject(err);
         else resolve();
       };
-      watch
+      (source.metadataOnly ? metadataWatch : watch)
         .watch(
           source.path,
           {
@@ -338,7 +372,8 @@ export function startBridge(opts: BridgeOptions): Bridge {
           if (!first) metrics.inc('aim_bridge_relists_total', { kind: source.kind });
           const list = await source.list();
           const pending: Promise<void>[] = [];
-          for (const { type, obj } of diffList(source.objects, list.items)) pending.push(...handle(source, type, obj));
+          for (const { type, obj } of diffList(source.objects, list.items))
+            pending.push(...handle(source, type, obj, first));
           rv = list.resourceVersion;
           if (first) {
             first = false;

@@ -1,4 +1,5 @@
 import { ANNOTATIONS, API_GROUP, LABELS, ORIGIN_AUTO_GENERATED } from '../schemas/constants.js';
+import { fixedBySecretChange } from '../domain/failureReasons.js';
 import { workflowIdFor, type Nudge } from '../workflows/signals.js';
 
 /**
@@ -8,7 +9,8 @@ import { workflowIdFor, type Nudge } from '../workflows/signals.js';
 
 export type OwnKind =
   'AIMModel' | 'AIMClusterModel' | 'AIMServiceTemplate' | 'AIMClusterServiceTemplate' | 'AIMModelCache' | 'AIMService';
-export type WatchedKind = OwnKind | 'Job' | 'PersistentVolumeClaim' | 'InferenceService' | 'Node' | 'ResourceQuota';
+export type WatchedKind =
+  OwnKind | 'Job' | 'PersistentVolumeClaim' | 'InferenceService' | 'Node' | 'ResourceQuota' | 'Secret';
 export type SignalName = 'changed' | 'retry' | 'deleted' | 'dependencyChanged';
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -73,12 +75,27 @@ export interface RoutingContext {
   usersOf?(kind: OwnKind, obj: BridgeObject): Target[];
   /** The caches and services of a namespace whose status says they wait on a ResourceQuota (QuotaExceeded). */
   waitingOnQuota?(namespace: string): Target[];
+  /** The caches, services and models of a namespace whose status says a credential is missing or was refused. */
+  waitingOnSecret?(namespace: string): Target[];
 }
 
 /** An object whose `Ready` condition says it waits on a ResourceQuota. */
 export function waitsOnQuota(obj: BridgeObject): boolean {
   const conditions = (obj.status as { conditions?: Array<{ type?: string; reason?: string }> } | undefined)?.conditions;
   return (conditions ?? []).some((c) => c.type === 'Ready' && c.reason === 'QuotaExceeded');
+}
+
+/**
+ * An object whose status says a Secret could fix it: a referenced Secret or key is missing, or the source refused
+ * the credentials (a new key, a token with access to a gated model).
+ */
+export function waitsOnSecret(obj: BridgeObject): boolean {
+  const conditions = (obj.status as { conditions?: Array<{ type?: string; status?: string; reason?: string }> })
+    ?.conditions;
+  return (conditions ?? []).some(
+    (c) =>
+      (c.type === 'Ready' || c.type === 'AuthValid') && c.status === 'False' && fixedBySecretChange(c.reason ?? ''),
+  );
 }
 
 export const targetId = (t: Target): string => workflowIdFor(t.kind, t.name, t.namespace);
@@ -93,6 +110,8 @@ export function nudgeOf(obj: BridgeObject | undefined): Nudge {
 }
 
 const deleting = (o: BridgeObject | undefined): boolean => o?.metadata?.deletionTimestamp != null;
+const retryAnnotationChanged = (old: BridgeObject, obj: BridgeObject): boolean =>
+  old.metadata?.annotations?.[ANNOTATIONS.retry] !== obj.metadata?.annotations?.[ANNOTATIONS.retry];
 
 /** Templates that a model generated are driven by the model's workflow, not by a templateLifecycle of their own. */
 export function isGeneratedTemplate(obj: BridgeObject): boolean {
@@ -234,6 +253,15 @@ export function route(
     return sends;
   }
 
+  if (kind === 'Secret') {
+    // A Secret created or edited is the fix a waiting object needs: `retry` re-runs it from the failed step (the
+    // cache probes again with the new credentials) instead of waiting out its back-off. Deleting one fixes nothing.
+    if (type === 'DELETED') return sends;
+    for (const target of ctx.waitingOnSecret?.(obj.metadata?.namespace ?? '') ?? [])
+      sends.push({ signal: 'retry', target, start: false, nudge });
+    return sends;
+  }
+
   if (kind === 'Node') {
     if (type === 'DELETED' || nodeHardwareChanged(type === 'ADDED' ? undefined : old, obj)) {
       for (const target of ctx.hardwareDependents())
@@ -253,13 +281,15 @@ export function route(
     } else if (type === 'DELETED') {
       if (!deleting(old)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
     } else if (deleting(obj)) {
-      // Deletion bumps the generation of custom resources too: only `deleted`, and never a start.
+      // Deletion bumps the generation of custom resources too: only `deleted`, and never a start. A retry
+      // annotation on an object whose deletion is stuck retries the cleanup now.
       if (!deleting(old)) sends.push({ signal: 'deleted', target: self, start: false, nudge });
+      else if (retryAnnotationChanged(old, obj)) sends.push({ signal: 'retry', target: self, start: false, nudge });
     } else {
       if (old.metadata?.generation !== obj.metadata?.generation) {
         sends.push({ signal: 'changed', target: self, start: true, nudge });
       }
-      if (old.metadata?.annotations?.[ANNOTATIONS.retry] !== obj.metadata?.annotations?.[ANNOTATIONS.retry]) {
+      if (retryAnnotationChanged(old, obj)) {
         sends.push({ signal: 'retry', target: self, start: true, nudge });
       }
     }

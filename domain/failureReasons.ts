@@ -74,6 +74,10 @@ export const needsReprobe = (reason: string): boolean => retryClassOf(reason) ==
 /** Another system or a cluster change fixes it: looked at again on the fix back-off and on a relevant change. */
 export const needsRecheck = (reason: string): boolean => retryClassOf(reason) === 'recheck';
 
+/** A Secret created or edited can fix it: a missing Secret or key, or credentials the source refused. */
+export const fixedBySecretChange = (reason: string): boolean =>
+  reason === 'SecretNotFound' || reason === 'AuthFailed' || reason === 'GatedModel';
+
 /**
  * The reasons an activity raises as non-retryable (`nonRetryableErrorTypes` of every activity proxy): retrying the
  * same call cannot help, the lifecycle reports them and waits.

@@ -10,9 +10,15 @@ export interface StepFailureReport {
 
 /** The steps that create or size the cache's volume. */
 const VOLUME_STEPS = new Set(['ensureCachePvc']);
+/** The steps of a deletion: while one fails, the finalizer stays and the object is not gone. */
+const DELETION_STEPS = new Set(['cleanupService']);
 
 export function stepFailureReport(failure: { type: string; message: string }, step: string): StepFailureReport {
-  const f = { status: 'False' as const, reason: failure.type, message: failure.message };
+  // A deletion that cannot finish says so, why, and what ends it without the orchestrator.
+  const message = DELETION_STEPS.has(step)
+    ? `deletion cannot finish: ${failure.message}; retried on a back-off (annotate aim.silogen.ai/retry to retry now), or \`aimctl delete --force\` removes the finalizer`
+    : failure.message;
+  const f = { status: 'False' as const, reason: failure.type, message };
   const quota = failure.type === 'QuotaExceeded';
   return {
     status: quota ? 'Pending' : 'Failed',

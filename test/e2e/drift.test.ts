@@ -127,4 +127,94 @@ describe('drift heals', SCENARIO, () => {
     const caches = await e2e.orch.objects.list<any>(RESOURCES.AIMModelCache, e2e.namespace);
     expect(caches.map((c) => c.metadata.name)).not.toContain(oldCache);
   });
+
+  it('a deletion that cannot finish says why in the status and an Event, and completes once unblocked', async () => {
+    // A cluster policy refuses to delete InferenceServices in this namespace, as an admission webhook or a
+    // ValidatingAdmissionPolicy of a platform team can: the service's cleanup cannot delete its InferenceService.
+    const name = `protect-isvc-${e2e.namespace}`;
+    const api = '/apis/admissionregistration.k8s.io/v1';
+    const create = async (plural: string, body: unknown) => {
+      const res = await kubeRequest(e2e.orch.kc, {
+        method: 'POST',
+        path: `${api}/${plural}`,
+        body: JSON.stringify(body),
+      });
+      expect(res.status, res.body).toBe(201);
+    };
+    await create('validatingadmissionpolicies', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ['serving.kserve.io'],
+              apiVersions: ['*'],
+              operations: ['DELETE'],
+              resources: ['inferenceservices'],
+            },
+          ],
+        },
+        validations: [{ expression: 'false', message: 'InferenceServices here are protected' }],
+      },
+    });
+    await create('validatingadmissionpolicybindings', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': e2e.namespace } } },
+      },
+    });
+    const isvcPath = objectPath({ ...(await get(RESOURCES.InferenceService, 'drift')) });
+    try {
+      await waitFor(
+        'the policy in force (a dry-run delete refused)',
+        async () => {
+          const res = await kubeRequest(e2e.orch.kc, { method: 'DELETE', path: `${isvcPath}?dryRun=All` });
+          return res.status >= 400 ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+
+      await e2e.orch.objects.delete(RESOURCES.AIMService, 'drift', e2e.namespace);
+      const stuck = await e2e.service(
+        'drift',
+        (s) => s.status?.conditions?.some((c: any) => c.type === 'Ready' && /deletion cannot finish/.test(c.message)),
+        60_000,
+      );
+      const ready = stuck.status.conditions.find((c: any) => c.type === 'Ready');
+      expect(ready.message).toContain('InferenceServices here are protected');
+      expect(ready.message).toContain('aimctl delete --force');
+      const event = await e2e.eventFor('drift', ready.reason, 30_000);
+      expect(event.type).toBe('Warning');
+      expect(event.message).toContain('deletion cannot finish');
+    } finally {
+      await kubeRequest(e2e.orch.kc, { method: 'DELETE', path: `${api}/validatingadmissionpolicybindings/${name}` });
+      await kubeRequest(e2e.orch.kc, { method: 'DELETE', path: `${api}/validatingadmissionpolicies/${name}` });
+    }
+    await waitFor(
+      'the policy out of force (a dry-run delete allowed)',
+      async () => {
+        const res = await kubeRequest(e2e.orch.kc, { method: 'DELETE', path: `${isvcPath}?dryRun=All` });
+        return res.status < 400 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // Unblocked: `kubectl annotate aimservice drift aim.silogen.ai/retry=...` retries the cleanup now.
+    await kubectlEdit(
+      {
+        apiVersion: 'aim.silogen.ai/v1alpha1',
+        kind: 'AIMService',
+        metadata: { name: 'drift', namespace: e2e.namespace },
+      },
+      { metadata: { annotations: { 'aim.silogen.ai/retry': String(Date.now()) } } },
+    );
+    await e2e.gone(RESOURCES.AIMService, 'drift', 60_000);
+    await e2e.gone(RESOURCES.InferenceService, 'drift', 30_000);
+  });
 });

@@ -4,6 +4,7 @@ import {
   parseWorkflowId,
   route,
   serviceUses,
+  waitsOnSecret,
   type BridgeObject,
   type EventType,
   type RoutingContext,
@@ -338,5 +339,67 @@ describe('bridge routing (spec section 9)', () => {
     );
     expect(out.map((e) => `${e.type} ${e.obj.metadata?.name}`)).toEqual(['ADDED c', 'DELETED b']);
     expect(diffList(prev, [a, obj({ name: 'b', rv: '11' })]).map((e) => e.type)).toEqual(['MODIFIED']);
+  });
+});
+
+describe('a Secret created or edited retries what waits on a credential (spec 7: re-checked at once on a fix)', () => {
+  const waiting: Target[] = [
+    { kind: 'AIMModelCache', name: 'c1', namespace: NS },
+    { kind: 'AIMModel', name: 'm1', namespace: NS },
+  ];
+  const secretCtx = (): RoutingContext => ({
+    ...ctx(),
+    waitingOnSecret: (namespace) => (namespace === NS ? waiting : []),
+  });
+  const secret = (rv: string) => obj({ name: 's3-creds', rv });
+
+  it.each<[EventType, BridgeObject | undefined]>([
+    ['ADDED', undefined],
+    ['MODIFIED', secret('1')],
+  ])('%s: retry to every waiting object of the namespace, never a start', (type, old) => {
+    const sends = route('Secret', type, old, secret('2'), secretCtx());
+    expect(sends.map((s) => [s.signal, s.target.kind, s.target.name, s.start])).toEqual([
+      ['retry', 'AIMModelCache', 'c1', false],
+      ['retry', 'AIMModel', 'm1', false],
+    ]);
+  });
+
+  it('a deleted Secret fixes nothing', () => {
+    expect(route('Secret', 'DELETED', secret('1'), secret('1'), secretCtx())).toEqual([]);
+  });
+
+  it('another namespace, or nothing waiting: no signal', () => {
+    expect(route('Secret', 'ADDED', undefined, obj({ name: 's', namespace: 'other' }), secretCtx())).toEqual([]);
+    expect(route('Secret', 'ADDED', undefined, secret('2'), ctx())).toEqual([]);
+  });
+
+  it.each([
+    ['Ready=False SecretNotFound', [{ type: 'Ready', status: 'False', reason: 'SecretNotFound' }], true],
+    ['AuthValid=False AuthFailed', [{ type: 'AuthValid', status: 'False', reason: 'AuthFailed' }], true],
+    ['Ready=False GatedModel', [{ type: 'Ready', status: 'False', reason: 'GatedModel' }], true],
+    ['Ready=False SourceNotFound', [{ type: 'Ready', status: 'False', reason: 'SourceNotFound' }], false],
+    ['AuthValid=True', [{ type: 'AuthValid', status: 'True', reason: 'SecretsFound' }], false],
+    ['no status', undefined, false],
+  ])('waits on a Secret when %s: %s', (_, conditions, expected) => {
+    expect(waitsOnSecret(obj({ status: conditions ? { conditions } : undefined }))).toBe(expected);
+  });
+});
+
+describe('a retry annotation on an object whose deletion is stuck', () => {
+  it('sends retry (never a start); other edits of a deleting object send nothing', () => {
+    const deletingSvc = (retry?: string, rv = '11') =>
+      obj({ name: 'svc', rv, deleting: true, ...(retry ? { annotations: { 'aim.silogen.ai/retry': retry } } : {}) });
+    const sends = route(
+      'AIMService',
+      'MODIFIED',
+      deletingSvc(undefined, '10'),
+      deletingSvc('1'),
+      ctx(['AIMService/svc']),
+    );
+    expect(sends.filter((s) => s.target.kind === 'AIMService').map((s) => [s.signal, s.start])).toEqual([
+      ['retry', false],
+    ]);
+    const quiet = route('AIMService', 'MODIFIED', deletingSvc('1', '10'), deletingSvc('1'), ctx(['AIMService/svc']));
+    expect(quiet.filter((s) => s.target.kind === 'AIMService' && s.signal !== 'dependencyChanged')).toEqual([]);
   });
 });
