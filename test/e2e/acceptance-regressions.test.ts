@@ -12,6 +12,7 @@ import {
   putTinyModel,
   startAcceptance,
   SCENARIO,
+  standaloneCache,
   useS3,
   type AcceptanceFixture,
 } from '../harness/scenarios.js';
@@ -47,15 +48,12 @@ const remove = async (res: (typeof RESOURCES)[keyof typeof RESOURCES], name: str
   await e2e.gone(res, name, 120_000);
 };
 
-/** A standalone AIMModelCache from examples/aimmodelcache.yaml on the local S3, without an access mode. */
-function standaloneCache(name: string, prefix: string, storageClassName?: string): Manifest {
-  const m = example('aimmodelcache.yaml');
-  m.metadata.name = name;
-  delete (m.spec as any).accessMode;
-  useS3(m.spec, e2e.s3.endpoint, prefix);
-  if (storageClassName) (m.spec as any).storageClassName = storageClassName;
-  return m;
-}
+/** A standalone AIMModelCache on the local S3, without an access mode (the default applies). */
+const cacheWithoutAccessMode = (name: string, prefix: string, storageClassName?: string): Manifest =>
+  standaloneCache(e2e.s3.endpoint, name, prefix, {
+    accessMode: undefined,
+    ...(storageClassName ? { storageClassName } : {}),
+  });
 
 describe('a shared custom model keeps its creator spelling (spec 4)', SCENARIO, () => {
   /** The S3 example at prefix qwen-spell; `other` spells the same request differently (trailing `/`, bytes). */
@@ -108,7 +106,7 @@ describe('a recreated object gets a run of its own (spec 5.0: the UID decides)',
   it('a cache deleted mid-download and created again at once, three times, reaches Ready each time', async () => {
     let previousUid = '';
     for (let round = 0; round < 3; round++) {
-      const created = await e2e.apply<any>(standaloneCache('again-cache', 'qwen-again'));
+      const created = await e2e.apply<any>(cacheWithoutAccessMode('again-cache', 'qwen-again'));
       expect(created.metadata.uid).not.toBe(previousUid);
       previousUid = created.metadata.uid;
       if (round < 2) {
@@ -182,7 +180,7 @@ describe('a recreated object gets a run of its own (spec 5.0: the UID decides)',
 
 describe('an unbound volume is not progress (spec 7)', SCENARIO, () => {
   it('a cache whose claim cannot bind is Pending with VolumeReady not True, naming the class', async () => {
-    await e2e.apply(standaloneCache('unbound-cache', 'qwen-unbound', 'no-such-class'));
+    await e2e.apply(cacheWithoutAccessMode('unbound-cache', 'qwen-unbound', 'no-such-class'));
     // The download Job exists (it is created right after the claim) and its pod waits for the volume.
     await waitFor(
       'the download Job of unbound-cache',
@@ -205,7 +203,7 @@ describe('an unbound volume is not progress (spec 7)', SCENARIO, () => {
 
 describe('recreated inside a namespace that was deleted (spec 5.0)', SCENARIO, () => {
   it('the namespace deleted mid-download and created again with the same cache: Ready', async () => {
-    await e2e.apply(standaloneCache('ns-cache', 'qwen-again'));
+    await e2e.apply(cacheWithoutAccessMode('ns-cache', 'qwen-again'));
     await until(RESOURCES.AIMModelCache, 'ns-cache', (c) => (c.status?.probeAttempt ?? 0) >= 1);
     await e2e.orch.core.deleteNamespace({ name: e2e.namespace });
     await waitFor(
@@ -218,7 +216,7 @@ describe('recreated inside a namespace that was deleted (spec 5.0)', SCENARIO, (
     await e2e.apply(
       exampleSecret('secret-s3-credentials.yaml', { 'access-key': e2e.s3.accessKey, 'secret-key': e2e.s3.secretKey }),
     );
-    const created = await e2e.apply<any>(standaloneCache('ns-cache', 'qwen-again'));
+    const created = await e2e.apply<any>(cacheWithoutAccessMode('ns-cache', 'qwen-again'));
     const ready = await until(RESOURCES.AIMModelCache, 'ns-cache', (c) => c.status?.status === 'Ready', 180_000);
     expect(ready.metadata.uid).toBe(created.metadata.uid);
   });

@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { timingFromEnv } from '../../domain/timing.js';
-import { example, exampleSecret, type Manifest } from '../cases/examples.js';
+import { example, exampleSecret } from '../cases/examples.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
@@ -16,7 +16,9 @@ import {
   putTinyModel,
   startAcceptance,
   SCENARIO,
+  standaloneCache,
   useS3,
+  useSecret,
   type AcceptanceFixture,
 } from '../harness/scenarios.js';
 
@@ -84,23 +86,24 @@ async function recordHistories(runs: Array<{ runId: string }>, name: string): Pr
   }
 }
 
-/** A standalone AIMModelCache from examples/aimmodelcache.yaml on the local S3. */
-function standaloneCache(name: string, prefix: string): Manifest {
-  const m = example('aimmodelcache.yaml');
-  m.metadata.name = name;
-  useS3(m.spec, e2e.s3.endpoint, prefix);
-  return m;
-}
-
 /** History events of every run of a workflow (continue-as-new included), with their times. */
-async function historyEvents(workflowId: string): Promise<Array<{ time: number; type: string }>> {
-  const out: Array<{ time: number; type: string }> = [];
+async function historyEvents(
+  workflowId: string,
+  withSignals = false,
+): Promise<Array<{ time: number; type: string; signal?: string }>> {
+  const out: Array<{ time: number; type: string; signal?: string }> = [];
   const runs: string[] = [];
   for await (const w of e2e.orch.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(w.runId);
   for (const runId of runs) {
     const h = await e2e.orch.client.workflow.getHandle(workflowId, runId).fetchHistory();
     for (const ev of h.events ?? [])
-      out.push({ time: Number(ev.eventTime?.seconds ?? 0) * 1000, type: String(ev.eventType ?? '') });
+      out.push({
+        time: Number(ev.eventTime?.seconds ?? 0) * 1000,
+        type: String(ev.eventType ?? ''),
+        ...(withSignals && ev.workflowExecutionSignaledEventAttributes?.signalName
+          ? { signal: ev.workflowExecutionSignaledEventAttributes.signalName }
+          : {}),
+      });
   }
   return out;
 }
@@ -172,7 +175,7 @@ describe('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENAR
 
   it('waits as Pending/QuotaExceeded naming the quota, with one probe Job and one Event, and recovers unnudged', async () => {
     await e2e.orch.core.createNamespacedResourceQuota({ namespace: e2e.namespace, body: quota('0') });
-    await e2e.apply(standaloneCache('quota-cache', 'qwen-quota'));
+    await e2e.apply(standaloneCache(e2e.s3.endpoint, 'quota-cache', 'qwen-quota'));
     const held = await until('quota-cache', (c) => condition(c, 'Ready')?.reason === 'QuotaExceeded');
     expect(held.status.status).toBe('Pending');
     expect(condition(held, 'VolumeReady')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
@@ -210,28 +213,55 @@ describe('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENAR
   });
 });
 
-describe('a Secret created 10 minutes late for a cache', SCENARIO, () => {
-  it('no Job while it is missing, re-checked on the back-off, Ready after it appears without a nudge', async () => {
-    const m = standaloneCache('secret-cache', 'qwen-secret');
-    for (const e of (m.spec as any).env) if (e.valueFrom?.secretKeyRef) e.valueFrom.secretKeyRef.name = 'late-creds';
+describe('a Secret created 10 minutes late for a cache and for a model', SCENARIO, () => {
+  it('no Job while it is missing, one Event, re-checked on the back-off; Ready within a minute of the Secret, unnudged', async () => {
+    const c = standaloneCache(e2e.s3.endpoint, 'secret-cache', 'qwen-secret');
+    useSecret(c.spec, 'late-creds');
+    const m = example('aimmodel-s3-custom-templates.yaml');
+    m.metadata.name = 'secret-model';
+    const source = (m.spec as any).modelSources[0];
+    useS3(source, e2e.s3.endpoint, 'qwen-secret');
+    useSecret(source, 'late-creds');
+    await e2e.apply(c);
     await e2e.apply(m);
-    const waiting = await until('secret-cache', (c) => condition(c, 'AuthValid')?.reason === 'SecretNotFound');
+    const model = (ok: (o: any) => boolean, ms = 120_000) =>
+      waitForObject<any>(e2e.orch.objects, RESOURCES.AIMModel, 'secret-model', e2e.namespace, ok, ms);
+
+    const waiting = await until('secret-cache', (o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
     expect(waiting.status.status).toBe('Pending');
     expect(condition(waiting, 'AuthValid').message).toContain(`secret ${e2e.namespace}/late-creds not found (key`);
+    const modelWaiting = await model((o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
+    expect(condition(modelWaiting, 'AuthValid').message).toContain('late-creds');
     await hold(simulatedMinutes(10));
     expect(await e2e.jobsOf('secret-cache')).toEqual([]);
     expect((await e2e.eventsFor('secret-cache')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
+    expect((await e2e.eventsFor('secret-model')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
 
     const secret = exampleSecret('secret-s3-credentials.yaml', {
       'access-key': e2e.s3.accessKey,
       'secret-key': e2e.s3.secretKey,
     });
     secret.metadata.name = 'late-creds';
+    const createdAt = Date.now();
     await e2e.apply(secret);
-    // The next re-check is at most 30 simulated minutes away (3 real minutes at this scale).
-    const ready = await until('secret-cache', (c) => c.status?.status === 'Ready', simulatedMinutes(30) + 60_000);
+    // The bridge sees the Secret and retries both at once: no wait for the next re-check of the back-off.
+    const ready = await until('secret-cache', (o) => o.status?.status === 'Ready', 60_000);
     expect(ready.status.verified).toBe(true);
     expect((await probeJobs('secret-cache')).length).toBe(1);
+    const readyModel = await model((o) => o.status?.status === 'Ready', 60_000);
+    expect(condition(readyModel, 'AuthValid')).toMatchObject({ status: 'True' });
+    // What ended the waits was the bridge's `retry` on the Secret, not the back-off's timer.
+    for (const kind of ['AIMModelCache', 'AIMModel'] as const) {
+      const name = kind === 'AIMModel' ? 'secret-model' : 'secret-cache';
+      const signals = (await historyEvents(`aim/${kind}/${e2e.namespace}/${name}`, true)).filter(
+        (e) => e.time >= Math.floor(createdAt / 1000) * 1000 && e.signal === 'retry',
+      );
+      expect(signals.length, `${kind} retried on the Secret`).toBeGreaterThanOrEqual(1);
+    }
+    console.log(
+      `[time-scales] Secret 10 simulated min late: cache Ready and model Ready ` +
+        `${((Date.now() - createdAt) / 1000).toFixed(1)} s after it was created`,
+    );
   });
 });
 

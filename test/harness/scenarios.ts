@@ -72,6 +72,26 @@ export function useS3(source: any, endpoint: string, prefix?: string): void {
   ep.value = endpoint;
 }
 
+/**
+ * A standalone AIMModelCache from examples/aimmodelcache.yaml on a test S3 endpoint (a prefix of EXAMPLE_BUCKET);
+ * `spec` overrides fields, an `undefined` value removes one (e.g. `accessMode`, to get the default).
+ */
+export function standaloneCache(
+  endpoint: string,
+  name: string,
+  prefix: string,
+  spec: Record<string, unknown> = {},
+): Manifest {
+  const m = example('aimmodelcache.yaml');
+  m.metadata.name = name;
+  useS3(m.spec, endpoint, prefix);
+  for (const [key, value] of Object.entries(spec)) {
+    if (value === undefined) delete (m.spec as Record<string, unknown>)[key];
+    else (m.spec as Record<string, unknown>)[key] = value;
+  }
+  return m;
+}
+
 /** Points every secretKeyRef of a source's env at another Secret (same keys). */
 export function useSecret(source: any, secretName: string): void {
   for (const e of source.env ?? []) if (e.valueFrom?.secretKeyRef) e.valueFrom.secretKeyRef.name = secretName;
