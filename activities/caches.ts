@@ -1,4 +1,4 @@
-import type { V1OwnerReference, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { API_GROUP_VERSION, FIELD_MANAGERS, LABELS } from '../schemas/constants.js';
 import type { AIMModelCacheSpec, Condition, ObjectStatus } from '../schemas/types.js';
@@ -99,6 +99,17 @@ export function cacheActivities(ctx: ActivityContext) {
     if (uid && c && c.metadata.uid !== uid) return undefined;
     return c;
   }
+  const secrets = secretActivities(ctx);
+  /** Deletes a Job of this cache (owner checked: never someone else's Job of the same name); gone is fine. */
+  async function deleteOwnedJob(ref: CacheRef, uid: string, job: V1Job): Promise<void> {
+    const name = job.metadata?.name ?? '';
+    if (!job.metadata?.ownerReferences?.some((o) => o.uid === uid)) return;
+    await ctx.batch
+      .deleteNamespacedJob({ name, namespace: ref.namespace, propagationPolicy: 'Background' })
+      .catch((err: unknown) => {
+        if (toKubeError(err).kind !== 'NotFound') fail(`delete job ${name}`)(err);
+      });
+  }
   async function mustRead(ref: CacheRef, uid: string): Promise<RawCache> {
     const c = await read(ref, uid);
     if (!c) throw ApplicationFailure.nonRetryable(`AIMModelCache ${ref.namespace}/${ref.name} is gone`, 'ObjectGone');
@@ -174,7 +185,7 @@ export function cacheActivities(ctx: ActivityContext) {
     /** Every secretKeyRef of the cache's env must exist (namespace/secret/key named when not): no Job before that. */
     async checkCacheSecrets(ref: CacheRef, uid: string): Promise<{ missing: number; message: string }> {
       const c = await mustRead(ref, uid);
-      const r = await secretActivities(ctx).checkSecretRefs(ref.namespace, secretRefs(c.spec.env));
+      const r = await secrets.checkSecretRefs(ref.namespace, secretRefs(c.spec.env));
       return { missing: r.missing.length, message: r.message };
     },
 
@@ -264,12 +275,7 @@ export function cacheActivities(ctx: ActivityContext) {
         if (toKubeError(err).kind === 'NotFound') return undefined;
         return fail(`get job ${name}`)(err);
       });
-      if (!job?.metadata?.ownerReferences?.some((o) => o.uid === uid)) return;
-      await ctx.batch
-        .deleteNamespacedJob({ name, namespace: ref.namespace, propagationPolicy: 'Background' })
-        .catch((err: unknown) => {
-          if (toKubeError(err).kind !== 'NotFound') fail(`delete job ${name}`)(err);
-        });
+      if (job) await deleteOwnedJob(ref, uid, job);
     },
 
     /**
@@ -283,14 +289,9 @@ export function cacheActivities(ctx: ActivityContext) {
       const finished = jobs.items.filter(
         (j) =>
           j.metadata?.name?.startsWith(`${ref.name}-${kind}-`) &&
-          j.metadata.ownerReferences?.some((o) => o.uid === uid) &&
           j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
       );
-      for (const j of finished) {
-        await ctx.batch
-          .deleteNamespacedJob({ name: j.metadata!.name!, namespace: ref.namespace, propagationPolicy: 'Background' })
-          .catch(() => undefined);
-      }
+      for (const j of finished) await deleteOwnedJob(ref, uid, j);
       return finished.length;
     },
 
