@@ -42,6 +42,8 @@ export interface ServiceReport {
   resolvedTemplate?: ObjectRef;
   caches?: CacheView[];
   progressDisplay?: string;
+  /** Where the model is served, once the InferenceService step was reached. */
+  endpoint?: { inferenceService: string; url?: string; internalUrl?: string };
 }
 
 interface LiveCache {
@@ -124,6 +126,7 @@ export async function writeServiceStatus(
         }
       : {}),
     ...(report.progressDisplay ? { progressDisplay: report.progressDisplay } : {}),
+    ...(report.endpoint ? { endpoint: report.endpoint } : {}),
     workflow: { id: wf.workflowId, runId: wf.runId },
   };
   // Most passes of a converged service report what is already there: skip the write (no transition either).

@@ -11,7 +11,7 @@ import { validateObject, type FieldError } from '../schemas/validate.js';
 import { buildCustomModel, customModelMatches, customModelOwnerPatch } from '../domain/customModel.js';
 import { desiredCaches } from '../domain/caches.js';
 import { overlayEnv, secretRefs } from '../domain/env.js';
-import { buildInferenceService, inferenceServiceReady } from '../domain/inferenceService.js';
+import { buildInferenceService, inferenceServiceReady, inferenceServiceUrls } from '../domain/inferenceService.js';
 import {
   fitName,
   inferenceServiceNameIfAny,
@@ -561,7 +561,14 @@ export function serviceActivities(ctx: ActivityContext) {
       modelRef: ObjectRef,
       templateRef: ObjectRef,
       caches: CacheView[],
-    ): Promise<{ name: string; ready: boolean; reason?: string; message?: string }> {
+    ): Promise<{
+      name: string;
+      ready: boolean;
+      reason?: string;
+      message?: string;
+      url?: string;
+      internalUrl?: string;
+    }> {
       const s = await service(ref, uid);
       const m = await model(modelRef);
       const t = await template(templateRef);
@@ -584,6 +591,7 @@ export function serviceActivities(ctx: ActivityContext) {
         ready: r.ready,
         ...(r.reason ? { reason: r.reason } : {}),
         ...(r.message ? { message: r.message } : {}),
+        ...inferenceServiceUrls(applied.object as never),
       };
     },
 

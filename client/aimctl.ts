@@ -368,7 +368,8 @@ function printObjects(s: Session, kind: KindName, items: AimObject[], single: bo
     s.err(`No ${KINDS[kind].plural} found.`);
     return;
   }
-  const cols = KINDS[kind].printColumns.filter((c) => !c.priority);
+  // As kubectl: columns of priority > 0 only with `-o wide`.
+  const cols = KINDS[kind].printColumns.filter((c) => !c.priority || output === 'wide');
   const all = Boolean(s.args.flags['all-namespaces']) && KINDS[kind].scope === 'Namespaced';
   const header = [...(all ? ['NAMESPACE'] : []), 'NAME', ...cols.map((c) => c.name.toUpperCase())];
   const rows = items.map((o) => [
@@ -497,6 +498,11 @@ async function describe(s: Session): Promise<number> {
     const rt = st.resolvedTemplate as { name?: string } | undefined;
     lines.push(`Model:         ${rm?.name ?? '-'}`, `Template:      ${rt?.name ?? '-'}`);
     if (st.progressDisplay) lines.push(`Progress:      ${String(st.progressDisplay)}`);
+    const endpoint = st.endpoint as { inferenceService?: string; url?: string; internalUrl?: string } | undefined;
+    if (endpoint) {
+      lines.push(`Endpoint:      ${endpoint.url ?? '-'} (InferenceService ${endpoint.inferenceService ?? '-'})`);
+      if (endpoint.internalUrl) lines.push(`Internal URL:  ${endpoint.internalUrl}`);
+    }
     const caches =
       (st.caches as Array<{ name: string; modelId: string; status: string; percent?: number }> | undefined) ?? [];
     if (caches.length) {

@@ -282,6 +282,9 @@ export function buildInferenceService(input: InferenceServiceInput): InferenceSe
 /** What is read of an InferenceService's status (loosely typed: it comes from the API server). */
 export interface InferenceServiceStatusView {
   status?: {
+    /** Where KServe serves it: the external URL and the in-cluster address. */
+    url?: string;
+    address?: { url?: string };
     conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
     modelStatus?: {
       transitionStatus?: string;
@@ -289,6 +292,13 @@ export interface InferenceServiceStatusView {
       lastFailureInfo?: { reason?: string; message?: string; exitCode?: number };
     };
   };
+}
+
+/** The URLs KServe reports for an InferenceService (either may be missing until its controller has reconciled). */
+export function inferenceServiceUrls(isvc: InferenceServiceStatusView): { url?: string; internalUrl?: string } {
+  const url = isvc.status?.url;
+  const internalUrl = isvc.status?.address?.url;
+  return { ...(url ? { url } : {}), ...(internalUrl ? { internalUrl } : {}) };
 }
 
 export interface InferenceServiceReadiness {

@@ -138,7 +138,9 @@ export const AIMService = kind({
     { name: 'Model', type: 'string', jsonPath: '.status.resolvedModel.name' },
     { name: 'Template', type: 'string', jsonPath: '.status.resolvedTemplate.name' },
     { name: 'Progress', type: 'string', jsonPath: '.status.progressDisplay' },
+    { name: 'Endpoint', type: 'string', jsonPath: '.status.endpoint.url' },
     age,
+    { name: 'Internal-URL', type: 'string', jsonPath: '.status.endpoint.internalUrl', priority: 1 },
   ],
 });
 

@@ -114,6 +114,14 @@ export const serviceStatus = z.strictObject({
     .max(LIMITS.sources)
     .optional(),
   progressDisplay: z.string().max(LIMITS.shortString).optional(),
+  /** Where the model is served (spec 8): the InferenceService and the URLs KServe reports for it. */
+  endpoint: z
+    .strictObject({
+      inferenceService: z.string().max(LIMITS.name),
+      url: z.string().max(2048).optional(),
+      internalUrl: z.string().max(2048).optional(),
+    })
+    .optional(),
   workflow: z.strictObject({ id: z.string().max(LIMITS.shortString), runId: z.string().max(64).optional() }).optional(),
   observedGeneration: z.number().int().min(0).optional(),
 });

@@ -44,6 +44,8 @@ export interface ServiceState {
   next: 'steady' | 'converging' | 'fix' | 'caches';
   /** A nudge that arrived as the run continued as new: the next run passes at once. */
   nudged?: boolean;
+  /** Where the InferenceService serves, as KServe last reported it: kept on the status while it keeps serving. */
+  endpoint?: { inferenceService: string; url?: string; internalUrl?: string };
 }
 
 const initialState = (): ServiceState => ({
@@ -142,9 +144,15 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       const report = async (extra: Partial<ServiceReport> = {}) => {
         const { status, conditions } = serviceReport(reached);
         tag(status);
-        cacheWait = { generation, report: { status, conditions, ...extra } };
+        const written: ServiceReport = {
+          status,
+          conditions,
+          ...(state.endpoint ? { endpoint: state.endpoint } : {}),
+          ...extra,
+        };
+        cacheWait = { generation, report: written };
         state.lastStatus = `${status}/${conditions.find((c) => c.type === 'Ready')?.reason ?? ''}`;
-        await steps.writeServiceStatus(ref, uid!, generation, { status, conditions, ...extra });
+        await steps.writeServiceStatus(ref, uid!, generation, written);
       };
 
       if (snap.deleting) {
@@ -280,6 +288,11 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
         caches,
       ));
       const kserveFailed = !isvc.ready && isvc.reason === 'InferenceServiceFailed';
+      state.endpoint = {
+        inferenceService: isvc.name,
+        ...(isvc.url ? { url: isvc.url } : {}),
+        ...(isvc.internalUrl ? { internalUrl: isvc.internalUrl } : {}),
+      };
       progress.phase = serviceReport(reached).status;
       state.running = state.running || isvc.ready;
       await report({ ...selected, caches, progressDisplay: isvc.ready ? 'Running' : 'Deploying' });

@@ -76,8 +76,27 @@ describe('apply and get', () => {
     const got = await aimctl('get', 'aimsvc');
     expect(got.code).toBe(EXIT.ok);
     const [header, row] = got.stdout.trim().split('\n');
-    expect(header!.split(/\s{2,}/)).toEqual(['NAME', 'STATUS', 'MODEL', 'TEMPLATE', 'PROGRESS', 'AGE']);
+    expect(header!.split(/\s{2,}/)).toEqual(['NAME', 'STATUS', 'MODEL', 'TEMPLATE', 'PROGRESS', 'ENDPOINT', 'AGE']);
     expect(row).toMatch(/^qwen-chat\s+Starting\s+qwen-qwen2-0-5b-abcd1234\s+Downloading 1\/1 caches \(40%\)\s+\d+s$/);
+
+    // Running: the endpoint in its column; `-o wide` adds the in-cluster address, `describe` shows both.
+    svc.status = {
+      status: 'Running',
+      progressDisplay: 'Running',
+      endpoint: {
+        inferenceService: 'qwen-chat',
+        url: 'http://qwen-chat-team-a.example.com',
+        internalUrl: 'http://qwen-chat-predictor.team-a.svc.cluster.local',
+      },
+    };
+    const running = (await aimctl('get', 'aimsvc')).stdout.trim().split('\n')[1]!;
+    expect(running).toMatch(/^qwen-chat\s+Running\s+.*http:\/\/qwen-chat-team-a\.example\.com\s+\d+s$/);
+    const [wideHeader, wideRow] = (await aimctl('get', 'aimsvc', '-o', 'wide')).stdout.trim().split('\n');
+    expect(wideHeader!.split(/\s{2,}/).slice(-3)).toEqual(['ENDPOINT', 'AGE', 'INTERNAL-URL']);
+    expect(wideRow).toMatch(/\s+http:\/\/qwen-chat-predictor\.team-a\.svc\.cluster\.local$/);
+    const described = (await aimctl('describe', 'aimsvc', 'qwen-chat')).stdout;
+    expect(described).toContain('Endpoint:      http://qwen-chat-team-a.example.com (InferenceService qwen-chat)');
+    expect(described).toContain('Internal URL:  http://qwen-chat-predictor.team-a.svc.cluster.local');
 
     expect(JSON.parse((await aimctl('get', 'aimsvc', 'qwen-chat', '-o', 'json')).stdout).metadata.name).toBe(
       'qwen-chat',

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import {
   buildInferenceService,
   inferenceServiceReady,
+  inferenceServiceUrls,
   servingResources,
   type InferenceServiceInput,
 } from '../../domain/inferenceService.js';
@@ -534,5 +535,28 @@ describe('InferenceService readiness', () => {
     ],
   ])('%s', (_name, isvc, expected) => {
     expect(inferenceServiceReady(isvc)).toEqual(expected);
+  });
+});
+
+describe('the endpoint KServe reports (spec 8: status.endpoint)', () => {
+  it.each([
+    [
+      'both URLs',
+      {
+        status: {
+          url: 'http://chat-team-a.example.com',
+          address: { url: 'http://chat-predictor.team-a.svc.cluster.local' },
+        },
+      },
+      { url: 'http://chat-team-a.example.com', internalUrl: 'http://chat-predictor.team-a.svc.cluster.local' },
+    ],
+    [
+      'only the in-cluster address',
+      { status: { address: { url: 'http://a.b.svc' } } },
+      { internalUrl: 'http://a.b.svc' },
+    ],
+    ['not reconciled yet', {}, {}],
+  ])('%s', (_, isvc, expected) => {
+    expect(inferenceServiceUrls(isvc)).toEqual(expected);
   });
 });
