@@ -59,6 +59,14 @@ const probeJobs = async (name: string) =>
   (await e2e.jobsOf(name)).filter((j) => j.metadata?.name?.startsWith(`${name}-probe-`));
 const hold = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every run of a workflow ID so far, oldest first. */
+async function allRunsOf(workflowId: string): Promise<Array<{ runId: string }>> {
+  const runs: Array<{ runId: string; start: number }> = [];
+  for await (const w of e2e.orch.client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
+    runs.push({ runId: w.runId, start: w.startTime.getTime() });
+  return runs.sort((a, b) => a.start - b.start);
+}
+
 /** Every run of a workflow ID, oldest first (visibility is eventually consistent: waits for the closed ones). */
 async function runsOf(workflowId: string): Promise<Array<{ runId: string; status: string }>> {
   return waitFor(
@@ -74,13 +82,16 @@ async function runsOf(workflowId: string): Promise<Array<{ runId: string; status
 }
 
 /** With RECORD_HISTORIES=1: the first and last run, for the replay test (test/histories/). */
-async function recordHistories(runs: Array<{ runId: string }>, name: string): Promise<void> {
+async function recordHistories(id: string, runs: Array<{ runId: string }>, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const id = `aim/AIMModelCache/${e2e.namespace}/quota-cache`;
-  for (const [run, suffix] of [
-    [runs[0]!, 'first-run'],
-    [runs[runs.length - 1]!, 'last-run'],
-  ] as const) {
+  const firstAndLast =
+    runs.length === 1
+      ? [[runs[0]!, 'run'] as const]
+      : ([
+          [runs[0]!, 'first-run'],
+          [runs[runs.length - 1]!, 'last-run'],
+        ] as const);
+  for (const [run, suffix] of firstAndLast) {
     const history = historyToJSON(await e2e.orch.client.workflow.getHandle(id, run.runId).fetchHistory());
     writeFileSync(join(import.meta.dirname, '..', 'histories', `${name}-${suffix}.json`), history);
   }
@@ -204,7 +215,7 @@ describe('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENAR
     // The run continued as new on the way (history limit 60 events) and carried its state: still one probe Job.
     const runs = await runsOf(`aim/AIMModelCache/${e2e.namespace}/quota-cache`);
     expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
-    await recordHistories(runs, 'cacheLifecycle-quota-recheck');
+    await recordHistories(`aim/AIMModelCache/${e2e.namespace}/quota-cache`, runs, 'cacheLifecycle-quota-recheck');
     console.log(
       `[time-scales] ${runs.length} run(s); quota held ${simulatedMinutes(10) / 1000} s (10 simulated min): ` +
         `${(await probeJobs('quota-cache')).length} probe Job(s), ${quotaEvents.length} QuotaExceeded Event(s), ` +
@@ -251,12 +262,16 @@ describe('a Secret created 10 minutes late for a cache and for a model', SCENARI
     const readyModel = await model((o) => o.status?.status === 'Ready', 60_000);
     expect(condition(readyModel, 'AuthValid')).toMatchObject({ status: 'True' });
     // What ended the waits was the bridge's `retry` on the Secret, not the back-off's timer.
-    for (const kind of ['AIMModelCache', 'AIMModel'] as const) {
-      const name = kind === 'AIMModel' ? 'secret-model' : 'secret-cache';
-      const signals = (await historyEvents(`aim/${kind}/${e2e.namespace}/${name}`, true)).filter(
+    for (const [kind, name, lifecycle] of [
+      ['AIMModelCache', 'secret-cache', 'cacheLifecycle'],
+      ['AIMModel', 'secret-model', 'modelLifecycle'],
+    ] as const) {
+      const id = `aim/${kind}/${e2e.namespace}/${name}`;
+      const signals = (await historyEvents(id, true)).filter(
         (e) => e.time >= Math.floor(createdAt / 1000) * 1000 && e.signal === 'retry',
       );
       expect(signals.length, `${kind} retried on the Secret`).toBeGreaterThanOrEqual(1);
+      await recordHistories(id, await allRunsOf(id), `${lifecycle}-secret-late`);
     }
     console.log(
       `[time-scales] Secret 10 simulated min late: cache Ready and model Ready ` +
