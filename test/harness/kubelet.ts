@@ -28,7 +28,9 @@
 // start, image pull secrets.
 export { startProcessKubelet } from './kubelet/processKubelet.js';
 export {
+  AIM_SERVING_IMAGES,
   downloaderImageMapping,
+  modelServerImageMapping,
   qualifiedImage,
   resolveImage,
   shellImageMapping,
