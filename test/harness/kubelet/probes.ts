@@ -213,7 +213,8 @@ export async function probeLoop(
   const timings = probeTimings(probe);
   const results = new ProbeResults(kind, timings);
   for (let first = true; ; first = false) {
-    if (!first) await sleep(timings.periodMs);
+    // Unref'd: a probe waiting for its next period must not keep a finished test process alive.
+    if (!first) await sleep(timings.periodMs, undefined, { ref: false });
     if (!hooks.alive()) return;
     if (Date.now() - startedAt < timings.initialDelayMs) continue;
     if (kind !== 'startup' && !hooks.started()) continue;
