@@ -5,7 +5,14 @@ import { createServer as createTcpServer } from 'node:net';
 import type { V1Container } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocatePodIP, isPodLoopbackIP, NODE_IP, releasePodIP } from '../harness/kubelet/podIPs.js';
-import { probeTimings, ProbeResults, resolveProbePort, runProbe, type ProbeTarget } from '../harness/kubelet/probes.js';
+import {
+  probeLoop,
+  probeTimings,
+  ProbeResults,
+  resolveProbePort,
+  runProbe,
+  type ProbeTarget,
+} from '../harness/kubelet/probes.js';
 
 const container: V1Container = { name: 'main', ports: [{ name: 'http', containerPort: 8000 }] };
 const target = (podIP: string): ProbeTarget => ({ podIP, container, env: { PATH: process.env.PATH ?? '' }, cwd: '/' });
@@ -93,6 +100,35 @@ describe('probe handlers', () => {
       result: 'failure',
       output: 'not yet\n',
     });
+  });
+});
+
+describe('probe loop', () => {
+  it('probes nothing before initialDelaySeconds, then reports the result and stops with the container', async () => {
+    const ip = '127.77.0.12';
+    const port = await listen(createTcpServer() as unknown as Server, ip);
+    const start = Date.now();
+    let alive = true;
+    const changes: Array<{ result: string; afterMs: number }> = [];
+    const loop = probeLoop(
+      'readiness',
+      { tcpSocket: { port }, initialDelaySeconds: 1, periodSeconds: 1 },
+      target(ip),
+      start,
+      {
+        alive: () => alive,
+        started: () => true,
+        onFailure: () => undefined,
+        onChange: (result) => {
+          changes.push({ result, afterMs: Date.now() - start });
+          alive = false; // the container "exits": the loop ends at its next turn
+        },
+      },
+    );
+    await loop;
+    expect(changes).toHaveLength(1);
+    expect(changes[0]?.result).toBe('success');
+    expect(changes[0]?.afterMs).toBeGreaterThanOrEqual(1000);
   });
 });
 
