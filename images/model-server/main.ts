@@ -6,6 +6,8 @@
  *
  * Options (flags first, then env):
  *   --model-dir  default `$AIM_CACHE_PATH/$AIM_MODEL_ID` (the paths the InferenceService mounts)
+ *   --model-dir-shown-as  the model directory's name in messages, default `$AIM_CACHE_PATH/$AIM_MODEL_ID`: the
+ *                path in the container when the process kubelet has the server read a host directory
  *   --model-id   default `$AIM_MODEL_ID`
  *   --host       default `0.0.0.0` (the process kubelet's image mapping passes the pod IP)
  *   --port       default `$AIM_PORT`, else 8000 (the InferenceService's container port)
@@ -35,6 +37,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       'model-dir': { type: 'string' },
+      'model-dir-shown-as': { type: 'string' },
       'model-id': { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
@@ -45,7 +48,9 @@ async function main(): Promise<number> {
   const terminationLog = values['termination-log'] ?? (env.TERMINATION_MESSAGE_PATH || '/dev/termination-log');
   const modelId = values['model-id'] ?? env.AIM_MODEL_ID ?? '';
   if (!modelId) return fail('no model: set AIM_MODEL_ID or --model-id', terminationLog);
-  const modelDir = values['model-dir'] ?? join(env.AIM_CACHE_PATH ?? '/workspace/model-cache', modelId);
+  const containerModelDir = join(env.AIM_CACHE_PATH ?? '/workspace/model-cache', modelId);
+  const modelDir = values['model-dir'] ?? containerModelDir;
+  const shownAs = values['model-dir-shown-as'] ?? containerModelDir;
   const host = values.host ?? '0.0.0.0';
   const port = Number(values.port ?? (env.AIM_PORT || 8000));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return fail(`invalid port ${values.port}`, terminationLog);
@@ -53,7 +58,7 @@ async function main(): Promise<number> {
   log('loading', { modelId, modelDir });
   let inventory;
   try {
-    inventory = await inspectModelDir(modelDir);
+    inventory = await inspectModelDir(modelDir, shownAs);
   } catch (err) {
     if (err instanceof ModelLoadError) return fail(`cannot load model ${modelId}: ${err.message}`, terminationLog);
     throw err;

@@ -39,14 +39,18 @@ async function fileDigest(path: string, hash: ReturnType<typeof createHash>): Pr
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
 }
 
-/** Lists, checks and digests the model directory; throws `ModelLoadError` when it cannot be served. */
-export async function inspectModelDir(dir: string): Promise<ModelInventory> {
+/**
+ * Lists, checks and digests the model directory; throws `ModelLoadError` when it cannot be served. `shownAs` is the
+ * directory's name in messages and answers: the path inside the container, where the process kubelet has the
+ * server read a host directory (what a user of a real cluster sees is the container path).
+ */
+export async function inspectModelDir(dir: string, shownAs: string = dir): Promise<ModelInventory> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new ModelLoadError(`model directory ${dir} does not exist`);
-  if (!info.isDirectory()) throw new ModelLoadError(`model path ${dir} is not a directory`);
+  if (!info) throw new ModelLoadError(`model directory ${shownAs} does not exist`);
+  if (!info.isDirectory()) throw new ModelLoadError(`model path ${shownAs} is not a directory`);
   const files: ModelFile[] = [];
   await walk(dir, dir, files);
-  if (files.length === 0) throw new ModelLoadError(`model directory ${dir} is empty: no weights to load`);
+  if (files.length === 0) throw new ModelLoadError(`model directory ${shownAs} is empty: no weights to load`);
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   let config: unknown;
@@ -54,10 +58,10 @@ export async function inspectModelDir(dir: string): Promise<ModelInventory> {
     config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new ModelLoadError(`cannot read ${join(dir, 'config.json')}: ${why}`);
+    throw new ModelLoadError(`cannot read ${join(shownAs, 'config.json')}: ${why.replaceAll(dir, shownAs)}`);
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new ModelLoadError(`${join(dir, 'config.json')} is not a JSON object`);
+    throw new ModelLoadError(`${join(shownAs, 'config.json')} is not a JSON object`);
   }
 
   const hash = createHash('sha256');
@@ -66,7 +70,7 @@ export async function inspectModelDir(dir: string): Promise<ModelInventory> {
     await fileDigest(join(dir, f.path), hash);
   }
   return {
-    dir,
+    dir: shownAs,
     files,
     totalBytes: files.reduce((sum, f) => sum + f.bytes, 0),
     digest: hash.digest('hex'),

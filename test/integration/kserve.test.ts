@@ -256,6 +256,7 @@ describe('KServe RawDeployment serving the cached model', () => {
     expect(models.data[0]).toMatchObject({
       id: MODEL_ID,
       object: 'model',
+      root: `/workspace/model-cache/${MODEL_ID}`,
       total_bytes: config.length + weights.length,
     });
     expect(models.data[0]?.files).toEqual([
@@ -288,7 +289,10 @@ describe('KServe RawDeployment serving the cached model', () => {
     }, WAIT);
     const lastTerminated = pod.status?.containerStatuses?.[0]?.lastState?.terminated;
     expect(lastTerminated).toMatchObject({ exitCode: 1, reason: 'Error' });
-    expect(lastTerminated?.message).toMatch(/cannot load model test-org\/tiny-model: model directory .* is empty/);
+    // In the container's terms (the server reads a host directory, but names the path the InferenceService mounts).
+    expect(lastTerminated?.message).toBe(
+      `cannot load model ${MODEL_ID}: model directory /workspace/model-cache/${MODEL_ID} is empty: no weights to load`,
+    );
     expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
 
     // Meanwhile KServe mirrors the Deployment's Available=False: not ready, but nothing says failed yet.

@@ -38,6 +38,17 @@ describe('model directory', () => {
     expect((await inspectModelDir(dir)).digest).not.toBe(inv.digest);
   });
 
+  it('names the directory as the container sees it when told to (the process kubelet reads a host directory)', async () => {
+    const dir = modelDir({});
+    await expect(inspectModelDir(dir, '/workspace/model-cache/org/tiny')).rejects.toThrow(
+      'model directory /workspace/model-cache/org/tiny is empty: no weights to load',
+    );
+    const full = modelDir({ 'config.json': '{}' });
+    expect((await inspectModelDir(full, '/workspace/model-cache/org/tiny')).dir).toBe(
+      '/workspace/model-cache/org/tiny',
+    );
+  });
+
   it.each([
     ['a missing directory', () => join(tmpdir(), 'aim-no-such-model-dir'), /does not exist/],
     ['an empty directory', () => modelDir({}), /is empty: no weights to load/],

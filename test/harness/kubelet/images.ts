@@ -48,6 +48,7 @@ export function modelServerImageMapping(
         'tsx',
         join(repoRoot, 'images', 'model-server', 'main.ts'),
         `--model-dir=${c.hostPath(`${cachePath}/${modelId}`)}`,
+        `--model-dir-shown-as=${cachePath}/${modelId}`,
         `--host=${c.podIP}`,
         `--port=${port}`,
         `--termination-log=${c.hostPath(c.container.terminationMessagePath ?? '/dev/termination-log')}`,
