@@ -1,6 +1,6 @@
 // Where the real server binaries live. test/harness/install-bins.sh (`npm run setup`) builds or installs them into a
 // version-keyed cache outside the repo; the harness only ever reads from there.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -37,4 +37,36 @@ export function kserveCrdPath(): string {
     'KServe InferenceService CRD',
     constants.R_OK,
   );
+}
+
+/** Where install-bins.sh puts KServe's files taken from the pinned Go module. */
+function kserveDir(): string {
+  return join(cacheDir(), `kserve-${KSERVE_VERSION}`);
+}
+
+/** Every CRD of KServe's `config/crd/full` (InferenceService, ServingRuntime, InferenceGraph, ...), sorted. */
+export function kserveCrdPaths(): string[] {
+  const primary = kserveCrdPath();
+  const all = readdirSync(kserveDir())
+    .filter((f) => /^serving\.kserve\.io_.*\.yaml$/.test(f))
+    .sort()
+    .map((f) => join(kserveDir(), f));
+  if (all.length < 2) {
+    throw new Error(`only ${primary} found in ${kserveDir()}: run "npm run setup" to extract KServe's other CRDs`);
+  }
+  return all;
+}
+
+/** KServe's default `inferenceservice-config` ConfigMap (config/configmap/inferenceservice.yaml of the module). */
+export function kserveConfigMapPath(): string {
+  return requireFile(
+    join(kserveDir(), 'inferenceservice-config.yaml'),
+    'KServe default inferenceservice-config',
+    constants.R_OK,
+  );
+}
+
+/** The KServe controller manager (github.com/kserve/kserve/cmd/manager) built by install-bins.sh. */
+export function kserveManagerPath(): string {
+  return binPath('kserve-manager');
 }

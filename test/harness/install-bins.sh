@@ -69,20 +69,41 @@ if [ ! -x "$BIN/etcd-$ETCD_VERSION" ]; then
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/etcd-$ETCD_VERSION" go.etcd.io/etcd/server/v3)
 fi
 
-# --- KServe's real InferenceService CRD, from the pinned Go module -------------------------------------------------
-KSERVE_CRD="$CACHE_ROOT/kserve-$KSERVE_VERSION/serving.kserve.io_inferenceservices.yaml"
-if [ ! -f "$KSERVE_CRD" ]; then
-  log "extracting the InferenceService CRD from github.com/kserve/kserve@$KSERVE_VERSION"
-  moddir=$(cd "$CACHE_ROOT" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  src="$moddir/config/crd/full/serving.kserve.io_inferenceservices.yaml"
-  mkdir -p "$(dirname "$KSERVE_CRD")"
-  cp "$src" "$KSERVE_CRD"
-  chmod 644 "$KSERVE_CRD"
+# --- KServe's real CRDs and default inferenceservice-config, from the pinned Go module ------------------------------
+# Every CRD of config/crd/full (the controller watches InferenceGraphs, TrainedModels, ServingRuntimes, ... and fails
+# without them) and config/configmap/inferenceservice.yaml, whose keys test/harness/kserve.ts starts from.
+KSERVE_DIR="$CACHE_ROOT/kserve-$KSERVE_VERSION"
+KSERVE_STAMP="$KSERVE_DIR/.stamp-crds-configmap"
+kserve_moddir() {
+  (cd "$CACHE_ROOT" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+}
+if [ ! -f "$KSERVE_STAMP" ]; then
+  log "extracting KServe's CRDs and default config from github.com/kserve/kserve@$KSERVE_VERSION"
+  moddir=$(kserve_moddir)
+  mkdir -p "$KSERVE_DIR"
+  cp "$moddir"/config/crd/full/serving.kserve.io_*.yaml "$KSERVE_DIR/"
+  cp "$moddir/config/configmap/inferenceservice.yaml" "$KSERVE_DIR/inferenceservice-config.yaml"
+  chmod 644 "$KSERVE_DIR"/*.yaml
+  touch "$KSERVE_STAMP"
+fi
+
+# --- KServe's controller manager from github.com/kserve/kserve/cmd/manager ------------------------------------------
+# `go install pkg@version` is not possible (the module proxy serves no version list for it), so a tiny module requires
+# it and builds the command; kserve's go.mod has no replace directives, so its requirements apply as they are.
+if [ ! -x "$BIN/kserve-manager-$KSERVE_VERSION" ]; then
+  log "building the KServe controller manager $KSERVE_VERSION from Go modules (about 4 minutes the first time)"
+  dir="$CACHE_ROOT/src/kserve-$KSERVE_VERSION"
+  mkdir -p "$dir"
+  printf 'module local/kserve-bin\ngo 1.26.0\nrequire github.com/kserve/kserve %s\ntool github.com/kserve/kserve/cmd/manager\n' "$KSERVE_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go mod tidy >/dev/null 2>&1 || go mod tidy)
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/kserve-manager-$KSERVE_VERSION.tmp" github.com/kserve/kserve/cmd/manager)
+  mv "$BIN/kserve-manager-$KSERVE_VERSION.tmp" "$BIN/kserve-manager-$KSERVE_VERSION"
 fi
 
 ln -sf "kube-apiserver-$K8S_VERSION" "$BIN/kube-apiserver"
 ln -sf "kube-controller-manager-$K8S_VERSION" "$BIN/kube-controller-manager"
 ln -sf "etcd-$ETCD_VERSION" "$BIN/etcd"
+ln -sf "kserve-manager-$KSERVE_VERSION" "$BIN/kserve-manager"
 for tool in temporal s5cmd hf weed kubectl s3cmd aws; do
   [ -e "$VENV/bin/$tool" ] && ln -sf "$VENV/bin/$tool" "$BIN/$tool"
 done

@@ -20,12 +20,17 @@
 //   ...
 //   await kubelet.stop();
 //
+// Each pod gets its own loopback IP (127.x.y.z, status.podIP) that servers bind; startup, readiness and liveness
+// probes (tcpSocket, httpGet, exec) drive containers' ready/started and the pod's Ready condition.
+//
 // Not emulated (documented so nobody relies on it): securityContext (processes run as the test user), resource
-// limits (no OOMKilled), readOnly mounts, probes, init containers (the pod fails), Secret/ConfigMap updates after
+// limits (no OOMKilled), readOnly mounts, grpc probes, init containers (the pod fails), Secret/ConfigMap updates after
 // start, image pull secrets.
 export { startProcessKubelet } from './kubelet/processKubelet.js';
 export {
+  AIM_SERVING_IMAGES,
   downloaderImageMapping,
+  modelServerImageMapping,
   qualifiedImage,
   resolveImage,
   shellImageMapping,

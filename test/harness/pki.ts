@@ -113,3 +113,41 @@ export async function createPki(dir: string): Promise<Pki> {
   );
   return pki;
 }
+
+/**
+ * A self-signed serving certificate (`tls.crt`, `tls.key` in `dir`, the names controller-runtime's webhook server
+ * reads) for a server on loopback. Nothing verifies it unless a client is given the certificate itself as its CA.
+ */
+export async function createSelfSignedServingCert(
+  dir: string,
+  commonName: string,
+): Promise<{ cert: string; key: string }> {
+  await mkdir(dir, { recursive: true });
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${commonName}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-addext',
+      'extendedKeyUsage=serverAuth',
+    ],
+    dir,
+  );
+  return { cert, key };
+}

@@ -1,12 +1,14 @@
 // The whole test stack: a Kubernetes control plane and a Temporal dev server (started in parallel), plus the
-// project's CRDs and KServe's InferenceService CRD. Used once per run by the vitest global setup and by up.ts.
+// project's CRDs and KServe's InferenceService CRD, and optionally KServe's real controller manager (kserve.ts).
+// Used once per run by the vitest global setup and by up.ts.
 import { mkdtemp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kserveCrdPath } from './bins.js';
+import { kserveCrdPath, kserveCrdPaths } from './bins.js';
 import { startControlPlane, type ControlPlane } from './controlPlane.js';
 import { CrdApplyError, installCrds } from './crds.js';
+import { startKServe, type KServeController } from './kserve.js';
 import { startTemporal, type TemporalServer } from './temporal.js';
 
 export { CrdApplyError, installCrds, waitForCrdEstablished, FIELD_MANAGER } from './crds.js';
@@ -21,6 +23,17 @@ export interface StackOptions {
   crdFiles?: readonly string[];
   /** Disable Temporal's Web UI. */
   temporalHeadless?: boolean;
+  /**
+   * Run KServe's controller manager (all of KServe's CRDs, RawDeployment). Default: `AIM_STACK_KSERVE=1`. Off by
+   * default for now: tests that mark InferenceServices Ready by hand (markInferenceServiceReady) would race with the
+   * real controller, which reports Ready=False while no pod of the serving image is ready.
+   */
+  kserve?: boolean;
+}
+
+/** Whether the stack runs KServe unless told otherwise. */
+export function kserveByDefault(): boolean {
+  return process.env.AIM_STACK_KSERVE === '1';
 }
 
 /** What `<workDir>/stack.json` holds; also what the global setup hands to tests. */
@@ -36,9 +49,11 @@ export interface StackInfo {
   temporalNamespace: string;
   temporalDbFile: string;
   crds: string[];
+  /** KServe's controller manager runs in this stack (its health endpoint, for tests that need it). */
+  kserve: { healthUrl: string; metricsUrl: string; logFile: string } | undefined;
   startupMs: number;
-  /** Where the startup time went (control plane and Temporal start in parallel). */
-  timings: { controlPlaneMs: number; temporalMs: number; crdsMs: number };
+  /** Where the startup time went (control plane and Temporal start in parallel; KServe after the CRDs). */
+  timings: { controlPlaneMs: number; temporalMs: number; crdsMs: number; kserveMs: number };
 }
 
 export interface Stack extends StackInfo {
@@ -46,7 +61,8 @@ export interface Stack extends StackInfo {
   info: StackInfo;
   controlPlane: ControlPlane;
   temporal: TemporalServer;
-  /** Stops Temporal and the control plane (in parallel). Idempotent. */
+  kserveController: KServeController | undefined;
+  /** Stops KServe, then Temporal and the control plane (in parallel). Idempotent. */
   stop(): Promise<void>;
   /** The tail of every server's log, for printing on failure. */
   logs(lines?: number): string;
@@ -73,8 +89,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'aim-stack-')));
   const logDir = join(workDir, 'logs');
   await mkdir(logDir, { recursive: true });
+  const withKServe = opts.kserve ?? kserveByDefault();
   // Resolve the CRD list before starting anything, so a missing KServe CRD fails fast.
-  const crdFiles = opts.crdFiles ?? [...(await projectCrdFiles()), kserveCrdPath()];
+  const crdFiles = opts.crdFiles ?? [
+    ...(await projectCrdFiles()),
+    ...(withKServe ? kserveCrdPaths() : [kserveCrdPath()]),
+  ];
 
   const timed = async <T>(p: Promise<T>): Promise<[T, number]> => {
     const t = Date.now();
@@ -98,12 +118,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const [controlPlane, controlPlaneMs] = cpResult.value;
   const [temporal, temporalMs] = tResult.value;
 
+  let kserveController: KServeController | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
-    stopping ??= Promise.all([controlPlane.stop(), temporal.stop()]).then(() => undefined);
+    // KServe first: it would only log connection errors once the API server is gone.
+    stopping ??= (async () => {
+      await kserveController?.stop();
+      await Promise.all([controlPlane.stop(), temporal.stop()]);
+    })();
     return stopping;
   };
-  const logs = (lines = 60): string => `${controlPlane.logs(lines)}\n${temporal.logs(lines)}`;
+  const logs = (lines = 60): string =>
+    [controlPlane.logs(lines), temporal.logs(lines), ...(kserveController ? [kserveController.logs(lines)] : [])].join(
+      '\n',
+    );
 
   let crds: string[];
   const tCrds = Date.now();
@@ -116,6 +144,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await stop();
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`installing CRDs failed (logs in ${logDir}): ${message}${tails}`, { cause: err });
+  }
+  const crdsMs = Date.now() - tCrds;
+
+  const tKServe = Date.now();
+  if (withKServe) {
+    try {
+      kserveController = await startKServe({
+        kubeconfigPath: controlPlane.kubeconfigPath,
+        workDir,
+        logDir,
+        crdsInstalled: true,
+      });
+    } catch (err) {
+      await stop();
+      const message = err instanceof Error ? err.message : String(err);
+      throw new Error(`starting KServe failed (logs in ${logDir}): ${message}`, { cause: err });
+    }
   }
 
   const info: StackInfo = {
@@ -130,9 +175,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     temporalNamespace: temporal.namespace,
     temporalDbFile: temporal.dbFile,
     crds,
+    kserve: kserveController && {
+      healthUrl: kserveController.healthUrl,
+      metricsUrl: kserveController.metricsUrl,
+      logFile: kserveController.logFile,
+    },
     startupMs: Date.now() - t0,
-    timings: { controlPlaneMs, temporalMs, crdsMs: Date.now() - tCrds },
+    timings: { controlPlaneMs, temporalMs, crdsMs, kserveMs: withKServe ? Date.now() - tKServe : 0 },
   };
   await writeFile(join(workDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
-  return { ...info, info, controlPlane, temporal, stop, logs };
+  return { ...info, info, controlPlane, temporal, kserveController, stop, logs };
 }

@@ -1,5 +1,5 @@
 // Starts the test stack for manual use and keeps it up until Ctrl-C / SIGTERM:
-//   npx tsx test/harness/up.ts [workDir]
+//   npx tsx test/harness/up.ts [workDir]      (AIM_STACK_KSERVE=1 adds KServe's controller manager)
 // then e.g. `KUBECONFIG=<printed path> kubectl get crds` or open the Temporal UI.
 import { binPath } from './bins.js';
 import { startStack } from './stack.js';
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
       `  Temporal:    ${stack.temporalAddress} (namespace ${stack.temporalNamespace})`,
       `  Temporal UI: ${stack.temporalUiAddress ?? '(headless)'}`,
       `  CRDs:        ${stack.crds.join(', ')}`,
+      `  KServe:      ${stack.kserve ? `controller manager, health ${stack.kserve.healthUrl}` : 'not running (AIM_STACK_KSERVE=1 starts it)'}`,
       `  try:         KUBECONFIG=${stack.kubeconfigPath} ${kubectl} get crds`,
       'Ctrl-C to stop.',
     ].join('\n'),

@@ -50,7 +50,13 @@ export function expandVars(input: string, lookup: (name: string) => string | und
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-function fieldRefValue(pod: V1Pod, path: string): string {
+/** The pod's and the node's address, for `status.podIP` / `status.hostIP` field references. */
+export interface PodAddresses {
+  podIP: string;
+  hostIP: string;
+}
+
+function fieldRefValue(pod: V1Pod, path: string, addresses: PodAddresses): string {
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (keyed) return (keyed[1] === 'labels' ? pod.metadata?.labels : pod.metadata?.annotations)?.[keyed[2]!] ?? '';
   switch (path) {
@@ -66,9 +72,10 @@ function fieldRefValue(pod: V1Pod, path: string): string {
       return pod.spec?.serviceAccountName ?? '';
     case 'status.podIP':
     case 'status.podIPs':
+      return addresses.podIP;
     case 'status.hostIP':
     case 'status.hostIPs':
-      return '127.0.0.1';
+      return addresses.hostIP;
     default:
       throw new ContainerConfigError(`unsupported fieldRef ${path}`);
   }
@@ -92,6 +99,7 @@ export async function resolveEnv(
   container: V1Container,
   objects: ObjectSource,
   base: Record<string, string> = {},
+  addresses: PodAddresses = { podIP: '127.0.0.1', hostIP: '127.0.0.1' },
 ): Promise<Record<string, string>> {
   const ns = pod.metadata?.namespace ?? '';
   const secrets = new Map<string, Record<string, string> | undefined>();
@@ -152,7 +160,7 @@ export async function resolveEnv(
       }
       env[e.name] = data[key]!;
     } else if (vf.fieldRef) {
-      env[e.name] = fieldRefValue(pod, vf.fieldRef.fieldPath);
+      env[e.name] = fieldRefValue(pod, vf.fieldRef.fieldPath, addresses);
     } else if (vf.resourceFieldRef) {
       env[e.name] = resourceFieldValue(container, vf.resourceFieldRef.resource, vf.resourceFieldRef.divisor);
     }

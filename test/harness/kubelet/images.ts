@@ -21,6 +21,44 @@ export function downloaderImageMapping(repoRoot: string, imageEnv: Record<string
   return { [TEST_DOWNLOADER_IMAGE]: mapping };
 }
 
+/**
+ * The AIM serving images the product puts into InferenceServices (`model.spec.image`: examples and tests use
+ * `ghcr.io/silogen/aim-base:<tag>`); prefixes, so every tag maps.
+ */
+export const AIM_SERVING_IMAGES = ['ghcr.io/silogen/aim-base'] as const;
+
+/**
+ * The serving images → `node --import tsx <repoRoot>/images/model-server/main.ts`, a stand-in for vLLM. It is told
+ * where the model directory really is (`$AIM_CACHE_PATH/$AIM_MODEL_ID` resolved through the container's mounts: the
+ * InferenceService mounts each cache at that path with a subPath), the pod IP to bind (so two pods can both use port
+ * 8000) and the host file behind the container's termination log.
+ */
+export function modelServerImageMapping(
+  repoRoot: string,
+  images: readonly string[] = AIM_SERVING_IMAGES,
+): ImageMappings {
+  const mapping: ImageMapping = (c) => {
+    const modelId = c.env.AIM_MODEL_ID ?? '';
+    const cachePath = c.env.AIM_CACHE_PATH ?? '/workspace/model-cache';
+    const port = c.container.ports?.[0]?.containerPort ?? 8000;
+    return {
+      command: process.execPath,
+      args: [
+        '--import',
+        'tsx',
+        join(repoRoot, 'images', 'model-server', 'main.ts'),
+        `--model-dir=${c.hostPath(`${cachePath}/${modelId}`)}`,
+        `--model-dir-shown-as=${cachePath}/${modelId}`,
+        `--host=${c.podIP}`,
+        `--port=${port}`,
+        `--termination-log=${c.hostPath(c.container.terminationMessagePath ?? '/dev/termination-log')}`,
+      ],
+      cwd: repoRoot,
+    };
+  };
+  return Object.fromEntries(images.map((image) => [image, mapping]));
+}
+
 /** `TEST_SHELL_IMAGE` (or `image`) → `/bin/sh -c "<command and args joined>"`. */
 export function shellImageMapping(image = TEST_SHELL_IMAGE): ImageMappings {
   return {

@@ -7,6 +7,10 @@
 //   terminated under restartPolicy Never/OnFailure); a terminal phase is final;
 // - the termination message is the last 4 KiB of the file, or with FallbackToLogsOnError and a failure and an empty
 //   file, the last 80 lines / 2 KiB of the log;
+// - each pod has its own loopback address (podIPs.ts), reported as status.podIP and handed to the image mapping;
+// - startup, readiness and liveness probes run as the kubelet's prober runs them (probes.ts): a container is ready when
+//   it runs, its startup probe (if any) has succeeded and its readiness probe (if any) reports success; a failed
+//   startup or liveness probe kills the container, which then restarts under the pod's restart policy;
 // - a deletion (deletionTimestamp) stops the containers with SIGTERM, SIGKILL after the grace period (capped), writes
 //   the final status and finishes the deletion with gracePeriodSeconds 0, as the kubelet's status manager does.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +20,8 @@ import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPa
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
 import { nowRfc3339 } from './node.js';
+import { allocatePodIP, NODE_IP, releasePodIP } from './podIPs.js';
+import { probeLoop, type ProbeKind, type ProbeResult, type ProbeTarget } from './probes.js';
 import {
   ContainerProcess,
   fallbackLogTail,
@@ -91,6 +97,10 @@ interface ContainerRun {
   pullFailedAt?: number;
   /** Terminated for good (restart policy says so, or the pod is being deleted). */
   done: boolean;
+  /** The current instance's startup probe has succeeded (or it has none): containerStatuses[].started. */
+  started: boolean;
+  /** The current instance runs, has started and its readiness probe (if any) reports success. */
+  ready: boolean;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -125,6 +135,8 @@ export class PodWorker {
   private statusChain: Promise<void> = Promise.resolve();
   private lastWritten = '';
   private readonly transitions = new Map<string, { status: string; at: string }>();
+  /** This pod's own loopback address (the node's for hostNetwork pods); set when the worker adopts the pod. */
+  podIP?: string;
 
   constructor(
     pod: V1Pod,
@@ -144,6 +156,8 @@ export class PodWorker {
       nextAttemptAt: 0,
       failures: 0,
       done: false,
+      started: false,
+      ready: false,
     }));
   }
 
@@ -221,6 +235,7 @@ export class PodWorker {
       this.readOnly = true;
       return;
     }
+    this.podIP = this.pod.spec?.hostNetwork ? NODE_IP : allocatePodIP(this.uid, status?.podIP);
     this.startTime = status?.startTime
       ? new Date(status.startTime).toISOString().replace(/\.\d{3}Z$/, 'Z')
       : nowRfc3339();
@@ -329,7 +344,10 @@ export class PodWorker {
 
     let podEnv: Record<string, string>;
     try {
-      podEnv = await resolveEnv(this.pod, c.spec, this.objectSource(), base);
+      podEnv = await resolveEnv(this.pod, c.spec, this.objectSource(), base, {
+        podIP: this.podIP ?? NODE_IP,
+        hostIP: NODE_IP,
+      });
     } catch (err) {
       if (!(err instanceof ContainerConfigError) && !isApiStatus(err, 403)) {
         this.deps.log(`${this.namespace}/${this.name}/${name}: env: ${apiErrorMessage(err)}`);
@@ -351,6 +369,7 @@ export class PodWorker {
       args: (c.spec.args ?? []).map((a) => expandVars(a, lookup)),
       env,
       hostPath: (p) => toHostPath(paths, p),
+      podIP: this.podIP ?? NODE_IP,
     };
     const cmd = mapping(spec);
     const workingDir = c.spec.workingDir ? toHostPath(paths, c.spec.workingDir) : undefined;
@@ -362,11 +381,12 @@ export class PodWorker {
     writeFileSync(terminationFile, '');
 
     c.logFile = join(this.logDir, name, `${c.restartCount}.log`);
+    const processEnv = { ...base, ...rewriteEnvPaths(cmd.env ?? {}, paths), ...env };
     const proc = new ContainerProcess({
       command: cmd.command,
       args: cmd.args,
       cwd,
-      env: { ...base, ...rewriteEnvPaths(cmd.env ?? {}, paths), ...env },
+      env: processEnv,
       logFile: c.logFile,
     });
     c.proc = proc;
@@ -375,11 +395,53 @@ export class PodWorker {
     c.containerID = `process://${proc.pid}`;
     c.failures = 0;
     c.state = { running: { startedAt: nowRfc3339() } };
+    this.startProbes(c, proc, { podIP: this.podIP ?? NODE_IP, container: c.spec, env: processEnv, cwd });
     this.deps.log(
       `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}: ${cmd.command} ${cmd.args.join(' ')}`,
     );
     void this.event(c, 'Normal', 'Created', `Created container: ${name}`);
     void this.event(c, 'Normal', 'Started', `Started container ${name}`);
+  }
+
+  /**
+   * Starts the container instance's probe loops. Without a startup probe the container counts as started at once,
+   * without a readiness probe as ready once started (as the kubelet's prober manager reports it).
+   */
+  private startProbes(c: ContainerRun, proc: ContainerProcess, target: ProbeTarget): void {
+    const { startupProbe, readinessProbe, livenessProbe } = c.spec;
+    const alive = (): boolean => c.proc === proc && proc.running && !this.stopping && !this.deps.isStopped();
+    const updateReady = (readiness: ProbeResult): void => {
+      c.ready = c.started && (!readinessProbe || readiness === 'success');
+    };
+    let readiness: ProbeResult = 'failure';
+    c.started = !startupProbe;
+    updateReady(readiness);
+    const startedAt = proc.startedAt.getTime();
+    const run = (kind: ProbeKind, probe: V1Container['readinessProbe']): void => {
+      if (!probe) return;
+      const label = `${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+      void probeLoop(kind, probe, target, startedAt, {
+        alive,
+        started: () => c.started,
+        onFailure: (output) => void this.event(c, 'Warning', 'Unhealthy', `${label} probe failed: ${output}`),
+        onChange: (result) => {
+          if (!alive()) return;
+          if (kind === 'readiness') readiness = result;
+          if (kind === 'startup' && result === 'success') c.started = true;
+          updateReady(readiness);
+          if (kind !== 'readiness' && result === 'failure') {
+            // The kubelet kills the container and lets the restart policy decide what comes next.
+            this.deps.log(`${this.namespace}/${this.name}/${c.spec.name}: ${kind} probe failed, killing`);
+            void this.event(c, 'Normal', 'Killing', `Container ${c.spec.name} failed ${kind} probe, will be restarted`);
+            void proc.kill(this.graceMs());
+          }
+          void this.flush();
+        },
+      });
+    };
+    run('startup', startupProbe);
+    run('readiness', readinessProbe);
+    run('liveness', livenessProbe);
   }
 
   private objectSource(): {
@@ -417,6 +479,8 @@ export class PodWorker {
   private onExit(c: ContainerRun, proc: ContainerProcess, info: ProcessExit, terminationFile: string): void {
     if (c.proc !== proc) return;
     c.proc = undefined;
+    c.started = false;
+    c.ready = false;
     let message: string;
     let reason: string;
     if (info.startError) {
@@ -546,7 +610,7 @@ export class PodWorker {
     const phase = this.phase();
     if (TERMINAL.has(phase)) this.finalPhase = phase as 'Succeeded' | 'Failed';
     const terminal = TERMINAL.has(phase);
-    const unready = this.containers.filter((c) => !isRunning(c.state)).map((c) => c.spec.name);
+    const unready = this.containers.filter((c) => !isRunning(c.state) || !c.ready).map((c) => c.spec.name);
     const ready = unready.length === 0 && !terminal;
     const notReadyReason = terminal ? 'PodCompleted' : 'ContainersNotReady';
     const notReadyMessage = terminal ? undefined : `containers with unready status: [${unready.join(' ')}]`;
@@ -558,13 +622,14 @@ export class PodWorker {
       this.condition('PodScheduled', true),
     ];
     const foreign = (this.pod.status?.conditions ?? []).filter((c) => !ours.some((o) => o.type === c.type));
-    const ip = this.mounted ? { podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } : {};
+    // Reported once the pod's "sandbox" (its volumes) is set up, as the kubelet reports it after the sandbox starts.
+    const ip = this.mounted && this.podIP ? { podIP: this.podIP, podIPs: [{ ip: this.podIP }] } : {};
     return {
       phase,
       ...(this.failMessage ? { reason: 'UnexpectedAdmissionError', message: this.failMessage } : {}),
       conditions: [...foreign, ...ours],
-      hostIP: '127.0.0.1',
-      hostIPs: [{ ip: '127.0.0.1' }],
+      hostIP: NODE_IP,
+      hostIPs: [{ ip: NODE_IP }],
       ...ip,
       ...(this.startTime ? { startTime: this.startTime } : {}),
       containerStatuses: this.containers.map((c) => ({
@@ -572,8 +637,8 @@ export class PodWorker {
         image: c.spec.image ?? '',
         imageID: c.containerID ? `process-kubelet://${c.spec.image ?? ''}` : '',
         ...(c.containerID ? { containerID: c.containerID } : {}),
-        ready: isRunning(c.state) && !terminal,
-        started: isRunning(c.state),
+        ready: isRunning(c.state) && c.ready && !terminal,
+        started: isRunning(c.state) && c.started,
         restartCount: c.restartCount,
         state: c.state,
         lastState: c.lastState,
@@ -634,6 +699,7 @@ export class PodWorker {
           this.deps.log(`${this.namespace}/${this.name}: finishing deletion failed: ${apiErrorMessage(err)}`);
         }
       }
+      if (this.gone) releasePodIP(this.podIP);
     })();
     return this.terminating;
   }
@@ -662,6 +728,7 @@ export class PodWorker {
   async forget(graceMs: number): Promise<void> {
     this.gone = true;
     await this.killAll(graceMs);
+    releasePodIP(this.podIP);
   }
 
   private event(

@@ -22,6 +22,11 @@ export interface ContainerSpec {
   env: Record<string, string>;
   /** Maps a path inside the "container" (under a volume mount or the termination message path) to the host path. */
   hostPath(containerPath: string): string;
+  /**
+   * The pod's own loopback address (`status.podIP`). A server image binds it (a real container listens on 0.0.0.0
+   * inside its network namespace; here every pod shares the host's, so two pods can use one port only this way).
+   */
+  podIP: string;
 }
 
 /** The local process that stands in for an image's entrypoint. */
