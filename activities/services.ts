@@ -11,7 +11,12 @@ import { validateObject, type FieldError } from '../schemas/validate.js';
 import { buildCustomModel, customModelMatches, customModelOwnerPatch } from '../domain/customModel.js';
 import { desiredCaches } from '../domain/caches.js';
 import { overlayEnv, secretRefs } from '../domain/env.js';
-import { buildInferenceService, inferenceServiceReady, inferenceServiceUrls } from '../domain/inferenceService.js';
+import {
+  buildInferenceService,
+  inferenceServiceReady,
+  inferenceServiceUrls,
+  KSERVE_ISVC_LABEL,
+} from '../domain/inferenceService.js';
 import {
   fitName,
   inferenceServiceNameIfAny,
@@ -582,7 +587,14 @@ export function serviceActivities(ctx: ActivityContext) {
       const applied = await applyIfChanged(ctx.objects, RESOURCES.InferenceService, isvc as never).catch(
         fail(`apply InferenceService ${isvc.metadata.name}`),
       );
-      const r = inferenceServiceReady(applied.object as never);
+      let r = inferenceServiceReady(applied.object as never);
+      if (!r.ready && !r.failed) {
+        // Not Ready yet: its predictor pods may already show why (KServe reads them only when its Deployment changes).
+        const pods = await ctx.core
+          .listNamespacedPod({ namespace: ref.namespace, labelSelector: `${KSERVE_ISVC_LABEL}=${isvc.metadata.name}` })
+          .catch(fail(`list predictor pods of ${isvc.metadata.name}`));
+        r = inferenceServiceReady(applied.object as never, pods.items);
+      }
       // Once the InferenceService serves from these caches, this service's other Dedicated caches (a source that
       // changed) are no longer needed: deleted, their PVCs with them (owner references). Shared ones follow the TTL.
       if (r.ready) await pruneDedicatedCaches(ref, uid, new Set(caches.map((c) => c.name)));

@@ -41,6 +41,9 @@ import { fitName, inferenceServiceName, labelPart } from './naming.js';
  * re-apply that changes nothing changes nothing.
  */
 
+/** The label KServe puts on an InferenceService's predictor pods (its name). */
+export const KSERVE_ISVC_LABEL = 'serving.kserve.io/inferenceservice';
+
 export const KSERVE_ANNOTATIONS = {
   deploymentMode: 'serving.kserve.io/deploymentMode',
   autoscalerClass: 'serving.kserve.io/autoscalerClass',
@@ -330,7 +333,10 @@ const FAILED_REASONS = new Set(['InvalidGPUAllocation', 'InvalidWorkerSpecNotSet
  * (`status.observedGeneration` is the Deployment's there, so it is not compared). Failure is not final: KServe
  * clears it when the pods recover.
  */
-export function inferenceServiceReady(isvc: InferenceServiceStatusView): InferenceServiceReadiness {
+export function inferenceServiceReady(
+  isvc: InferenceServiceStatusView,
+  predictorPods: readonly PredictorPodView[] = [],
+): InferenceServiceReadiness {
   const conditions = isvc.status?.conditions ?? [];
   const ready = conditions.find((c) => c.type === 'Ready');
   if (ready?.status === 'True') return { ready: true, failed: false };
@@ -353,6 +359,52 @@ export function inferenceServiceReady(isvc: InferenceServiceStatusView): Inferen
       `KServe reports the predictor failed${refused?.reason ? `: ${refused.reason}` : ''}`;
     return { ready: false, failed: true, reason: 'InferenceServiceFailed', message };
   }
+  // KServe has not noticed yet what the predictor's pods already show (see predictorPodFailure).
+  const podFailure = predictorPodFailure(predictorPods);
+  if (podFailure) return { ready: false, failed: true, reason: 'InferenceServiceFailed', message: podFailure };
   const message = conditionMessage ?? conditionReason;
   return { ready: false, failed: false, ...(message && { message }) };
+}
+
+/** The predictor pod fields read here (label `serving.kserve.io/inferenceservice=<name>`). */
+export interface PredictorPodView {
+  metadata?: { name?: string };
+  status?: {
+    containerStatuses?: Array<{
+      name?: string;
+      restartCount?: number;
+      state?: { waiting?: { reason?: string; message?: string } };
+      lastState?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+    }>;
+  };
+}
+
+/** Waiting reasons of a container that will not serve without a fix. */
+const STUCK_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError']);
+
+/**
+ * Why a predictor pod cannot serve, in KServe's words where it has them: a container in CrashLoopBackOff (with the
+ * exit code and termination message of its last run), an image that cannot be pulled, or an env it cannot build.
+ * KServe v0.15 in RawDeployment mode reads pod states only when its Deployment or Service changes, and a crash loop
+ * changes neither until the Deployment's progress deadline (10 minutes): reading the pods reports it at once.
+ */
+export function predictorPodFailure(pods: readonly PredictorPodView[]): string | undefined {
+  for (const pod of pods) {
+    for (const c of pod.status?.containerStatuses ?? []) {
+      const waiting = c.state?.waiting;
+      if (!waiting?.reason || !STUCK_WAITING.has(waiting.reason)) continue;
+      const last = c.lastState?.terminated;
+      const lastRun =
+        waiting.reason === 'CrashLoopBackOff' && last
+          ? failureInfoMessage({
+              reason: 'ModelLoadFailed',
+              ...(last.message?.trim() ? { message: last.message.trim() } : { message: last.reason ?? 'exited' }),
+              ...(last.exitCode !== undefined ? { exitCode: last.exitCode } : {}),
+            })
+          : waiting.message;
+      const restarts = c.restartCount ? `, ${c.restartCount} restart(s)` : '';
+      return `predictor pod ${pod.metadata?.name ?? '?'} container ${c.name ?? '?'}: ${waiting.reason}${restarts}${lastRun ? `: ${lastRun}` : ''}`;
+    }
+  }
+  return undefined;
 }

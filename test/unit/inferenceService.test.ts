@@ -6,6 +6,7 @@ import {
   buildInferenceService,
   inferenceServiceReady,
   inferenceServiceUrls,
+  predictorPodFailure,
   servingResources,
   type InferenceServiceInput,
 } from '../../domain/inferenceService.js';
@@ -558,5 +559,68 @@ describe('the endpoint KServe reports (spec 8: status.endpoint)', () => {
     ['not reconciled yet', {}, {}],
   ])('%s', (_, isvc, expected) => {
     expect(inferenceServiceUrls(isvc)).toEqual(expected);
+  });
+});
+
+describe('a predictor that cannot serve, read from its pods before KServe notices', () => {
+  const pod = (containerStatus: object) => ({
+    metadata: { name: 'chat-predictor-abc' },
+    status: { containerStatuses: [containerStatus] },
+  });
+  it.each([
+    [
+      'a crash loop names the exit code and termination message of the last run, as KServe would',
+      pod({
+        name: 'kserve-container',
+        restartCount: 3,
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+        lastState: {
+          terminated: { exitCode: 1, reason: 'Error', message: 'model directory /workspace/model-cache/q is empty\n' },
+        },
+      }),
+      'predictor pod chat-predictor-abc container kserve-container: CrashLoopBackOff, 3 restart(s): ModelLoadFailed: model directory /workspace/model-cache/q is empty (exit code 1)',
+    ],
+    [
+      'an image that cannot be pulled',
+      pod({
+        name: 'kserve-container',
+        restartCount: 0,
+        state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } },
+      }),
+      'predictor pod chat-predictor-abc container kserve-container: ImagePullBackOff: Back-off pulling image "x"',
+    ],
+    [
+      'still starting',
+      pod({ name: 'kserve-container', state: { waiting: { reason: 'ContainerCreating' } } }),
+      undefined,
+    ],
+    ['running, not ready yet', pod({ name: 'kserve-container', state: { running: {} } }), undefined],
+  ])('%s', (_, p, expected) => {
+    expect(predictorPodFailure([p])).toBe(expected);
+  });
+
+  it('KServe Ready wins over a pod; a crash-looping pod fails a not-Ready InferenceService', () => {
+    const crashing = pod({
+      name: 'c',
+      restartCount: 1,
+      state: { waiting: { reason: 'CrashLoopBackOff' } },
+      lastState: { terminated: { exitCode: 2 } },
+    });
+    expect(inferenceServiceReady({ status: { conditions: [{ type: 'Ready', status: 'True' }] } }, [crashing])).toEqual({
+      ready: true,
+      failed: false,
+    });
+    expect(
+      inferenceServiceReady(
+        { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'MinimumReplicasUnavailable' }] } },
+        [crashing],
+      ),
+    ).toEqual({
+      ready: false,
+      failed: true,
+      reason: 'InferenceServiceFailed',
+      message:
+        'predictor pod chat-predictor-abc container c: CrashLoopBackOff, 1 restart(s): ModelLoadFailed: exited (exit code 2)',
+    });
   });
 });
