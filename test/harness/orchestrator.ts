@@ -34,18 +34,23 @@ import { REPO_ROOT } from './stack.js';
 
 /**
  * A worker (or several), a Temporal client, and a process kubelet: the orchestrator as a test sees it. The workers
- * (and bridges started with `startBridge`) talk to the API server as the deploy ServiceAccount of deploy/rbac.yaml
- * with a real token; `kc`, `objects` and `core` are the test's own admin clients (a user running kubectl).
+ * talk to the API server as the worker's ServiceAccount of deploy/rbac.yaml and bridges started with `startBridge` as
+ * the bridge's, each with a real token; `kc`, `objects` and `core` are the test's own admin clients (a user running
+ * kubectl).
  */
 export interface OrchestratorFixture {
   /** Admin: for creating objects as a user would and for assertions. */
   kc: KubeConfig;
   objects: CustomObjects;
   core: CoreV1Api;
-  /** What the workers and bridges use: the ServiceAccount's token, or admin with AIM_TEST_ADMIN_WORKER=1. */
+  /** What the workers use: the worker ServiceAccount's token, or admin with AIM_TEST_ADMIN_WORKER=1. */
   workerKc: KubeConfig;
   /** The user name the API server sees for `workerKc` (`system:serviceaccount:aim-system:aim-orchestrator`). */
   workerIdentity: string;
+  /** What bridges started by `startBridge` use: the bridge ServiceAccount's token, or admin as above. */
+  bridgeKc: KubeConfig;
+  /** The user name the API server sees for `bridgeKc` (`system:serviceaccount:aim-system:aim-orchestrator-bridge`). */
+  bridgeIdentity: string;
   /** Where this run's worker, bridge and request logs go (the stack's log dir). */
   logDir: string;
   client: Client;
@@ -63,12 +68,14 @@ export interface OrchestratorFixture {
   /** Plays KServe (no controller runs here): the InferenceService reports Ready through its status subresource. */
   markInferenceServiceReady(name: string): Promise<void>;
   /**
-   * Starts a bridge as the worker identity on this fixture's task queue, watching this fixture's namespace (or
+   * Starts a bridge as the bridge identity on this fixture's task queue, watching this fixture's namespace (or
    * `namespaces`), logging to the run's bridge log; `stop()` stops it. Await `ready` before relying on it.
    */
   startBridge(opts?: { namespaces?: string[] }): Bridge;
   /** Every API request the worker identity made from this process since the fixture started (not with admin). */
   workerRequests(): RecordedRequest[];
+  /** Every API request the bridge identity made from this process since the fixture started (not with admin). */
+  bridgeRequests(): RecordedRequest[];
   stop(): Promise<void>;
 }
 
@@ -79,7 +86,10 @@ export interface OrchestratorOptions {
   gpu?: GpuSpec;
   workers?: number;
   nodeName?: string;
-  /** Run the workers as admin instead of the deploy ServiceAccount (default: AIM_TEST_ADMIN_WORKER=1, for debugging). */
+  /**
+   * Run the workers and bridges as admin instead of their deploy ServiceAccounts (default: AIM_TEST_ADMIN_WORKER=1,
+   * for debugging).
+   */
   adminWorker?: boolean;
   /** The lifecycles' clocks (time compressed by configuration, as AIM_TIME_SCALE does for a worker process). */
   timing?: LifecycleTiming;
@@ -94,10 +104,15 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   const kc = loadKubeConfig(opts.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const adminWorker = opts.adminWorker ?? process.env.AIM_TEST_ADMIN_WORKER === '1';
-  const sa = adminWorker ? undefined : await serviceAccountKubeConfig(opts.kubeconfigPath);
+  const adminName = kc.getCurrentUser()?.name || 'admin';
+  const sa = adminWorker ? undefined : await serviceAccountKubeConfig(opts.kubeconfigPath, 'worker');
   const workerKc = sa?.kc ?? kc;
-  const workerIdentity = sa?.username ?? (kc.getCurrentUser()?.name || 'admin');
+  const workerIdentity = sa?.username ?? adminName;
   const workerRequests = sa ? recordRequestsOf(sa.token) : () => [];
+  const bridgeSa = adminWorker ? undefined : await serviceAccountKubeConfig(opts.kubeconfigPath, 'bridge');
+  const bridgeKc = bridgeSa?.kc ?? kc;
+  const bridgeIdentity = bridgeSa?.username ?? adminName;
+  const bridgeRequests = bridgeSa ? recordRequestsOf(bridgeSa.token) : () => [];
   const namespace = `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const taskQueue = `aim-${namespace}`;
@@ -136,6 +151,8 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     core,
     workerKc,
     workerIdentity,
+    bridgeKc,
+    bridgeIdentity,
     logDir,
     client,
     taskQueue,
@@ -184,7 +201,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     },
     startBridge(o = {}) {
       const bridge = startBridge({
-        kubeConfig: workerKc,
+        kubeConfig: bridgeKc,
         client,
         taskQueue,
         namespaces: o.namespaces ?? [namespace],
@@ -195,6 +212,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       return bridge;
     },
     workerRequests,
+    bridgeRequests,
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
       for (const w of workers) w.worker.shutdown();
@@ -202,20 +220,23 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       await Promise.allSettled(workers.map((w) => w.close()));
       await connection.close();
       await kubelet.stop();
-      // For the secrets audit at the end of the run: what this namespace showed, and what the worker identity asked.
+      // For the secrets audit at the end of the run: what this namespace showed, and what each identity asked.
       await recordNamespaceState(kc, namespace, logDir).catch((err: unknown) =>
         console.error(`[orchestrator] could not record the state of ${namespace}: ${String(err)}`),
       );
-      const requests = workerRequests();
-      for (const r of requests)
-        appendJsonLine(join(logDir, RUN_LOGS.requests), { namespace, identity: workerIdentity, ...r });
-      const forbidden = requests.filter((r) => r.status === 403);
-      if (forbidden.length > 0)
-        console.error(
-          `[orchestrator] ${workerIdentity} was refused ${forbidden.length} request(s) (a rule missing in ` +
-            `deploy/rbac.yaml, or an API server restarting before its RBAC cache synced): ` +
-            [...new Set(forbidden.map((r) => `${r.method} ${r.path}`))].join(', '),
-        );
+      for (const [identity, requests] of [
+        [workerIdentity, workerRequests()],
+        [bridgeIdentity, bridgeRequests()],
+      ] as const) {
+        for (const r of requests) appendJsonLine(join(logDir, RUN_LOGS.requests), { namespace, identity, ...r });
+        const forbidden = requests.filter((r) => r.status === 403);
+        if (forbidden.length > 0)
+          console.error(
+            `[orchestrator] ${identity} was refused ${forbidden.length} request(s) (a rule missing in ` +
+              `deploy/rbac.yaml, or an API server restarting before its RBAC cache synced): ` +
+              [...new Set(forbidden.map((r) => `${r.method} ${r.path}`))].join(', '),
+          );
+      }
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
       rmSync(workDir, { recursive: true, force: true });
     },

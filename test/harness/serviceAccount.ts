@@ -1,7 +1,8 @@
-// The orchestrator's deploy identity in the test stack: the ServiceAccount and ClusterRole of deploy/rbac.yaml,
-// applied with the admin kubeconfig, and a KubeConfig holding a real ServiceAccount token (TokenRequest API) with the
-// same server and CA. Workers and the bridge of the fixture talk to the API server as that account, exactly as they
-// do in-cluster, so a missing rule in deploy/rbac.yaml fails a test instead of a customer's install.
+// The orchestrator's deploy identities in the test stack: the ServiceAccounts and ClusterRoles of deploy/rbac.yaml,
+// applied with the admin kubeconfig, and per identity a KubeConfig holding a real ServiceAccount token (TokenRequest
+// API) with the same server and CA. The worker runs as the account deploy/worker.yaml names, the bridge as the one
+// deploy/bridge.yaml names, and both talk to the API server exactly as they do in-cluster, so a missing rule in
+// deploy/rbac.yaml fails a test instead of a customer's install.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -47,15 +48,68 @@ const PATHS: Record<string, (o: DeployObject) => string> = {
   ClusterRoleBinding: (o) => `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${o.metadata.name}`,
 };
 
-/** The ServiceAccount that deploy/rbac.yaml binds to the ClusterRole: the identity of the worker and the bridge. */
-export function orchestratorServiceAccount(): { name: string; namespace: string; username: string } {
-  const sa = deployObjects('rbac.yaml').filter((o) => o.kind === 'ServiceAccount');
-  if (sa.length !== 1) throw new Error(`deploy/rbac.yaml: expected one ServiceAccount, found ${sa.length}`);
-  const { name, namespace } = sa[0]!.metadata;
-  return { name, namespace: namespace!, username: `system:serviceaccount:${namespace}:${name}` };
+/** The two processes of the orchestrator, each with its own ServiceAccount and ClusterRole. */
+export type OrchestratorIdentity = 'worker' | 'bridge';
+export const ORCHESTRATOR_IDENTITIES: readonly OrchestratorIdentity[] = ['worker', 'bridge'];
+
+const DEPLOYMENT_FILES: Record<OrchestratorIdentity, string> = { worker: 'worker.yaml', bridge: 'bridge.yaml' };
+
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
 }
 
-/** Server-side applies deploy/namespace.yaml and deploy/rbac.yaml (idempotent; field manager aim-test-harness). */
+export interface OrchestratorServiceAccount {
+  name: string;
+  namespace: string;
+  /** `system:serviceaccount:<namespace>:<name>`. */
+  username: string;
+  /** The ClusterRole deploy/rbac.yaml binds to it (one ClusterRoleBinding). */
+  clusterRole: string;
+  rules: RbacRule[];
+}
+
+/**
+ * The ServiceAccount an identity runs as: the `serviceAccountName` of its Deployment (deploy/worker.yaml,
+ * deploy/bridge.yaml), which deploy/rbac.yaml must declare and bind to exactly one ClusterRole.
+ */
+export function orchestratorServiceAccount(identity: OrchestratorIdentity = 'worker'): OrchestratorServiceAccount {
+  const file = DEPLOYMENT_FILES[identity];
+  const deployment = deployObjects(file).find((o) => o.kind === 'Deployment');
+  const pod = (deployment?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template
+    ?.spec;
+  const name = pod?.serviceAccountName;
+  if (!name) throw new Error(`deploy/${file}: no Deployment with a serviceAccountName`);
+  const rbac = deployObjects('rbac.yaml');
+  const sa = rbac.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === name);
+  if (!sa) throw new Error(`deploy/rbac.yaml declares no ServiceAccount ${name} (deploy/${file} runs as it)`);
+  const namespace = sa.metadata.namespace!;
+  const bindings = rbac.filter(
+    (o) =>
+      o.kind === 'ClusterRoleBinding' &&
+      ((o.subjects ?? []) as Array<{ kind: string; name: string; namespace?: string }>).some(
+        (s) => s.kind === 'ServiceAccount' && s.name === name && s.namespace === namespace,
+      ),
+  );
+  if (bindings.length !== 1)
+    throw new Error(`deploy/rbac.yaml: expected one ClusterRoleBinding of ${name}, found ${bindings.length}`);
+  const clusterRole = (bindings[0]!.roleRef as { kind: string; name: string }).name;
+  const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === clusterRole);
+  if (!role) throw new Error(`deploy/rbac.yaml: ClusterRole ${clusterRole} (bound to ${name}) is missing`);
+  return {
+    name,
+    namespace,
+    username: `system:serviceaccount:${namespace}:${name}`,
+    clusterRole,
+    rules: (role.rules ?? []) as RbacRule[],
+  };
+}
+
+/**
+ * Server-side applies deploy/namespace.yaml and deploy/rbac.yaml, both identities (idempotent; field manager
+ * aim-test-harness).
+ */
 export async function applyOrchestratorRbac(admin: KubeConfig): Promise<DeployObject[]> {
   const objects = [...deployObjects('namespace.yaml'), ...deployObjects('rbac.yaml')];
   for (const obj of objects) {
@@ -76,7 +130,7 @@ export async function applyOrchestratorRbac(admin: KubeConfig): Promise<DeployOb
 
 export interface ServiceAccountIdentity {
   kc: KubeConfig;
-  /** The bearer token (a secret: the secrets audit scans for it). */
+  /** The bearer token (a secret: test/integration/zz-secretsAudit.test.ts scans the run's logs for the worker's). */
   token: string;
   /** `system:serviceaccount:<namespace>:<name>`. */
   username: string;
@@ -98,9 +152,15 @@ function jwtExpiry(token: string): number {
   }
 }
 
-/** Where the ServiceAccount kubeconfig of a stack lives: beside the admin kubeconfig, in the stack's work dir. */
-export function serviceAccountKubeconfigPath(adminKubeconfigPath: string): string {
-  return join(dirname(adminKubeconfigPath), 'aim-orchestrator-sa.kubeconfig');
+/**
+ * Where an identity's ServiceAccount kubeconfig of a stack lives: beside the admin kubeconfig, in the stack's work dir
+ * (`aim-orchestrator-sa.kubeconfig` for the worker, `aim-orchestrator-bridge-sa.kubeconfig` for the bridge).
+ */
+export function serviceAccountKubeconfigPath(
+  adminKubeconfigPath: string,
+  identity: OrchestratorIdentity = 'worker',
+): string {
+  return join(dirname(adminKubeconfigPath), `${orchestratorServiceAccount(identity).name}-sa.kubeconfig`);
 }
 
 /** A KubeConfig for `server`/CA of `admin` authenticated by a bearer token. */
@@ -118,15 +178,19 @@ function tokenKubeConfig(admin: KubeConfig, user: string, token: string): KubeCo
 }
 
 /**
- * The worker identity of a run: applies the RBAC objects (idempotent), then reuses the run's token (kept in the
- * stack's work dir) while it has more than an hour left, or asks the TokenRequest API for a new one. Waits until the
- * ClusterRoleBinding is in force (RBAC is read from an informer cache, so a fresh binding takes a moment).
+ * An identity of a run (the worker's by default): applies the RBAC objects (idempotent), then reuses the identity's
+ * token (kept in the stack's work dir) while it has more than an hour left, or asks the TokenRequest API for a new
+ * one. Waits until its ClusterRoleBinding is in force (RBAC is read from an informer cache, so a fresh binding takes a
+ * moment), asking for the first rule its own role grants.
  */
-export async function serviceAccountKubeConfig(adminKubeconfigPath: string): Promise<ServiceAccountIdentity> {
+export async function serviceAccountKubeConfig(
+  adminKubeconfigPath: string,
+  identity: OrchestratorIdentity = 'worker',
+): Promise<ServiceAccountIdentity> {
   const admin = loadKubeConfig(adminKubeconfigPath);
   await applyOrchestratorRbac(admin);
-  const sa = orchestratorServiceAccount();
-  const kubeconfigPath = serviceAccountKubeconfigPath(adminKubeconfigPath);
+  const sa = orchestratorServiceAccount(identity);
+  const kubeconfigPath = serviceAccountKubeconfigPath(adminKubeconfigPath, identity);
   let token: string | undefined;
   if (existsSync(kubeconfigPath)) {
     const cached = loadKubeConfig(kubeconfigPath).getCurrentUser()?.token;
@@ -143,14 +207,21 @@ export async function serviceAccountKubeConfig(adminKubeconfigPath: string): Pro
   }
   const kc = tokenKubeConfig(admin, sa.name, token);
   await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
-  // In force once the account may do something only the binding grants.
+  // In force once the account may do something only its binding grants.
+  const [rule] = sa.rules;
+  if (!rule) throw new Error(`ClusterRole ${sa.clusterRole} grants nothing`);
+  const [resource, subresource] = rule.resources[0]!.split('/');
+  const attrs = {
+    group: rule.apiGroups[0]!,
+    resource: resource!,
+    ...(subresource ? { subresource } : {}),
+    verb: rule.verbs[0]!,
+  };
   const authz = kc.makeApiClient(AuthorizationV1Api);
   await waitFor(
-    `ClusterRoleBinding of ${sa.username} in force`,
+    `ClusterRoleBinding of ${sa.username} in force (${attrs.verb} ${rule.resources[0]})`,
     async () => {
-      const review = await authz.createSelfSubjectAccessReview({
-        body: { spec: { resourceAttributes: { group: 'aim.silogen.ai', resource: 'aimservices', verb: 'list' } } },
-      });
+      const review = await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attrs } } });
       return review.status?.allowed ? true : undefined;
     },
     { timeoutMs: 30_000, intervalMs: 100 },

@@ -8,22 +8,36 @@ import { RESOURCES } from '../../activities/kube/resources.js';
 import type { Bridge } from '../../bridge/bridge.js';
 import { pingCluster } from '../../workflows/index.js';
 import { example, exampleSecret } from '../cases/examples.js';
-import { authorizedAs, rbacTriple } from '../harness/apiRequests.js';
+import { authorizedAs, rbacTriple, type RecordedRequest } from '../harness/apiRequests.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
-import { customSource, EXAMPLE_BUCKET, kubectlApply, putTinyModel, useS3, waitForGone } from '../harness/scenarios.js';
+import {
+  condition,
+  customSource,
+  EXAMPLE_BUCKET,
+  kubectlApply,
+  putTinyModel,
+  useS3,
+  waitForGone,
+} from '../harness/scenarios.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
-import { deployObjects, orchestratorServiceAccount } from '../harness/serviceAccount.js';
+import {
+  ORCHESTRATOR_IDENTITIES,
+  orchestratorServiceAccount,
+  type OrchestratorIdentity,
+} from '../harness/serviceAccount.js';
 import { REPO_ROOT } from '../harness/stack.js';
 
 /**
- * The orchestrator runs as the deploy ServiceAccount of deploy/rbac.yaml (the fixture's default), and that account's
- * ClusterRole is exactly what the code needs: every rule is exercised here by the worker and the bridge (recorded
- * from the HTTP client), none of their requests is refused, and what the role does not grant stays refused.
+ * The worker and the bridge run as their own deploy ServiceAccounts of deploy/rbac.yaml (the fixture's default), and
+ * each account's ClusterRole is exactly what its code needs: every rule of the worker's role is exercised here by the
+ * worker and every rule of the bridge's role by the bridge (recorded from the HTTP client, per token), none of their
+ * requests is refused, and what a role does not grant stays refused — the bridge's role is list and watch only, and
+ * the worker may still not list or watch Secrets.
  *
- * Rules that one scenario cannot exercise are listed in NOT_EXERCISED with the reason, and where the code uses them,
- * the call that does (checked against the source, so the list cannot outlive the code).
+ * Rules that one scenario cannot exercise are listed in NOT_EXERCISED per identity with the reason, and where the
+ * code uses them, the call that does (checked against the source, so the list cannot outlive the code).
  */
 let orch: OrchestratorFixture;
 let s3: S3Server;
@@ -33,7 +47,9 @@ const ACCESS = 'rbacaccess';
 const SECRET = 'rbac-secret-value-5';
 const adminWorker = process.env.AIM_TEST_ADMIN_WORKER === '1';
 
-const NOT_EXERCISED: Record<string, { why: string; code?: { file: string; call: string } }> = {
+type NotExercised = Record<string, { why: string; code?: { file: string; call: string } }>;
+
+const WORKER_NOT_EXERCISED: NotExercised = {
   [rbacTriple('aim.silogen.ai', 'aimmodelcaches/status', 'get')]: {
     why: 'held only so that the worker may create the per-cache Role granting it (RBAC escalation check)',
   },
@@ -61,17 +77,46 @@ const NOT_EXERCISED: Record<string, { why: string; code?: { file: string; call: 
   },
 };
 
-/** Every (group, resource, verb) the ClusterRole of deploy/rbac.yaml grants. */
-function granted(): Set<string> {
-  const roles = deployObjects('rbac.yaml').filter((o) => o.kind === 'ClusterRole');
-  const rules = roles.flatMap(
-    (r) => (r.rules ?? []) as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>,
-  );
+/** The bridge lists and watches what it follows; all of it happens as soon as it starts. */
+const NOT_EXERCISED: Record<OrchestratorIdentity, NotExercised> = { worker: WORKER_NOT_EXERCISED, bridge: {} };
+
+/** Every (group, resource, verb) the ClusterRole of deploy/rbac.yaml bound to an identity's ServiceAccount grants. */
+function granted(identity: OrchestratorIdentity): Set<string> {
   return new Set(
-    rules.flatMap((r) =>
+    orchestratorServiceAccount(identity).rules.flatMap((r) =>
       r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => rbacTriple(g, res, v)))),
     ),
   );
+}
+
+const kcOf = (identity: OrchestratorIdentity) => (identity === 'worker' ? orch.workerKc : orch.bridgeKc);
+const usernameOf = (identity: OrchestratorIdentity) =>
+  identity === 'worker' ? orch.workerIdentity : orch.bridgeIdentity;
+const requestsOf = (identity: OrchestratorIdentity): RecordedRequest[] =>
+  identity === 'worker' ? orch.workerRequests() : orch.bridgeRequests();
+
+type Attrs = {
+  group?: string;
+  resource: string;
+  verb: string;
+  namespace?: string;
+  subresource?: string;
+  name?: string;
+};
+
+/** What an identity may do, as the API server's SelfSubjectAccessReview answers it. */
+const can = async (identity: OrchestratorIdentity, attrs: Attrs) =>
+  (
+    await kcOf(identity)
+      .makeApiClient(AuthorizationV1Api)
+      .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attrs } } })
+  ).status?.allowed === true;
+
+/** `core secrets get` → SelfSubjectAccessReview attributes. */
+function attrsOf(triple: string): Attrs {
+  const [g, full, verb] = triple.split(' ') as [string, string, string];
+  const [resource, subresource] = full.split('/') as [string, string | undefined];
+  return { group: g === 'core' ? '' : g, resource, verb, ...(subresource ? { subresource } : {}) };
 }
 
 beforeAll(async () => {
@@ -123,51 +168,71 @@ async function replaceSpec(res: typeof RESOURCES.AIMModel, name: string, namespa
   await orch.objects.replace(res, { ...live, spec } as never);
 }
 
-describe.skipIf(adminWorker)('the fixture runs workers and bridges as the deploy ServiceAccount', () => {
-  const sa = orchestratorServiceAccount();
+const USERNAMES: Record<OrchestratorIdentity, string> = {
+  worker: 'system:serviceaccount:aim-system:aim-orchestrator',
+  bridge: 'system:serviceaccount:aim-system:aim-orchestrator-bridge',
+};
 
-  it('the API server sees the worker identity as system:serviceaccount:aim-system:aim-orchestrator', async () => {
-    const review = await orch.workerKc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
-    expect(review.status?.userInfo?.username).toBe('system:serviceaccount:aim-system:aim-orchestrator');
-    expect(review.status?.userInfo?.username).toBe(sa.username);
-    expect(review.status?.userInfo?.groups).toEqual(
-      expect.arrayContaining(['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`]),
-    );
-    expect(orch.workerIdentity).toBe(sa.username);
-    // The test's own client is someone else (the admin user), so the two are really apart.
-    const admin = await orch.kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
-    expect(admin.status?.userInfo?.username).not.toBe(sa.username);
-  });
+describe.skipIf(adminWorker).each(ORCHESTRATOR_IDENTITIES)(
+  'the fixture runs the %s as its deploy ServiceAccount',
+  (identity) => {
+    const sa = orchestratorServiceAccount(identity);
 
-  const can = async (attrs: {
-    group?: string;
-    resource: string;
-    verb: string;
-    namespace?: string;
-    subresource?: string;
-  }) =>
-    (
-      await orch.workerKc
-        .makeApiClient(AuthorizationV1Api)
-        .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attrs } } })
-    ).status?.allowed === true;
+    it(`the API server sees it as ${USERNAMES[identity]}`, async () => {
+      const review = await kcOf(identity).makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+      expect(review.status?.userInfo?.username).toBe(USERNAMES[identity]);
+      expect(review.status?.userInfo?.username).toBe(sa.username);
+      expect(review.status?.userInfo?.groups).toEqual(
+        expect.arrayContaining(['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`]),
+      );
+      expect(usernameOf(identity)).toBe(sa.username);
+      expect(sa.clusterRole).toBe(sa.name); // each account bound to its own role of the same name
+      // The test's own client is someone else (the admin user), and the worker and the bridge are not each other.
+      const admin = await orch.kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+      expect(admin.status?.userInfo?.username).not.toBe(sa.username);
+      expect(orch.workerIdentity).not.toBe(orch.bridgeIdentity);
+    });
 
-  it('may do everything deploy/rbac.yaml grants, in any namespace', async () => {
-    const refused: string[] = [];
-    for (const t of granted()) {
-      const [g, full, verb] = t.split(' ') as [string, string, string];
-      const [resource, subresource] = full.split('/') as [string, string | undefined];
-      const attrs = { group: g === 'core' ? '' : g, resource, verb, ...(subresource ? { subresource } : {}) };
-      for (const namespace of [orch.namespace, 'some-other-namespace'])
-        if (!(await can({ ...attrs, namespace }))) refused.push(`${t} in ${namespace}`);
-    }
-    expect(refused).toEqual([]);
-  });
+    it('may do everything its ClusterRole grants, in any namespace', async () => {
+      const refused: string[] = [];
+      for (const t of granted(identity))
+        for (const namespace of [orch.namespace, 'some-other-namespace'])
+          if (!(await can(identity, { ...attrsOf(t), namespace }))) refused.push(`${t} in ${namespace}`);
+      expect(refused).toEqual([]);
+    });
 
+    it("may not do what only the other identity's role grants", async () => {
+      const other: OrchestratorIdentity = identity === 'worker' ? 'bridge' : 'worker';
+      const mine = granted(identity);
+      const onlyOther = [...granted(other)].filter((t) => !mine.has(t));
+      // Each role has rules of its own: the worker writes, the bridge watches.
+      expect(onlyOther.length).toBeGreaterThan(0);
+      const allowed: string[] = [];
+      for (const t of onlyOther)
+        for (const namespace of [orch.namespace, 'some-other-namespace'])
+          if (await can(identity, { ...attrsOf(t), namespace })) allowed.push(`${t} in ${namespace}`);
+      expect(allowed).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(adminWorker)('what each identity may not do', () => {
   it.each([
     ['delete namespaces', { resource: 'namespaces', verb: 'delete' }],
     ['list secrets (read every value in the cluster)', { resource: 'secrets', verb: 'list' }],
     ['watch secrets', { resource: 'secrets', verb: 'watch' }],
+    [
+      'watch AIMServices (the bridge watches; the worker reads and lists)',
+      {
+        group: 'aim.silogen.ai',
+        resource: 'aimservices',
+        verb: 'watch',
+      },
+    ],
+    ['watch Jobs (a Job is waited for by polling get)', { group: 'batch', resource: 'jobs', verb: 'watch' }],
+    ['list ResourceQuotas (only the bridge follows them)', { resource: 'resourcequotas', verb: 'list' }],
+    ['list PVCs', { resource: 'persistentvolumeclaims', verb: 'list' }],
+    ['list InferenceServices', { group: 'serving.kserve.io', resource: 'inferenceservices', verb: 'list' }],
     ['create pods (run anything)', { resource: 'pods', verb: 'create' }],
     ['create pods/exec', { resource: 'pods', verb: 'create', subresource: 'exec' }],
     ['mint tokens for service accounts', { resource: 'serviceaccounts', verb: 'create', subresource: 'token' }],
@@ -183,113 +248,209 @@ describe.skipIf(adminWorker)('the fixture runs workers and bridges as the deploy
     ['read ConfigMaps', { resource: 'configmaps', verb: 'get' }],
     ['delete PVCs (user data)', { resource: 'persistentvolumeclaims', verb: 'delete' }],
     ['change CRDs', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'update' }],
-  ])('may not %s', async (_what, attrs) => {
-    expect(await can({ ...attrs, namespace: orch.namespace })).toBe(false);
+  ] satisfies Array<[string, Attrs]>)('the worker may not %s', async (_what, attrs) => {
+    expect(await can('worker', { ...attrs, namespace: orch.namespace })).toBe(false);
+  });
+
+  it.each([
+    [
+      'get a Secret by name (it sees Secrets as metadata only)',
+      { resource: 'secrets', verb: 'get', name: 's3-credentials' },
+    ],
+    ['get any Secret', { resource: 'secrets', verb: 'get' }],
+    ['create Secrets', { resource: 'secrets', verb: 'create' }],
+    ['patch Secrets', { resource: 'secrets', verb: 'patch' }],
+    ['delete Secrets', { resource: 'secrets', verb: 'delete' }],
+    [
+      'get an AIMService by name (it reads nothing one by one)',
+      {
+        group: 'aim.silogen.ai',
+        resource: 'aimservices',
+        verb: 'get',
+      },
+    ],
+    ['create AIMServices', { group: 'aim.silogen.ai', resource: 'aimservices', verb: 'create' }],
+    ['patch AIMServices', { group: 'aim.silogen.ai', resource: 'aimservices', verb: 'patch' }],
+    ['update AIMServices', { group: 'aim.silogen.ai', resource: 'aimservices', verb: 'update' }],
+    ['delete AIMServices', { group: 'aim.silogen.ai', resource: 'aimservices', verb: 'delete' }],
+    [
+      'patch an AIMService status',
+      {
+        group: 'aim.silogen.ai',
+        resource: 'aimservices',
+        subresource: 'status',
+        verb: 'patch',
+      },
+    ],
+    ['create AIMModels', { group: 'aim.silogen.ai', resource: 'aimmodels', verb: 'create' }],
+    ['delete AIMModelCaches', { group: 'aim.silogen.ai', resource: 'aimmodelcaches', verb: 'delete' }],
+    ['patch InferenceServices', { group: 'serving.kserve.io', resource: 'inferenceservices', verb: 'patch' }],
+    ['create Jobs', { group: 'batch', resource: 'jobs', verb: 'create' }],
+    ['delete Jobs', { group: 'batch', resource: 'jobs', verb: 'delete' }],
+    ['create PVCs', { resource: 'persistentvolumeclaims', verb: 'create' }],
+    ['delete PVCs (user data)', { resource: 'persistentvolumeclaims', verb: 'delete' }],
+    ['create pods (run anything)', { resource: 'pods', verb: 'create' }],
+    ['create pods/exec', { resource: 'pods', verb: 'create', subresource: 'exec' }],
+    ['list pods', { resource: 'pods', verb: 'list' }],
+    ['create ServiceAccounts', { resource: 'serviceaccounts', verb: 'create' }],
+    ['mint tokens for service accounts', { resource: 'serviceaccounts', verb: 'create', subresource: 'token' }],
+    ['create Events', { resource: 'events', verb: 'create' }],
+    ['create Roles', { group: 'rbac.authorization.k8s.io', resource: 'roles', verb: 'create' }],
+    ['create RoleBindings', { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create' }],
+    ['patch Nodes', { resource: 'nodes', verb: 'patch' }],
+    ['patch ResourceQuotas', { resource: 'resourcequotas', verb: 'patch' }],
+    ['read ConfigMaps', { resource: 'configmaps', verb: 'list' }],
+    ['get namespaces', { resource: 'namespaces', verb: 'get' }],
+    ['delete namespaces', { resource: 'namespaces', verb: 'delete' }],
+    ['impersonate users', { resource: 'users', verb: 'impersonate' }],
+    ['change CRDs', { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'update' }],
+  ] satisfies Array<[string, Attrs]>)('the bridge may not %s', async (_what, attrs) => {
+    expect(await can('bridge', { ...attrs, namespace: orch.namespace })).toBe(false);
   });
 });
 
-describe.skipIf(adminWorker)('every rule of deploy/rbac.yaml is used, and no request is refused', () => {
-  it('a submitted custom service, template edits of a model and a cluster model, a deletion and pingCluster', async () => {
-    // pingCluster: GET /version and the namespace.
-    const ping = await orch.client.workflow.execute(pingCluster, {
-      taskQueue: orch.taskQueue,
-      workflowId: `ping-rbac-${orch.namespace}`,
-      args: [orch.namespace],
-    });
-    expect(ping.namespace).toMatchObject({ name: orch.namespace });
+describe.skipIf(adminWorker)(
+  'every rule of deploy/rbac.yaml is used by its identity, and no request is refused',
+  () => {
+    let scenarioDone = false;
 
-    // A custom S3 service through Running: model, template, cache, PVC, Jobs, RBAC for the downloader, Events.
-    const svc = example('aimservice-custom-s3.yaml');
-    svc.metadata = { name: 'chat', namespace: orch.namespace };
-    useS3(customSource(svc), s3.endpoint);
-    // Through the submit workflow (AIM_SUBMIT_NAMESPACES holds the fixture's namespace): applied with the worker's rights.
-    await orch.client.workflow.execute('submit', {
-      taskQueue: orch.taskQueue,
-      workflowId: `submit-rbac-${orch.namespace}`,
-      args: [svc],
-    });
-    await orch.startService('chat', orch.namespace);
-    await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'chat', orch.namespace, () => true, 180_000);
-    await orch.markInferenceServiceReady('chat');
-    await waitForObject<any>(
-      orch.objects,
-      RESOURCES.AIMService,
-      'chat',
-      orch.namespace,
-      (s) => s.status?.status === 'Running',
-    );
-
-    // A namespaced model with four custom templates, cut to one: the other three are deleted as stale.
-    const model = example('aimmodel-s3-custom-templates.yaml');
-    model.metadata = { name: 'small', namespace: orch.namespace };
-    useS3((model.spec.modelSources as any[])[0], s3.endpoint);
-    await orch.objects.create(RESOURCES.AIMModel, model as never);
-    await orch.startModel('AIMModel', 'small', orch.namespace);
-    await waitForTemplates(RESOURCES.AIMServiceTemplate, 'small', orch.namespace, (n) => n.length === 4);
-    const [first] = model.spec.customTemplates as Array<{ name: string }>;
-    await replaceSpec(RESOURCES.AIMModel, 'small', orch.namespace, { ...model.spec, customTemplates: [first] });
-    await orch.startModel('AIMModel', 'small', orch.namespace);
-    expect(
-      await waitForTemplates(RESOURCES.AIMServiceTemplate, 'small', orch.namespace, (n) => n.length === 1),
-    ).toEqual([`small-${first!.name}`]);
-
-    // The same for a cluster model (cluster-scoped templates), which also gets a status.
-    const cm = example('aimclustermodel-hf.yaml');
-    const cmName = `rbac-${orch.namespace}`;
-    cm.metadata = { name: cmName };
-    (cm.spec as any).hardware = { gpu: { requests: 1, models: ['MI300X'] } };
-    await orch.objects.create(RESOURCES.AIMClusterModel, cm as never);
-    try {
-      await orch.startModel('AIMClusterModel', cmName);
-      const [cgenerated] = await waitForTemplates(
-        RESOURCES.AIMClusterServiceTemplate,
-        cmName,
-        undefined,
-        (n) => n.length === 1,
-      );
-      await waitForObject<any>(orch.objects, RESOURCES.AIMClusterModel, cmName, undefined, (o) =>
-        Boolean(o.status?.status),
-      );
-      await replaceSpec(RESOURCES.AIMClusterModel, cmName, undefined, {
-        ...cm.spec,
-        customTemplates: [{ name: 'only' }],
+    it('a submitted custom service, template edits of a model and a cluster model, a deletion and pingCluster', async () => {
+      // pingCluster: GET /version and the namespace.
+      const ping = await orch.client.workflow.execute(pingCluster, {
+        taskQueue: orch.taskQueue,
+        workflowId: `ping-rbac-${orch.namespace}`,
+        args: [orch.namespace],
       });
-      await orch.startModel('AIMClusterModel', cmName);
+      expect(ping.namespace).toMatchObject({ name: orch.namespace });
+
+      // A custom S3 service through Running: model, template, cache, PVC, Jobs, RBAC for the downloader, Events.
+      const svc = example('aimservice-custom-s3.yaml');
+      svc.metadata = { name: 'chat', namespace: orch.namespace };
+      useS3(customSource(svc), s3.endpoint);
+      // Through the submit workflow (AIM_SUBMIT_NAMESPACES holds the fixture's namespace): applied with the worker's rights.
+      await orch.client.workflow.execute('submit', {
+        taskQueue: orch.taskQueue,
+        workflowId: `submit-rbac-${orch.namespace}`,
+        args: [svc],
+      });
+      await orch.startService('chat', orch.namespace);
+      await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'chat', orch.namespace, () => true, 180_000);
+      await orch.markInferenceServiceReady('chat');
+      await waitForObject<any>(
+        orch.objects,
+        RESOURCES.AIMService,
+        'chat',
+        orch.namespace,
+        (s) => s.status?.status === 'Running',
+      );
+
+      // A namespaced model with four custom templates, cut to one: the other three are deleted as stale.
+      const model = example('aimmodel-s3-custom-templates.yaml');
+      model.metadata = { name: 'small', namespace: orch.namespace };
+      useS3((model.spec.modelSources as any[])[0], s3.endpoint);
+      await orch.objects.create(RESOURCES.AIMModel, model as never);
+      await orch.startModel('AIMModel', 'small', orch.namespace);
+      await waitForTemplates(RESOURCES.AIMServiceTemplate, 'small', orch.namespace, (n) => n.length === 4);
+      const [first] = model.spec.customTemplates as Array<{ name: string }>;
+      await replaceSpec(RESOURCES.AIMModel, 'small', orch.namespace, { ...model.spec, customTemplates: [first] });
+      await orch.startModel('AIMModel', 'small', orch.namespace);
       expect(
-        await waitForTemplates(RESOURCES.AIMClusterServiceTemplate, cmName, undefined, (n) => !n.includes(cgenerated!)),
-      ).toEqual([`${cmName}-only`]);
-    } finally {
-      await orch.objects.delete(RESOURCES.AIMClusterModel, cmName);
-    }
+        await waitForTemplates(RESOURCES.AIMServiceTemplate, 'small', orch.namespace, (n) => n.length === 1),
+      ).toEqual([`small-${first!.name}`]);
 
-    // Deleting the service: the cleanup deletes the InferenceService and drops the finalizer.
-    await orch.objects.delete(RESOURCES.AIMService, 'chat', orch.namespace);
-    await waitForGone(orch.objects, RESOURCES.AIMService, 'chat', orch.namespace);
-    expect(await orch.objects.get(RESOURCES.InferenceService, 'chat', orch.namespace)).toBeUndefined();
+      // The same for a cluster model (cluster-scoped templates), which also gets a status.
+      const cm = example('aimclustermodel-hf.yaml');
+      const cmName = `rbac-${orch.namespace}`;
+      cm.metadata = { name: cmName };
+      (cm.spec as any).hardware = { gpu: { requests: 1, models: ['MI300X'] } };
+      await orch.objects.create(RESOURCES.AIMClusterModel, cm as never);
+      try {
+        await orch.startModel('AIMClusterModel', cmName);
+        const [cgenerated] = await waitForTemplates(
+          RESOURCES.AIMClusterServiceTemplate,
+          cmName,
+          undefined,
+          (n) => n.length === 1,
+        );
+        await waitForObject<any>(orch.objects, RESOURCES.AIMClusterModel, cmName, undefined, (o) =>
+          Boolean(o.status?.status),
+        );
+        await replaceSpec(RESOURCES.AIMClusterModel, cmName, undefined, {
+          ...cm.spec,
+          customTemplates: [{ name: 'only' }],
+        });
+        await orch.startModel('AIMClusterModel', cmName);
+        expect(
+          await waitForTemplates(
+            RESOURCES.AIMClusterServiceTemplate,
+            cmName,
+            undefined,
+            (n) => !n.includes(cgenerated!),
+          ),
+        ).toEqual([`${cmName}-only`]);
+      } finally {
+        await orch.objects.delete(RESOURCES.AIMClusterModel, cmName);
+      }
 
-    // What the worker and the bridge asked, as the API server authorizes it.
-    const requests = orch.workerRequests();
-    const refused = requests.filter((r) => r.status === 403).map((r) => `${r.method} ${r.path}`);
-    expect(refused).toEqual([]);
-    const used = new Set<string>();
-    for (const a of requests.flatMap(authorizedAs)) {
-      if ('nonResourceURL' in a) continue; // /version: system:public-info-viewer, not our role
-      // Self reviews are every identity's right (system:basic-user); they are this test's, not the worker's.
-      if (a.group === 'authentication.k8s.io' || a.group === 'authorization.k8s.io') continue;
-      used.add(rbacTriple(a.group, a.resource, a.verb));
-    }
-    const grants = granted();
-    expect([...used].filter((t) => !grants.has(t)).sort(), 'used but not granted').toEqual([]);
-    expect(
-      [...grants].filter((t) => !used.has(t) && !(t in NOT_EXERCISED)).sort(),
-      'granted but never used (drop the rule, or exercise it here)',
-    ).toEqual([]);
-    for (const [t, { code }] of Object.entries(NOT_EXERCISED)) {
-      expect(grants, `NOT_EXERCISED lists ${t}, which the role does not grant`).toContain(t);
-      if (!code) continue;
-      // Whitespace before `.` dropped, so that a call chained over two lines still reads as one.
-      const source = readFileSync(join(REPO_ROOT, code.file), 'utf8').replace(/\s+\./g, '.');
-      expect(source, `${t}: ${code.file}`).toContain(code.call);
-    }
-  }, 600_000);
-});
+      // A service naming only an image no model has: the worker lists the namespace's AIMModels, then the
+      // AIMClusterModels (spec.model.image), finds none and waits with ModelNotFound. Then it is deleted.
+      await orch.objects.create(RESOURCES.AIMService, {
+        apiVersion: 'aim.silogen.ai/v1alpha1',
+        kind: 'AIMService',
+        metadata: { name: 'by-image', namespace: orch.namespace },
+        spec: { model: { image: `ghcr.io/example/no-such-model:${orch.namespace}` } },
+      } as never);
+      await orch.startService('by-image', orch.namespace);
+      const waiting = await waitForObject<any>(
+        orch.objects,
+        RESOURCES.AIMService,
+        'by-image',
+        orch.namespace,
+        (o) => condition(o, 'ModelReady')?.reason === 'ModelNotFound',
+      );
+      expect(condition(waiting, 'ModelReady')).toMatchObject({ status: 'False', reason: 'ModelNotFound' });
+      await orch.objects.delete(RESOURCES.AIMService, 'by-image', orch.namespace);
+      await waitForGone(orch.objects, RESOURCES.AIMService, 'by-image', orch.namespace);
+
+      // Deleting the service: the cleanup deletes the InferenceService and drops the finalizer.
+      await orch.objects.delete(RESOURCES.AIMService, 'chat', orch.namespace);
+      await waitForGone(orch.objects, RESOURCES.AIMService, 'chat', orch.namespace);
+      expect(await orch.objects.get(RESOURCES.InferenceService, 'chat', orch.namespace)).toBeUndefined();
+
+      scenarioDone = true;
+    }, 600_000);
+
+    it.each(ORCHESTRATOR_IDENTITIES)(
+      'the %s: every rule of its role used by its own requests, none refused',
+      (identity) => {
+        expect(scenarioDone, 'the scenario above ran to its end').toBe(true);
+        // What this identity asked (its own token only), as the API server authorizes it.
+        const requests = requestsOf(identity);
+        expect(requests.length).toBeGreaterThan(0);
+        const refused = requests.filter((r) => r.status === 403).map((r) => `${r.method} ${r.path}`);
+        expect(refused).toEqual([]);
+        const used = new Set<string>();
+        for (const a of requests.flatMap(authorizedAs)) {
+          if ('nonResourceURL' in a) continue; // /version: system:public-info-viewer, not our role
+          // Self reviews are every identity's right (system:basic-user); they are this test's, not the process's.
+          if (a.group === 'authentication.k8s.io' || a.group === 'authorization.k8s.io') continue;
+          used.add(rbacTriple(a.group, a.resource, a.verb));
+        }
+        const grants = granted(identity);
+        const notExercised = NOT_EXERCISED[identity];
+        expect([...used].filter((t) => !grants.has(t)).sort(), 'used but not granted').toEqual([]);
+        expect(
+          [...grants].filter((t) => !used.has(t) && !(t in notExercised)).sort(),
+          'granted but never used (drop the rule, or exercise it here)',
+        ).toEqual([]);
+        for (const [t, { code }] of Object.entries(notExercised)) {
+          expect(grants, `NOT_EXERCISED.${identity} lists ${t}, which its role does not grant`).toContain(t);
+          if (!code) continue;
+          // Whitespace before `.` dropped, so that a call chained over two lines still reads as one.
+          const source = readFileSync(join(REPO_ROOT, code.file), 'utf8').replace(/\s+\./g, '.');
+          expect(source, `${t}: ${code.file}`).toContain(code.call);
+        }
+      },
+    );
+  },
+);

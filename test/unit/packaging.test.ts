@@ -17,13 +17,15 @@ const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const asRecord = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
-/** Every (apiGroup, resource, verb) the worker and the bridge use; deploy/rbac.yaml documents the same table. */
-const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why: string }> = [
+type RbacRow = { group: string; resource: string; verbs: string[]; why: string };
+
+/** Every (apiGroup, resource, verb) the worker uses; deploy/rbac.yaml documents the same table. It watches nothing. */
+const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'aim.silogen.ai',
     resource: 'aimmodels',
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-    why: 'read; list by image; apply auto-created models + owner entries; bridge',
+    verbs: ['get', 'list', 'create', 'patch'],
+    why: 'read; list by image; apply auto-created models + owner entries',
   },
   { group: 'aim.silogen.ai', resource: 'aimmodels/status', verbs: ['patch'], why: 'status apply' },
   {
@@ -32,12 +34,7 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
     verbs: ['update'],
     why: 'blockOwnerDeletion owner refs',
   },
-  {
-    group: 'aim.silogen.ai',
-    resource: 'aimclustermodels',
-    verbs: ['get', 'list', 'watch'],
-    why: 'read; list by image; bridge',
-  },
+  { group: 'aim.silogen.ai', resource: 'aimclustermodels', verbs: ['get', 'list'], why: 'read; list by image' },
   { group: 'aim.silogen.ai', resource: 'aimclustermodels/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
@@ -48,22 +45,22 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'aim.silogen.ai',
     resource: 'aimservicetemplates',
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    why: 'generated templates; prune; bridge',
+    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    why: 'generated templates; template selection; prune',
   },
   { group: 'aim.silogen.ai', resource: 'aimservicetemplates/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
     resource: 'aimclusterservicetemplates',
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    why: 'generated templates; prune; bridge',
+    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    why: 'generated templates; template selection; prune',
   },
   { group: 'aim.silogen.ai', resource: 'aimclusterservicetemplates/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
     resource: 'aimmodelcaches',
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    why: 'caches applied by services; expired Shared caches deleted by the TTL sweeper; bridge',
+    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    why: 'caches applied and listed by services; expired Shared caches deleted by the TTL sweeper; metrics',
   },
   {
     group: 'aim.silogen.ai',
@@ -80,8 +77,8 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'aim.silogen.ai',
     resource: 'aimservices',
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-    why: 'read; finalizer apply; submit workflow; bridge',
+    verbs: ['get', 'list', 'create', 'patch'],
+    why: "read; finalizer apply; submit workflow; a cache's users, the TTL sweeper, metrics",
   },
   { group: 'aim.silogen.ai', resource: 'aimservices/status', verbs: ['patch'], why: 'status apply' },
   {
@@ -93,27 +90,21 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   {
     group: 'serving.kserve.io',
     resource: 'inferenceservices',
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
-    why: 'read before apply; apply; cleanup; bridge',
+    verbs: ['get', 'create', 'patch', 'delete'],
+    why: 'read before apply; apply; cleanup',
   },
-  { group: '', resource: 'secrets', verbs: ['get'], why: 'secretKeyRef check (key names only)' },
+  { group: '', resource: 'secrets', verbs: ['get'], why: 'secretKeyRef check by name (key names only)' },
   { group: '', resource: 'serviceaccounts', verbs: ['get', 'create'], why: 'aim-downloader ServiceAccount' },
-  {
-    group: '',
-    resource: 'persistentvolumeclaims',
-    verbs: ['get', 'list', 'watch', 'create'],
-    why: 'cache PVC create-or-get; bridge',
-  },
+  { group: '', resource: 'persistentvolumeclaims', verbs: ['get', 'create'], why: 'cache PVC create-or-get' },
   { group: '', resource: 'pods', verbs: ['list'], why: "a Job's pods" },
-  { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'GPU availability; bridge' },
-  { group: '', resource: 'resourcequotas', verbs: ['list', 'watch'], why: 'bridge: QuotaExceeded re-checked on change' },
+  { group: '', resource: 'nodes', verbs: ['list'], why: 'GPU availability' },
   { group: '', resource: 'events', verbs: ['list', 'create'], why: 'condition transitions; VolumeNotBound' },
   { group: '', resource: 'namespaces', verbs: ['get'], why: 'pingCluster' },
   {
     group: 'batch',
     resource: 'jobs',
-    verbs: ['get', 'list', 'watch', 'create', 'delete'],
-    why: 'probe/download Jobs; Jobs in the way; bridge',
+    verbs: ['get', 'list', 'create', 'delete'],
+    why: 'probe/download Jobs; wait by polling get; Jobs in the way',
   },
   { group: 'rbac.authorization.k8s.io', resource: 'roles', verbs: ['create'], why: 'per-cache progress Role' },
   {
@@ -124,8 +115,41 @@ const RBAC_TABLE: Array<{ group: string; resource: string; verbs: string[]; why:
   },
 ];
 
+/** What bridge/bridge.ts lists and then watches, and nothing else; deploy/rbac.yaml documents the same table. */
+const BRIDGE_RBAC_TABLE: RbacRow[] = [
+  ...Object.values(KINDS).map((k) => ({
+    group: 'aim.silogen.ai',
+    resource: (k as { plural: string }).plural,
+    verbs: ['list', 'watch'],
+    why: 'each AIM kind',
+  })),
+  { group: 'serving.kserve.io', resource: 'inferenceservices', verbs: ['list', 'watch'], why: 'managed-by label' },
+  { group: 'batch', resource: 'jobs', verbs: ['list', 'watch'], why: 'managed-by label' },
+  { group: '', resource: 'persistentvolumeclaims', verbs: ['list', 'watch'], why: 'managed-by label' },
+  { group: '', resource: 'resourcequotas', verbs: ['list', 'watch'], why: 'QuotaExceeded re-checked on change' },
+  { group: '', resource: 'secrets', verbs: ['list', 'watch'], why: 'metadata only: credential waits retried' },
+  { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'hardware changes' },
+];
+
 const triple = (group: string, resource: string, verb: string) => `${group || 'core'} ${resource} ${verb}`;
-const tableTriples = new Set(RBAC_TABLE.flatMap((r) => r.verbs.map((v) => triple(r.group, r.resource, v))));
+const triplesOf = (table: RbacRow[]) =>
+  new Set(table.flatMap((r) => r.verbs.map((v) => triple(r.group, r.resource, v))));
+
+/** Each identity: its ServiceAccount, the ClusterRole of the same name bound to it, its Deployment and its table. */
+const IDENTITIES = [
+  {
+    identity: 'worker',
+    account: 'aim-orchestrator',
+    deployment: 'aim-orchestrator-worker',
+    table: triplesOf(WORKER_RBAC_TABLE),
+  },
+  {
+    identity: 'bridge',
+    account: 'aim-orchestrator-bridge',
+    deployment: 'aim-orchestrator-bridge',
+    table: triplesOf(BRIDGE_RBAC_TABLE),
+  },
+] as const;
 
 /** All documents of a YAML file (every one must parse without errors). */
 function docs(path: string): Json[] {
@@ -379,20 +403,42 @@ describe('deploy/ kustomize base', () => {
     expect(byKind('Namespace').map((n) => asRecord(n.metadata).name)).toEqual([namespace]);
   });
 
-  it('binds the ClusterRole to the aim-orchestrator ServiceAccount', () => {
-    expect(byKind('ServiceAccount').map((s) => asRecord(s.metadata).name)).toEqual(['aim-orchestrator']);
-    const [binding] = byKind('ClusterRoleBinding');
-    expect(binding?.roleRef).toEqual({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'ClusterRole',
-      name: 'aim-orchestrator',
-    });
-    expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: 'aim-orchestrator', namespace }]);
+  it('has one ServiceAccount per identity, each bound to the ClusterRole of its name and to nothing else', () => {
+    expect(byKind('ServiceAccount').map((s) => asRecord(s.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
+    expect(byKind('ClusterRole').map((r) => asRecord(r.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
+    const bindings = byKind('ClusterRoleBinding');
+    expect(bindings.map((b) => asRecord(b.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
+    for (const { account } of IDENTITIES) {
+      const binding = bindings.find((b) => asRecord(b.metadata).name === account);
+      expect(binding?.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: account });
+      expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: account, namespace }]);
+    }
+    expect(byKind('Role')).toEqual([]);
+    expect(byKind('RoleBinding')).toEqual([]);
   });
 
-  describe('ClusterRole', () => {
-    const roles = byKind('ClusterRole');
-    const rules = roles.flatMap((r) => asArray<Json>(r.rules));
+  /** The rows of each `# ClusterRole <name>` table of rbac.yaml: `# | apiGroup | resource | verbs | who and why`. */
+  const documentedTables = (): Map<string, Set<string>> => {
+    const tables = new Map<string, Set<string>>();
+    let current: string | undefined;
+    for (const line of readFileSync(join(DEPLOY, 'rbac.yaml'), 'utf8').split('\n')) {
+      const heading = /^#\s*ClusterRole\s+([a-z0-9-]+)\b/.exec(line);
+      if (heading) {
+        current = heading[1]!;
+        tables.set(current, new Set());
+        continue;
+      }
+      const m = /^#\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([a-z ]+?)\s*\|/.exec(line);
+      if (!m || m[1] === 'apiGroup' || m[1]!.startsWith('-')) continue;
+      expect(current, `a table row before any "# ClusterRole <name>" heading: ${line}`).toBeDefined();
+      for (const v of m[3]!.split(/\s+/)) tables.get(current!)!.add(triple(m[1] === '""' ? '' : m[1]!, m[2]!, v));
+    }
+    return tables;
+  };
+
+  describe.each(IDENTITIES)('ClusterRole $account (the $identity)', ({ identity, account, table }) => {
+    const role = byKind('ClusterRole').find((r) => asRecord(r.metadata).name === account);
+    const rules = asArray<Json>(role?.rules);
     const granted = new Set(
       rules.flatMap((r) =>
         asArray<string>(r.apiGroups).flatMap((g) =>
@@ -401,61 +447,83 @@ describe('deploy/ kustomize base', () => {
       ),
     );
 
-    it('is one role with no wildcards, resource names or non-resource URLs', () => {
-      expect(roles).toHaveLength(1);
+    it('has no wildcards, resource names or non-resource URLs', () => {
+      expect(role).toBeDefined();
+      expect(rules.length).toBeGreaterThan(0);
       for (const r of rules) {
         for (const key of ['apiGroups', 'resources', 'verbs'] as const)
           for (const v of asArray<string>(r[key])) expect(v, key).not.toContain('*');
         expect(r.resourceNames).toBeUndefined();
         expect(r.nonResourceURLs).toBeUndefined();
+        expect(r.aggregationRule).toBeUndefined();
       }
     });
 
-    it('grants exactly the table: every (apiGroup, resource, verb) the code uses and nothing more', () => {
+    it('grants exactly its table: every (apiGroup, resource, verb) its code uses and nothing more', () => {
       expect(
-        [...tableTriples].filter((t) => !granted.has(t)),
+        [...table].filter((t) => !granted.has(t)),
         'missing',
       ).toEqual([]);
       expect(
-        [...granted].filter((t) => !tableTriples.has(t)),
+        [...granted].filter((t) => !table.has(t)),
         'not in the table',
       ).toEqual([]);
     });
 
     it('documents the same table in rbac.yaml', () => {
-      const rows = readFileSync(join(DEPLOY, 'rbac.yaml'), 'utf8')
-        .split('\n')
-        .map((l) => /^#\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*([a-z ]+?)\s*\|/.exec(l))
-        .filter((m): m is RegExpExecArray => !!m && m[1] !== 'apiGroup' && !m[1]!.startsWith('-'));
-      const documented = new Set(
-        rows.flatMap((m) => m[3]!.split(/\s+/).map((v) => triple(m[1] === '""' ? '' : m[1]!, m[2]!, v))),
-      );
-      expect([...documented].sort()).toEqual([...tableTriples].sort());
+      expect([...(documentedTables().get(account) ?? [])].sort()).toEqual([...table].sort());
     });
 
-    it('covers every AIM kind and its status subresource', () => {
+    it('covers every AIM kind', () => {
       const plurals = Object.values(KINDS).map((k) => (k as { plural: string }).plural);
       expect(plurals).toHaveLength(6);
       for (const p of plurals) {
-        for (const v of ['get', 'list', 'watch']) expect(granted).toContain(triple('aim.silogen.ai', p, v));
-        expect(granted).toContain(triple('aim.silogen.ai', `${p}/status`, 'patch'));
+        for (const v of identity === 'worker' ? ['get', 'list'] : ['list', 'watch'])
+          expect(granted).toContain(triple('aim.silogen.ai', p, v));
+        if (identity === 'worker') expect(granted).toContain(triple('aim.silogen.ai', `${p}/status`, 'patch'));
       }
     });
 
-    it('holds everything the per-cache progress Role grants (RBAC escalation check, no escalate/bind)', () => {
-      const role = buildProgressRole('c', 'ns', {
-        apiVersion: 'aim.silogen.ai/v1alpha1',
-        kind: 'AIMModelCache',
-        name: 'c',
-        uid: 'u',
+    if (identity === 'bridge') {
+      it('only lists and watches, subresources none: the bridge writes nothing and reads nothing by name', () => {
+        for (const r of rules) expect(asArray<string>(r.verbs).sort()).toEqual(['list', 'watch']);
+        for (const t of granted) expect(t.split(' ')[1]).not.toContain('/');
       });
-      const needed = (role.rules ?? []).flatMap((r) =>
-        (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => triple(g, res, v)))),
-      );
-      expect(needed.length).toBeGreaterThan(0);
-      for (const t of needed) expect(granted).toContain(t);
-      for (const v of ['escalate', 'bind']) expect([...granted].some((t) => t.endsWith(` ${v}`))).toBe(false);
-    });
+
+      it('lists and watches every source of bridge/bridge.ts', () => {
+        if (!existsSync(join(ROOT, 'bridge/bridge.ts'))) return;
+        const src = read('bridge/bridge.ts');
+        for (const kind of ['Job', 'PersistentVolumeClaim', 'ResourceQuota', 'Secret', 'Node'])
+          expect(src).toContain(`kind: '${kind}'`);
+        // Secrets as metadata only: an Accept header for PartialObjectMetadata on the list and the watch.
+        expect(read('bridge/metadataOnly.ts')).toContain('as=PartialObjectMetadata');
+        expect(src).toContain('METADATA_ONLY_LIST');
+        expect(src).toContain('metadataOnlyConfig(kc)');
+      });
+    } else {
+      it('watches nothing and may not list or watch Secrets', () => {
+        expect([...granted].filter((t) => t.endsWith(' watch'))).toEqual([]);
+        expect(granted).not.toContain(triple('', 'secrets', 'list'));
+        expect(granted).toContain(triple('', 'secrets', 'get'));
+      });
+
+      it('holds everything the per-cache progress Role grants (RBAC escalation check, no escalate/bind)', () => {
+        const progress = buildProgressRole('c', 'ns', {
+          apiVersion: 'aim.silogen.ai/v1alpha1',
+          kind: 'AIMModelCache',
+          name: 'c',
+          uid: 'u',
+        });
+        const needed = (progress.rules ?? []).flatMap((r) =>
+          (r.apiGroups ?? []).flatMap((g) =>
+            (r.resources ?? []).flatMap((res) => r.verbs.map((v) => triple(g, res, v))),
+          ),
+        );
+        expect(needed.length).toBeGreaterThan(0);
+        for (const t of needed) expect(granted).toContain(t);
+        for (const v of ['escalate', 'bind']) expect([...granted].some((t) => t.endsWith(` ${v}`))).toBe(false);
+      });
+    }
   });
 
   describe('Deployments', () => {
@@ -463,14 +531,16 @@ describe('deploy/ kustomize base', () => {
     const configMaps = byKind('ConfigMap');
     const config = asRecord(configMaps[0]?.data);
 
-    it('run the worker and the bridge from the released image', () => {
+    it('run the worker and the bridge from the released image, each as its own ServiceAccount', () => {
       expect(deployments.map((d) => asRecord(d.metadata).name).sort()).toEqual([
         'aim-orchestrator-bridge',
         'aim-orchestrator-worker',
       ]);
       for (const d of deployments) {
         const pod = asRecord(asRecord(asRecord(d.spec).template).spec);
-        expect(pod.serviceAccountName).toBe('aim-orchestrator');
+        const own = IDENTITIES.find((i) => i.deployment === asRecord(d.metadata).name)!;
+        expect(pod.serviceAccountName).toBe(own.account);
+        expect(asRecord(asRecord(d.metadata).labels)['app.kubernetes.io/component']).toBe(own.identity);
         const [c, ...more] = asArray<Json>(pod.containers);
         expect(more).toEqual([]);
         expect(c?.image).toBe('ghcr.io/silogen/aim-orchestrator:0.1.0');
