@@ -154,7 +154,12 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
     await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'chat', orch.namespace, (i) =>
       JSON.stringify(i.spec.predictor.containers[0].env ?? []).includes('VLLM_LOGGING_LEVEL'),
     );
-    expect(await signalsReceived(serviceId('chat'), 'changed')).toBe(before + 1);
+    // A signal is written into the history when the workflow task running at that moment completes: wait for it.
+    await waitFor(
+      'the changed signal in the history',
+      async () => ((await signalsReceived(serviceId('chat'), 'changed')) === before + 1 ? true : undefined),
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
   });
 
   it('a retry annotation change delivers retry; status writes are not echoed to the own workflow', async () => {

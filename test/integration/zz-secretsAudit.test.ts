@@ -69,11 +69,13 @@ function literalSecretsOfTests(): string[] {
   return [...values];
 }
 
-/** The run's Kubernetes tokens: the admin's and the worker ServiceAccount's. */
+/** The run's Kubernetes tokens: the admin's and those of the worker's and the bridge's ServiceAccounts. */
 function runTokens(): string[] {
   const tokens = [inject('stack').kubeToken];
-  const sa = serviceAccountKubeconfigPath(inject('kubeconfigPath'));
-  if (existsSync(sa)) tokens.push(loadKubeConfig(sa).getCurrentUser()?.token ?? '');
+  for (const account of ['worker', 'bridge'] as const) {
+    const sa = serviceAccountKubeconfigPath(inject('kubeconfigPath'), account);
+    if (existsSync(sa)) tokens.push(loadKubeConfig(sa).getCurrentUser()?.token ?? '');
+  }
   return tokens.filter((t) => t.length >= 16);
 }
 
