@@ -103,7 +103,7 @@ describe('drift heals', SCENARIO, () => {
     const moved = e2e.s3Service('drift', { prefix: 'qwen-drift' });
     moved.spec.storage = { storageClassName: e2e.orch.kubelet.storageClassName };
     await e2e.apply(moved);
-    // The new cache downloads; the InferenceService rolls to it once it is Ready (KServe's stand-in marks it Ready).
+    // The new cache downloads; the InferenceService rolls to it once it is Ready (KServe rolls its Deployment).
     await e2e.service('drift', (s) => s.status?.caches?.[0]?.name && s.status.caches[0].name !== oldCache, 120_000);
     await waitFor(
       'the InferenceService on the new cache',
@@ -117,7 +117,6 @@ describe('drift heals', SCENARIO, () => {
       },
       { timeoutMs: 180_000, intervalMs: 500 },
     );
-    await e2e.orch.markInferenceServiceReady('drift');
     await e2e.gone(RESOURCES.AIMModelCache, oldCache, 120_000);
     await waitFor(
       'the old cache PVC gone',

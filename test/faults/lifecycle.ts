@@ -140,10 +140,10 @@ export function lifecycleStarter(client: Client, taskQueue: string): WorkflowNud
 }
 
 /**
- * Plays KServe for one service (no controller runs here): once its InferenceService exists, reports it Ready and
- * nudges the service's workflow. Returns when done or when `signal` aborts; rides out server restarts.
+ * The bridge's part for one service (no bridge runs in the fault tests): once KServe reports its InferenceService
+ * Ready, nudges the service's workflow. Returns when done or when `signal` aborts; rides out server restarts.
  */
-export async function playKServe(
+export async function nudgeWhenServing(
   orch: OrchestratorFixture,
   nudger: WorkflowNudger,
   service: string,
@@ -151,8 +151,12 @@ export async function playKServe(
 ): Promise<void> {
   while (!signal.aborted) {
     try {
-      if (await orch.objects.get(RESOURCES.InferenceService, service, orch.namespace)) {
-        await orch.markInferenceServiceReady(service);
+      const isvc = await orch.objects.get<{ metadata?: object; status?: { conditions?: Array<{ type: string; status: string }> } }>(
+        RESOURCES.InferenceService,
+        service,
+        orch.namespace,
+      );
+      if (isvc?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
         await nudger.nudge('AIMService', service, orch.namespace);
         return;
       }
@@ -172,7 +176,7 @@ export async function deployService(
 ): Promise<{ kserve: Promise<void> }> {
   await orch.objects.create(RESOURCES.AIMService, manifest as never);
   await nudger.nudge('AIMService', manifest.metadata.name, orch.namespace);
-  return { kserve: playKServe(orch, nudger, manifest.metadata.name, signal) };
+  return { kserve: nudgeWhenServing(orch, nudger, manifest.metadata.name, signal) };
 }
 
 export function serviceWorkflowId(namespace: string, service: string): string {

@@ -13,6 +13,7 @@ import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workf
 import { cacheDir } from './bins.js';
 import {
   downloaderImageMapping,
+  modelServerImageMapping,
   startProcessKubelet,
   TEST_DOWNLOADER_IMAGE,
   type GpuSpec,
@@ -65,8 +66,11 @@ export interface OrchestratorFixture {
     namespace?: string,
   ): Promise<void>;
   startService(name: string, namespace: string): Promise<void>;
-  /** Plays KServe (no controller runs here): the InferenceService reports Ready through its status subresource. */
-  markInferenceServiceReady(name: string): Promise<void>;
+  /**
+   * Waits until KServe reports the service's InferenceService Ready (its predictor pod serves), for tests without a
+   * bridge: they nudge the service themselves afterwards, as the bridge would on that status change.
+   */
+  waitForServing(name: string, timeoutMs?: number): Promise<void>;
   /**
    * Starts a bridge as the bridge identity on this fixture's task queue, watching this fixture's namespace (or
    * `namespaces`), logging to the run's bridge log; `stop()` stops it. Await `ready` before relying on it.
@@ -121,7 +125,8 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     workDir: join(workDir, 'kubelet'),
     nodeName: opts.nodeName ?? `node-${namespace}`,
     ...(opts.gpu ? { gpu: opts.gpu } : {}),
-    images: downloaderImageMapping(REPO_ROOT, opts.downloaderEnv),
+    // The downloader for Jobs; the AIM serving images run the model server KServe's predictor pods start.
+    images: { ...downloaderImageMapping(REPO_ROOT, opts.downloaderEnv), ...modelServerImageMapping(REPO_ROOT) },
     namespaces: [namespace],
     extraPath: [join(cacheDir(), 'bin')],
   });
@@ -187,16 +192,14 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         signalArgs: [{ uid: '' }],
       });
     },
-    async markInferenceServiceReady(name) {
-      await objects.applyStatus(
+    async waitForServing(name, timeoutMs = 180_000) {
+      await waitForObject<{ metadata?: object; status?: { conditions?: Array<{ type: string; status: string }> } }>(
+        objects,
         RESOURCES.InferenceService,
-        {
-          apiVersion: 'serving.kserve.io/v1beta1',
-          kind: 'InferenceService',
-          metadata: { name, namespace },
-          status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-        } as never,
-        { fieldManager: 'kserve-test' },
+        name,
+        namespace,
+        (i) => i.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+        timeoutMs,
       );
     },
     startBridge(o = {}) {

@@ -24,16 +24,15 @@ export interface StackOptions {
   /** Disable Temporal's Web UI. */
   temporalHeadless?: boolean;
   /**
-   * Run KServe's controller manager (all of KServe's CRDs, RawDeployment). Default: `AIM_STACK_KSERVE=1`. Off by
-   * default for now: tests that mark InferenceServices Ready by hand (markInferenceServiceReady) would race with the
-   * real controller, which reports Ready=False while no pod of the serving image is ready.
+   * Run KServe's controller manager (all of KServe's CRDs, RawDeployment): what reports every InferenceService's
+   * status. Default on; `AIM_STACK_KSERVE=0` leaves it out (only KServe's CRDs), e.g. to debug the control plane.
    */
   kserve?: boolean;
 }
 
 /** Whether the stack runs KServe unless told otherwise. */
 export function kserveByDefault(): boolean {
-  return process.env.AIM_STACK_KSERVE === '1';
+  return process.env.AIM_STACK_KSERVE !== '0';
 }
 
 /** What `<workDir>/stack.json` holds; also what the global setup hands to tests. */

@@ -334,14 +334,14 @@ describe.skipIf(adminWorker)(
         args: [svc],
       });
       await orch.startService('chat', orch.namespace);
-      await waitForObject<any>(orch.objects, RESOURCES.InferenceService, 'chat', orch.namespace, () => true, 180_000);
-      await orch.markInferenceServiceReady('chat');
+      // KServe reports the InferenceService Ready; the bridge nudges the service.
       await waitForObject<any>(
         orch.objects,
         RESOURCES.AIMService,
         'chat',
         orch.namespace,
         (s) => s.status?.status === 'Running',
+        240_000,
       );
 
       // A namespaced model with four custom templates, cut to one: the other three are deleted as stale.

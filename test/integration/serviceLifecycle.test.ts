@@ -110,10 +110,16 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
     expect(JSON.stringify(container.env)).not.toContain('AWS_SECRET_ACCESS_KEY');
     expect(container.resources.limits['amd.com/gpu']).toBe('1');
 
-    await orch.markInferenceServiceReady('qwen-chat');
+    // KServe deploys it; the model server reads the downloaded files; KServe reports Ready.
+    await orch.waitForServing('qwen-chat');
     await orch.startService('qwen-chat', orch.namespace);
     const running = await svc('qwen-chat', (s) => s.status?.status === 'Running');
     expect(condition(running, 'Ready')).toMatchObject({ status: 'True' });
+    expect(running.status.endpoint).toEqual({
+      inferenceService: 'qwen-chat',
+      url: `http://qwen-chat-${orch.namespace}.example.com`,
+      internalUrl: `http://qwen-chat-predictor.${orch.namespace}.svc.cluster.local`,
+    });
     expect(running.status.workflow.id).toBe(`aim/AIMService/${orch.namespace}/qwen-chat`);
     expect(JSON.stringify(running)).not.toContain(SECRET);
 
@@ -236,7 +242,7 @@ describe('credentials (scenario 6)', () => {
     await createSecret('late-credentials');
     await orch.client.workflow.getHandle(`aim/AIMService/${orch.namespace}/qwen-late`).signal('retry', { uid: '' });
     await svc('qwen-late', (s) => condition(s, 'CacheReady')?.status === 'True', 180_000);
-    await orch.markInferenceServiceReady('qwen-late');
+    await orch.waitForServing('qwen-late');
     await orch.startService('qwen-late', orch.namespace);
     await svc('qwen-late', (s) => s.status?.status === 'Running');
   });

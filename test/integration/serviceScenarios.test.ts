@@ -101,8 +101,7 @@ const svc = (name: string, until: (s: any) => boolean, timeoutMs = 150_000) =>
 
 async function runToRunning(name: string): Promise<any> {
   await svc(name, (s) => condition(s, 'CacheReady')?.status === 'True');
-  await waitForObject<any>(orch.objects, RESOURCES.InferenceService, name, orch.namespace, () => true);
-  await orch.markInferenceServiceReady(name);
+  await orch.waitForServing(name);
   await orch.startService(name, orch.namespace);
   return svc(name, (s) => s.status?.status === 'Running');
 }
