@@ -122,8 +122,9 @@ export function startBridge(opts: BridgeOptions): Bridge {
   const sources: Source[] = [];
 
   const add = (s: Omit<Source, 'objects'>) => sources.push({ ...s, objects: new Map() });
-  const asList = (l: { items: unknown[]; metadata?: { resourceVersion?: string } }): ListResult => ({
-    items: l.items as BridgeObject[],
+  const asList = (l: { items: unknown[] | null; metadata?: { resourceVersion?: string } }): ListResult => ({
+    // A metadata-only list of nothing arrives as `items: null`.
+    items: (l.items ?? []) as BridgeObject[],
     resourceVersion: l.metadata?.resourceVersion ?? '',
   });
 

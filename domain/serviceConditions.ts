@@ -117,8 +117,10 @@ export function serviceReport(reached: ServiceReached): ServiceConditionsReport 
       ],
     };
   }
+  // After Running a serving failure is Degraded (other pods may still serve; it recovers with the pods), before it
+  // a failure to load is Failed.
   const kserveFailed = isvc.reason === 'InferenceServiceFailed';
-  return stopAt(kserveFailed ? 'Failed' : reached.running ? 'Degraded' : 'Starting', 'InferenceServiceReady', {
+  return stopAt(reached.running ? 'Degraded' : kserveFailed ? 'Failed' : 'Starting', 'InferenceServiceReady', {
     status: 'False',
     reason: isvc.reason ?? 'Deploying',
     message: isvc.message ?? `waiting for InferenceService ${isvc.name}`,

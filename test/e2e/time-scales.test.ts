@@ -44,7 +44,8 @@ beforeAll(async () => {
     downloaderEnv: { AIM_PROGRESS_INTERVAL_MS: '100' },
     proxy: true,
   });
-  for (const prefix of ['qwen-quota', 'qwen-secret']) await putTinyModel(e2e.s3, EXAMPLE_BUCKET, prefix, WEIGHTS);
+  for (const prefix of ['qwen-quota', 'qwen-secret', 'qwen-auth'])
+    await putTinyModel(e2e.s3, EXAMPLE_BUCKET, prefix, WEIGHTS);
   await putTinyModel(e2e.s3, EXAMPLE_BUCKET, 'qwen-slow', SLOW_WEIGHTS);
 }, 240_000);
 
@@ -276,6 +277,47 @@ describe('a Secret created 10 minutes late for a cache and for a model', SCENARI
     console.log(
       `[time-scales] Secret 10 simulated min late: cache Ready and model Ready ` +
         `${((Date.now() - createdAt) / 1000).toFixed(1)} s after it was created`,
+    );
+  });
+});
+
+describe('wrong keys for 10 minutes, then the Secret edited', SCENARIO, () => {
+  it('AuthFailed re-probes on the back-off, no storm; editing the Secret re-probes at once and the cache is Ready', async () => {
+    const keys = (accessKey: string, secretKey: string) => {
+      const secret = exampleSecret('secret-s3-credentials.yaml', { 'access-key': accessKey, 'secret-key': secretKey });
+      secret.metadata.name = 'rotating-creds';
+      return secret;
+    };
+    await e2e.apply(keys('nobody', 'wrong-secret-value-ts'));
+    const c = standaloneCache(e2e.s3.endpoint, 'auth-cache', 'qwen-auth');
+    useSecret(c.spec, 'rotating-creds');
+    await e2e.apply(c);
+    const failed = await until('auth-cache', (o) => condition(o, 'AuthValid')?.reason === 'AuthFailed');
+    expect(failed.status.status).toBe('Failed');
+
+    // Re-probed at 1, 2, 4, 8 simulated minutes: at most five probe Jobs in ten minutes, and an AuthFailed Event
+    // only when a re-probe ends refused again (one per probe, never one per minute).
+    await hold(simulatedMinutes(10));
+    const heldProbes = (await probeJobs('auth-cache')).length;
+    expect(heldProbes).toBeGreaterThanOrEqual(2);
+    expect(heldProbes).toBeLessThanOrEqual(5);
+    const authEvents = (await e2e.eventsFor('auth-cache')).filter((e) => e.reason === 'AuthFailed');
+    expect(authEvents.length).toBeGreaterThanOrEqual(1);
+    expect(authEvents.length).toBeLessThanOrEqual(heldProbes);
+
+    const editedAt = Date.now();
+    await e2e.apply(keys(e2e.s3.accessKey, e2e.s3.secretKey));
+    const ready = await until('auth-cache', (o) => o.status?.status === 'Ready', 60_000);
+    expect(ready.status.verified).toBe(true);
+    const id = `aim/AIMModelCache/${e2e.namespace}/auth-cache`;
+    const retried = (await historyEvents(id, true)).filter(
+      (e) => e.time >= Math.floor(editedAt / 1000) * 1000 && e.signal === 'retry',
+    );
+    expect(retried.length, 'the bridge retried the cache on the edited Secret').toBeGreaterThanOrEqual(1);
+    await recordHistories(id, await allRunsOf(id), 'cacheLifecycle-auth-reprobe');
+    console.log(
+      `[time-scales] wrong keys held ${simulatedMinutes(10) / 1000} s (10 simulated min): ${heldProbes} probe Job(s); ` +
+        `Ready ${((Date.now() - editedAt) / 1000).toFixed(1)} s after the Secret was edited`,
     );
   });
 });

@@ -116,6 +116,14 @@ describe('AIMService status and conditions from what each step reached (spec 5.3
       ['Failed', ...ALL, 'InferenceServiceReady=False/InferenceServiceFailed', 'Ready=False/InferenceServiceFailed'],
     ],
     [
+      'KServe failing after Running is Degraded, still InferenceServiceFailed',
+      upTo(
+        { inferenceService: { name: 'svc', ready: false, reason: 'InferenceServiceFailed', message: 'crash' } },
+        true,
+      ),
+      ['Degraded', ...ALL, 'InferenceServiceReady=False/InferenceServiceFailed', 'Ready=False/InferenceServiceFailed'],
+    ],
+    [
       'not Ready after Running is Degraded',
       upTo({ inferenceService: { name: 'svc', ready: false, reason: 'PredictorNotReady', message: 'x' } }, true),
       ['Degraded', ...ALL, 'InferenceServiceReady=False/PredictorNotReady', 'Ready=False/PredictorNotReady'],
