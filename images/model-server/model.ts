@@ -28,6 +28,9 @@ export class ModelLoadError extends Error {
 
 async function walk(root: string, dir: string, out: ModelFile[]): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
+    // Hidden entries are the download tools' bookkeeping (`hf download --local-dir` keeps `.cache/huggingface/`,
+    // the downloader its markers), not the model: a server loads neither.
+    if (entry.name.startsWith('.')) continue;
     const full = join(dir, entry.name);
     if (entry.isDirectory()) await walk(root, full, out);
     else if (entry.isFile())

@@ -128,15 +128,23 @@ describe('serving changes and failures', SCENARIO, () => {
     const m = e2e.s3Service('serve-shared-a', { file: 'aimservice-custom-s3-shared.yaml', prefix: 'qwen-serve' });
     (m.spec as any).replicas = 2;
     await e2e.apply(m);
+    // Rolled out: two replicas of the current pod template, both Ready (an old pod may serve until then).
     await waitFor(
       'two ready replicas',
       async () => {
         const d = await apps.readNamespacedDeployment({ name: 'serve-shared-a-predictor', namespace: e2e.namespace });
-        return d.spec?.replicas === 2 && d.status?.readyReplicas === 2 ? d : undefined;
+        const rolledOut =
+          d.spec?.replicas === 2 &&
+          d.status?.updatedReplicas === 2 &&
+          d.status.readyReplicas === 2 &&
+          d.status.replicas === 2 &&
+          (await readyPods('serve-shared-a')).length === 2;
+        return rolledOut ? d : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 500 },
     );
-    expect((await readyPods('serve-shared-a')).map((p) => p.status?.podIP).filter(Boolean)).toHaveLength(2);
+    const ips = (await readyPods('serve-shared-a')).map((p) => p.status?.podIP);
+    expect(new Set(ips).size).toBe(2);
     await e2e.service('serve-shared-a', (s) => s.status?.status === 'Running');
   });
 
