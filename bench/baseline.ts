@@ -8,7 +8,8 @@
  * statuses, the service status, the cache, ServiceAccount, Role, RoleBinding, the probe Job (waiting on a watch for
  * Complete), the PVC, the download Job (waiting for Complete), the cache status, the InferenceService. Nothing decides
  * anything: the difference to the orchestrated run is Temporal, the workflows, and the orchestrator's extra reads and
- * writes (extra status updates, create-or-get reads, Job polling).
+ * writes (extra status updates, create-or-get reads, Job polling). The replay ends when the InferenceService exists;
+ * KServe then deploys it like any other (the bench deletes it again, so that its predictor does not hold a GPU).
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
@@ -108,6 +109,8 @@ export async function recordService(kc: KubeConfig, namespace: string, serviceNa
     `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${cacheStatus.persistentVolumeClaim}`,
   );
   const isvc = await getJson(kc, crPath(RESOURCES.InferenceService, namespace, serviceName));
+  // KServe's finalizer (added when its controller reconciled the InferenceService) is not the orchestrator's write.
+  delete isvc.metadata.finalizers;
 
   const service = clean(svc) as unknown as Manifest;
   delete (service.metadata as Record<string, unknown>).finalizers;

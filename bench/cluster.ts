@@ -1,9 +1,14 @@
 /**
  * The orchestrator as it runs in production, on the test stack, for the orchestration benches: the real control
- * plane and Temporal (test/harness/stack.ts), the worker and the bridge as separate processes (the compiled
- * `worker/cli.ts`, as the image runs it: so the worker's memory can be read from /proc), the process kubelet running
- * the download and probe Jobs with the compiled downloader, and a local S3 server holding tiny model sources.
- * Services are applied with server-side apply as `kubectl apply --server-side` would; the bridge starts their workflows.
+ * plane, Temporal and KServe's controller manager in RawDeployment mode (test/harness/stack.ts), the worker and the
+ * bridge as separate processes (the compiled `worker/cli.ts`, as the image runs it: so the worker's memory can be read
+ * from /proc), the process kubelet on one 8 × MI300X node running the download and probe Jobs with the compiled
+ * downloader and KServe's predictor pods with the compiled model server (the stand-in for vLLM in the AIM serving
+ * image: it serves the downloaded files on the pod's own loopback IP, port 8000), and a local S3 server holding tiny
+ * model sources. Services are applied with server-side apply as `kubectl apply --server-side` would; the bridge starts
+ * their workflows. Nothing here writes an InferenceService's status: KServe reports Ready when the predictor's
+ * Deployment is Available (a pod started and passed KServe's tcpSocket readiness probe, period 10 s), and only then is
+ * a service Running.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,16 +17,23 @@ import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/c
 import { Client, Connection } from '@temporalio/client';
 import { CustomObjects } from '../activities/kube/customObjects.js';
 import { RESOURCES } from '../activities/kube/resources.js';
+import { KSERVE_ISVC_LABEL } from '../domain/inferenceService.js';
 import { example, type Manifest } from '../test/cases/examples.js';
 import { cacheDir } from '../test/harness/bins.js';
 import { deterministicBytes } from '../test/harness/fixtures.js';
-import { startProcessKubelet, TEST_DOWNLOADER_IMAGE, type ProcessKubelet } from '../test/harness/kubelet.js';
+import {
+  modelServerImageMapping,
+  startProcessKubelet,
+  TEST_DOWNLOADER_IMAGE,
+  type ImageMappings,
+  type ProcessKubelet,
+} from '../test/harness/kubelet.js';
 import { loadKubeConfig } from '../test/harness/kube.js';
 import { freePort, ManagedProcess, waitFor } from '../test/harness/processes.js';
 import { startS3Server, type S3Server } from '../test/harness/s3Server.js';
 import { REPO_ROOT, startStack, type Stack } from '../test/harness/stack.js';
 import { compileForBench } from './compile.js';
-import { RssSampler } from './measure.js';
+import { kserveClientWrites, RssSampler } from './measure.js';
 
 const ACCESS = 'benchaccess';
 const SECRET = 'bench-secret-value-1';
@@ -29,6 +41,18 @@ export const SECRET_NAME = 's3-credentials';
 export const BUCKET = 'models';
 /** Namespaces the kubelet serves; the bridge watches only the ones named at start (baseline namespaces stay quiet). */
 export const NAMESPACE_PREFIX = 'bench-';
+/**
+ * The bench node: 8 × MI300X (192 GiB each) with the host of such a server (192 cores, 2 TiB), so that GPUs are what
+ * limits serving: each predictor asks for 1 GPU, 4 cpu and 32 Gi (domain/inferenceService.ts), each Job pod for
+ * 250m and 256Mi. (The kubelet's default 32 cpu / 256 Gi would let 8 predictors starve every later Job.)
+ */
+export const BENCH_NODE = {
+  name: 'bench-node-mi300x',
+  gpus: 8,
+  capacity: { cpu: '192', memory: '2Ti', pods: '110' },
+} as const;
+const isReady = (o: { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined) =>
+  o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 export interface BenchCluster {
   stack: Stack;
@@ -51,18 +75,50 @@ export interface BenchCluster {
   customService(name: string, namespace: string, sourceUri: string, opts?: { shared?: boolean }): Manifest;
   /** Server-side apply of an AIMService, field manager `kubectl`, no force: what `kubectl apply --server-side` sends. */
   applyService(manifest: Manifest): Promise<void>;
-  /** Plays KServe (no controller runs here): the InferenceService reports Ready through its status subresource. */
-  markReady(name: string, namespace: string): Promise<void>;
+  /**
+   * Deletes an AIMService as `kubectl delete` would and waits until it is gone (the bridge signals its workflow,
+   * which cleans up and drops the finalizer) and no predictor pod of its InferenceService is left: frees its GPU.
+   */
+  deleteService(name: string, namespace: string, timeoutMs?: number): Promise<void>;
+  /** Deletes an InferenceService (KServe drops its finalizer) and waits until it and its predictor pods are gone. */
+  deleteInferenceService(name: string, namespace: string, timeoutMs?: number): Promise<void>;
+  /** Predictor pods of a namespace (label `serving.kserve.io/inferenceservice`). */
+  predictorPods(namespace: string): Promise<PredictorPod[]>;
+  /** KServe's controller's own count of its write requests (its client metrics), if it exposes them. */
+  kserveWrites(): Promise<number | undefined>;
   /** Workflow ids of a service and of the model and caches its status names. */
   workflowsOf(name: string, namespace: string): Promise<string[]>;
-  /** Polls until the AIMService is Running. */
+  /** Polls until the AIMService is Running (which needs KServe's Ready: a predictor pod serving). */
   waitRunning(name: string, namespace: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export type ServiceWithStatus = KubernetesObject & {
-  status?: { status?: string; resolvedModel?: { name: string }; caches?: Array<{ name: string }> };
+  status?: {
+    status?: string;
+    resolvedModel?: { name: string };
+    caches?: Array<{ name: string }>;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+  };
 };
+
+export type InferenceServiceWithStatus = KubernetesObject & {
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+};
+
+export interface PredictorPod {
+  name: string;
+  /** The InferenceService it serves. */
+  service: string;
+  phase: string;
+  scheduled: boolean;
+  ready: boolean;
+  /** The PodScheduled=False message (e.g. `0/1 nodes are available: 1 Insufficient amd.com/gpu.`). */
+  unschedulable?: string;
+}
+
+/** KServe's Ready condition on an InferenceService. */
+export const inferenceServiceReady = (o: InferenceServiceWithStatus | undefined): boolean => isReady(o);
 
 export interface BenchClusterOptions {
   /** Namespaces the bridge watches (created here, with the credentials Secret). */
@@ -72,7 +128,8 @@ export interface BenchClusterOptions {
 export async function startBenchCluster(opts: BenchClusterOptions): Promise<BenchCluster> {
   const programs = compileForBench();
   const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'aim-bench-orch-'));
-  const stack = await startStack({ workDir: join(work, 'stack'), temporalHeadless: true });
+  // KServe on explicitly (whatever AIM_STACK_KSERVE says): without its controller no InferenceService is ever Ready.
+  const stack = await startStack({ workDir: join(work, 'stack'), temporalHeadless: true, kserve: true });
   const cleanups: Array<() => Promise<unknown>> = [() => stack.stop()];
   const stopAll = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -88,15 +145,32 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     const kubelet = await startProcessKubelet({
       kubeconfigPath: stack.kubeconfigPath,
       workDir: join(work, 'kubelet'),
-      nodeName: 'bench-node-mi300x',
-      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
+      nodeName: BENCH_NODE.name,
+      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: BENCH_NODE.gpus },
+      capacity: { ...BENCH_NODE.capacity },
       images: {
         [TEST_DOWNLOADER_IMAGE]: () => ({ command: process.execPath, args: [programs.downloader], cwd: REPO_ROOT }),
+        ...compiledModelServer(programs.modelServer),
       },
       namespaces: (ns) => ns.startsWith(NAMESPACE_PREFIX),
       extraPath: [join(cacheDir(), 'bin')],
     });
     cleanups.push(() => kubelet.stop());
+
+    const predictorPods = async (namespace: string): Promise<PredictorPod[]> =>
+      (await core.listNamespacedPod({ namespace, labelSelector: KSERVE_ISVC_LABEL })).items.map((p) => {
+        const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+        return {
+          name: p.metadata?.name ?? '',
+          service: p.metadata?.labels?.[KSERVE_ISVC_LABEL] ?? '',
+          phase: p.status?.phase ?? '',
+          scheduled: Boolean(p.spec?.nodeName),
+          ready: isReady(p),
+          ...(scheduled?.status === 'False' && scheduled.message ? { unschedulable: scheduled.message } : {}),
+        };
+      });
+    const hasPredictorPods = async (name: string, namespace: string) =>
+      (await core.listNamespacedPod({ namespace, labelSelector: `${KSERVE_ISVC_LABEL}=${name}` })).items.length > 0;
 
     const createNamespace = async (name: string) => {
       await core.createNamespace({ body: { metadata: { name } } });
@@ -191,18 +265,31 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       async applyService(manifest) {
         await objects.apply(RESOURCES.AIMService, manifest as never, { fieldManager: 'kubectl', force: false });
       },
-      async markReady(name, namespace) {
-        await objects.applyStatus(
-          RESOURCES.InferenceService,
-          {
-            apiVersion: 'serving.kserve.io/v1beta1',
-            kind: 'InferenceService',
-            metadata: { name, namespace },
-            status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] },
-          } as never,
-          { fieldManager: 'kserve-bench' },
+      async deleteService(name, namespace, timeoutMs = 180_000) {
+        await objects.delete(RESOURCES.AIMService, name, namespace);
+        await waitFor(
+          `AIMService ${namespace}/${name} and its predictor pods gone`,
+          async () =>
+            !(await objects.get(RESOURCES.AIMService, name, namespace)) && !(await hasPredictorPods(name, namespace))
+              ? true
+              : undefined,
+          { timeoutMs, intervalMs: 200 },
         );
       },
+      async deleteInferenceService(name, namespace, timeoutMs = 120_000) {
+        await objects.delete(RESOURCES.InferenceService, name, namespace);
+        await waitFor(
+          `InferenceService ${namespace}/${name} and its predictor pods gone`,
+          async () =>
+            !(await objects.get(RESOURCES.InferenceService, name, namespace)) &&
+            !(await hasPredictorPods(name, namespace))
+              ? true
+              : undefined,
+          { timeoutMs, intervalMs: 200 },
+        );
+      },
+      predictorPods,
+      kserveWrites: () => kserveClientWrites(stack.kserve?.metricsUrl),
       async workflowsOf(name, namespace) {
         const svc = await objects.get<ServiceWithStatus>(RESOURCES.AIMService, name, namespace);
         return [
@@ -211,7 +298,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
           ...(svc?.status?.caches ?? []).map((x) => `aim/AIMModelCache/${namespace}/${x.name}`),
         ];
       },
-      async waitRunning(name, namespace, timeoutMs = 180_000) {
+      async waitRunning(name, namespace, timeoutMs = 300_000) {
         let last: ServiceWithStatus | undefined;
         await waitFor(
           `AIMService ${namespace}/${name} Running`,
@@ -231,4 +318,23 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The AIM serving images (`ghcr.io/silogen/aim-base:*`) → the compiled model server, with the arguments the test
+ * harness's mapping passes (the model directory behind the cache mount, the pod IP, the port, the termination log).
+ */
+function compiledModelServer(program: string): ImageMappings {
+  const entry = join('images', 'model-server', 'main.ts');
+  return Object.fromEntries(
+    Object.entries(modelServerImageMapping(REPO_ROOT)).map(([image, mapping]) => [
+      image,
+      (c: Parameters<typeof mapping>[0]) => {
+        const cmd = mapping(c);
+        const at = cmd.args.findIndex((a) => a.endsWith(entry));
+        if (at < 0) throw new Error(`the model server mapping no longer runs ${entry}: ${cmd.args.join(' ')}`);
+        return { ...cmd, args: [program, ...cmd.args.slice(at + 1)] };
+      },
+    ]),
+  );
 }

@@ -53,14 +53,25 @@ export class RssSampler {
 
 export const MiB = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
+/** A process's current VmRSS in bytes (0 when it is gone). */
+export function rssOf(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 // --- creation times ----------------------------------------------------------------------------------------------------
 
 /**
  * Watches one collection (e.g. `/apis/serving.kserve.io/v1beta1/namespaces/x/inferenceservices`) and records, by
- * local monotonic clock (`performance.now()`, ms), when each object was first seen. Relists and re-watches when the
- * watch ends; objects that existed before `start()` are ignored.
+ * local monotonic clock (`performance.now()`, ms), when each object was first seen, or with `matches` first seen
+ * matching it (e.g. KServe's Ready condition, an AIMService's `Running`). Relists and re-watches when the watch ends;
+ * objects that existed before `start()` are ignored.
  */
-export class CreationWatch {
+export class CreationWatch<T extends KubernetesObject = KubernetesObject> {
   readonly seen = new Map<string, number>();
   private readonly waiters = new Map<string, Array<(t: number) => void>>();
   private abort: AbortController | undefined;
@@ -70,6 +81,7 @@ export class CreationWatch {
   constructor(
     private readonly kc: KubeConfig,
     private readonly path: string,
+    private readonly matches: (obj: T) => boolean = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -80,11 +92,11 @@ export class CreationWatch {
   private async list(initial: boolean): Promise<string> {
     const res = await kubeRequest(this.kc, { method: 'GET', path: this.path });
     if (res.status !== 200) throw new Error(`list ${this.path}: HTTP ${res.status} ${res.body.slice(0, 200)}`);
-    const body = JSON.parse(res.body) as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
+    const body = JSON.parse(res.body) as { items: T[]; metadata: { resourceVersion: string } };
     for (const o of body.items) {
       const name = o.metadata?.name ?? '';
       if (initial) this.existing.add(name);
-      else this.record(name);
+      else if (this.matches(o)) this.record(name);
     }
     return body.metadata.resourceVersion;
   }
@@ -105,9 +117,9 @@ export class CreationWatch {
           .watch(
             this.path,
             { resourceVersion: rv, allowWatchBookmarks: true },
-            (type: string, obj: KubernetesObject) => {
+            (type: string, obj: T) => {
               if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-              if (type === 'ADDED' || type === 'MODIFIED') this.record(obj.metadata?.name ?? '');
+              if ((type === 'ADDED' || type === 'MODIFIED') && this.matches(obj)) this.record(obj.metadata?.name ?? '');
             },
             (err?: unknown) => resolve(err instanceof Error ? err : undefined),
           )
@@ -195,19 +207,36 @@ export function diffWrites(after: WriteCounts, before: WriteCounts): WriteCounts
   return out;
 }
 
-export type Writer = 'orchestrator' | 'bench' | 'cluster';
+export type Writer = 'orchestrator' | 'kserve' | 'bench' | 'cluster';
+
+/** KServe's objects in RawDeployment mode (its controller creates and updates them; the garbage collector deletes). */
+const KSERVE_MADE = new Set([
+  'apps deployments',
+  'core services',
+  'autoscaling horizontalpodautoscalers',
+  'networking.k8s.io ingresses',
+]);
 
 /**
- * Who issued a write, from what it wrote (the metrics carry no user). The orchestrator (worker, plus the downloader's
- * progress applies, which share verb and subresource with the worker's status applies) writes our kinds, the
- * InferenceService, and creates Jobs, PVCs, ServiceAccounts, Roles and RoleBindings; `bench` is the user applying
- * AIMServices and KServe's stand-in (InferenceService status); `cluster` is everything the controller-manager and the
- * process kubelet do (pods, bindings, Job and PVC status, PVs, Events, Leases, token requests).
+ * Who issued a write, from what it wrote (the API server's metrics carry no user):
+ * - `orchestrator`: the worker, plus the downloader's progress applies (same verb and subresource as the worker's
+ *   status applies): our kinds, the InferenceService itself (server-side apply, verb APPLY; DELETE), and the Jobs,
+ *   PVCs, ServiceAccounts, Roles and RoleBindings it creates;
+ * - `kserve`: KServe's controller manager, a real writer here: the InferenceService's status and its finalizer
+ *   (PUT/PATCH, never APPLY), and the predictor's Deployment and Service (plus an HPA or Ingress, which the product's
+ *   InferenceServices turn off). `kserveClientWrites` cross-checks the sum with KServe's own client metrics;
+ * - `bench`: the user applying AIMServices (moved here by `writesByWriter`);
+ * - `cluster`: the controller-manager (ReplicaSets, pods, Job and Deployment status, garbage collection, PV binder,
+ *   endpoints) and the process kubelet (bindings, pod status, PVs, Events, Leases, token requests).
  */
 export function writerOf(key: string): Writer {
   const [group, resource, verb] = key.split(' ') as [string, string, string];
-  if (resource === 'inferenceservices/status') return 'bench';
-  if (group === 'aim.silogen.ai' || resource === 'inferenceservices') return 'orchestrator';
+  if (group === 'serving.kserve.io') {
+    if (resource === 'inferenceservices' && (verb === 'APPLY' || verb === 'DELETE')) return 'orchestrator';
+    return 'kserve';
+  }
+  if (KSERVE_MADE.has(`${group} ${resource}`) && verb !== 'DELETE') return 'kserve';
+  if (group === 'aim.silogen.ai') return 'orchestrator';
   if (group === 'rbac.authorization.k8s.io' && (resource === 'roles' || resource === 'rolebindings'))
     return 'orchestrator';
   const created = ['batch jobs', 'core persistentvolumeclaims', 'core serviceaccounts'].includes(
@@ -219,11 +248,34 @@ export function writerOf(key: string): Writer {
 
 /** Sums of a diff by writer; `benchApplies` AIMService applies of the user are moved from orchestrator to bench. */
 export function writesByWriter(diff: WriteCounts, benchApplies: number): Record<Writer, number> {
-  const sums: Record<Writer, number> = { orchestrator: 0, bench: 0, cluster: 0 };
+  const sums: Record<Writer, number> = { orchestrator: 0, kserve: 0, bench: 0, cluster: 0 };
   for (const [k, v] of diff) sums[writerOf(k)] += v.count;
   sums.orchestrator -= benchApplies;
   sums.bench += benchApplies;
   return sums;
+}
+
+/**
+ * KServe's controller manager's own count of its write requests (POST, PUT, PATCH, DELETE; its Events included),
+ * from client-go's `rest_client_requests_total` on its metrics endpoint: by its identity, where the API server's
+ * metrics only say what was written. Undefined when the endpoint does not answer or has no such metric.
+ */
+export async function kserveClientWrites(metricsUrl: string | undefined): Promise<number | undefined> {
+  if (!metricsUrl) return undefined;
+  try {
+    const res = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) return undefined;
+    let total: number | undefined;
+    for (const line of (await res.text()).split('\n')) {
+      if (!line.startsWith('rest_client_requests_total{')) continue;
+      const method = /method="([A-Z]+)"/.exec(line)?.[1] ?? '';
+      if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) continue;
+      total = (total ?? 0) + Number(line.slice(line.lastIndexOf('}') + 1).trim());
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The diff as table rows, biggest first. */
