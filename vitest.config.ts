@@ -32,7 +32,9 @@ export default defineConfig({
           include: ['test/{integration,e2e,faults,corpus}/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/globalSetup.ts'],
-          testTimeout: 120_000,
+          // A service to Running is now a real predictor pod past KServe's readiness probe (+10-20 s on a loaded
+          // machine), and several tests run more than one.
+          testTimeout: 240_000,
           hookTimeout: 180_000,
           // Two cores: run integration files one at a time so server-side timing stays sane.
           fileParallelism: false,

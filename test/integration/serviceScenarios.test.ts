@@ -283,5 +283,5 @@ describe('models by name, by image, and cluster models (scenario 13)', () => {
     const cache = await orch.objects.get<any>(RESOURCES.AIMModelCache, s.status.caches[0].name, orch.namespace);
     expect(cache.metadata.namespace).toBe(orch.namespace);
     await orch.objects.delete(RESOURCES.AIMClusterModel, name);
-  });
+  }, 300_000); // a Hub download, then a predictor pod and KServe's readiness probe, on a loaded CI machine
 });
