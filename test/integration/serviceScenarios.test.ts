@@ -30,7 +30,9 @@ beforeAll(async () => {
       kubeconfigPath: inject('kubeconfigPath'),
       temporalAddress: inject('temporalAddress'),
       temporalNamespace: inject('temporalNamespace'),
-      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
+      // 16 GPUs: every scenario's service keeps serving to the end of the file, one predictor pod (1 GPU) each, and
+      // a ninth would stay Pending on an 8-GPU node (nothing here tests GPU availability).
+      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 16 },
     }),
     startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET }),
     startHfHub(),

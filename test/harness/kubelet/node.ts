@@ -84,8 +84,9 @@ export function baseNodeLabels(name: string): Record<string, string> {
 }
 
 export function defaultCapacity(): Record<string, string> {
-  // Generous on purpose: tests should never be Pending for lack of CPU on a 2-core CI machine (nothing is enforced).
-  return { cpu: String(Math.max(32, cpus().length)), memory: '256Gi', pods: '110', 'ephemeral-storage': '500Gi' };
+  // An MI300X host's CPUs and memory (8 GPUs, 192 cores, 2 TiB): every predictor requests 4 CPUs and 32 GiB per GPU,
+  // and the download Jobs must still fit beside eight of them. Nothing is enforced on the 2-core machine itself.
+  return { cpu: String(Math.max(192, cpus().length)), memory: '2Ti', pods: '110', 'ephemeral-storage': '500Gi' };
 }
 
 export function buildNode(input: NodeInput): V1Node {
