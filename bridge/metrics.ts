@@ -18,6 +18,12 @@ const labelText = (labels: Labels) => {
 
 export class MetricRegistry {
   private readonly families = new Map<string, Family>();
+  private readonly collectors: Array<() => void> = [];
+
+  /** Runs `fn` before every render: gauges that read live state (queue depth, readiness) set themselves there. */
+  collect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
 
   define(name: string, type: Family['type'], help: string): void {
     if (!this.families.has(name)) this.families.set(name, { type, help, series: new Map() });
@@ -38,6 +44,7 @@ export class MetricRegistry {
   }
 
   render(): string {
+    for (const fn of this.collectors) fn();
     const out: string[] = [];
     for (const [name, f] of this.families) {
       out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
@@ -56,13 +63,21 @@ export class MetricRegistry {
   }
 }
 
-/** The bridge's metrics: nudges sent by target kind and signal, relists by watched kind, errors by stage. */
+/**
+ * The bridge's metrics: nudges sent by target kind and signal, relists by watched kind, errors by stage, readiness,
+ * and the delivery queue (workflows with an undelivered nudge, the oldest one's age).
+ */
 export function bridgeMetrics(): MetricRegistry {
   const m = new MetricRegistry();
   m.define('aim_bridge_nudges_total', 'counter', 'signals delivered to workflows, by target kind and signal');
   m.define('aim_bridge_relists_total', 'counter', 'lists after the first one (410 Gone or a broken watch), by kind');
-  m.define('aim_bridge_errors_total', 'counter', 'errors, by stage (watch, deliver, sweep)');
-  m.define('aim_bridge_ready', 'gauge', '1 once every initial list is done and orphans were told');
+  m.define('aim_bridge_errors_total', 'counter', 'errors, by stage (watch, deliver, sweep); deliver counts attempts');
+  m.define('aim_bridge_nudges_dropped_total', 'counter', 'nudges Temporal refused on every attempt, by target kind');
+  m.define('aim_bridge_ready', 'gauge', '1 when /readyz is ok: every source listed, orphans told, Temporal answering');
+  m.define('aim_bridge_deliveries_pending', 'gauge', 'workflows with a nudge not yet delivered (bounded by objects)');
+  m.define('aim_bridge_delivery_oldest_pending_seconds', 'gauge', 'age of the oldest undelivered nudge (0: none)');
   m.set('aim_bridge_ready', 0);
+  m.set('aim_bridge_deliveries_pending', 0);
+  m.set('aim_bridge_delivery_oldest_pending_seconds', 0);
   return m;
 }

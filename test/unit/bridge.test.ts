@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffList } from '../../bridge/bridge.js';
+import { diffList } from '../../bridge/informer.js';
 import {
   parseWorkflowId,
   route,

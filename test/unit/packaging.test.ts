@@ -115,7 +115,7 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
   },
 ];
 
-/** What bridge/bridge.ts lists and then watches, and nothing else; deploy/rbac.yaml documents the same table. */
+/** What the bridge's source table (bridge/sources.ts) lists and then watches, and nothing else; deploy/rbac.yaml documents the same table. */
 const BRIDGE_RBAC_TABLE: RbacRow[] = [
   ...Object.values(KINDS).map((k) => ({
     group: 'aim.silogen.ai',
@@ -490,9 +490,9 @@ describe('deploy/ kustomize base', () => {
         for (const t of granted) expect(t.split(' ')[1]).not.toContain('/');
       });
 
-      it('lists and watches every source of bridge/bridge.ts', () => {
-        if (!existsSync(join(ROOT, 'bridge/bridge.ts'))) return;
-        const src = read('bridge/bridge.ts');
+      it('lists and watches every source of the bridge (bridge/sources.ts)', () => {
+        if (!existsSync(join(ROOT, 'bridge/sources.ts'))) return;
+        const src = read('bridge/sources.ts');
         for (const kind of ['Job', 'PersistentVolumeClaim', 'ResourceQuota', 'Secret', 'Node'])
           expect(src).toContain(`kind: '${kind}'`);
         // Secrets as metadata only: an Accept header for PartialObjectMetadata on the list and the watch.
@@ -618,8 +618,8 @@ describe('deploy/ kustomize base', () => {
         expect(text, probe).toContain(path);
         expect(text, probe).toMatch(/AIM_BRIDGE_HEALTH_PORT|8081/);
       }
-      if (existsSync(join(ROOT, 'bridge/bridge.ts'))) {
-        const src = read('bridge/bridge.ts');
+      if (existsSync(join(ROOT, 'bridge/health.ts'))) {
+        const src = read('bridge/health.ts');
         expect(src).toContain("'/healthz'");
         expect(src).toContain("'/readyz'");
       }
