@@ -107,7 +107,8 @@ export function startInformer(source: Source, opts: InformerOptions): Informer {
               return;
             }
             // The work a watch event starts (nudges) is queued and reports its own failures.
-            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') apply(type, obj, false);
+            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')
+              void Promise.allSettled(apply(type, obj, false));
             const rv = obj.metadata?.resourceVersion;
             if (rv) onVersion(rv);
           },
