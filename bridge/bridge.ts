@@ -43,6 +43,12 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
+/**
+ * A nudge this old means Temporal is not answering even if no attempt has failed yet: an attempt can hang inside the
+ * client's own gRPC retries, or on a connection that was accepted and never answered, up to its deadline.
+ */
+export const STALLED_AFTER_MS = 10_000;
+
 export function startBridge(opts: BridgeOptions): Bridge {
   const { client, taskQueue } = opts;
   const log = opts.log ?? ((level, msg) => console[level](`[aim-bridge] ${msg}`));
@@ -93,7 +99,10 @@ export function startBridge(opts: BridgeOptions): Bridge {
     );
 
   let listedAndSwept = false;
-  const isReady = () => listedAndSwept && !abort.signal.aborted && deliveries.stats().temporalAnswering;
+  const isReady = () => {
+    const d = deliveries.stats();
+    return listedAndSwept && !abort.signal.aborted && d.temporalAnswering && d.oldestPendingMs < STALLED_AFTER_MS;
+  };
   metrics.collect(() => {
     const { pendingWorkflows, oldestPendingMs } = deliveries.stats();
     metrics.set('aim_bridge_ready', isReady() ? 1 : 0);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { jittered, systemClock, type Clock } from './clock.js';
 import { targetId, type Send, type SignalName } from './routing.js';
 
@@ -76,11 +77,18 @@ function merge(older: Pending, newer: Pending): Pending {
   };
 }
 
+/** A controller whose signal has one listener per in-flight attempt and per lane in back-off. */
+function manyListeners(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
+}
+
 export class DeliveryQueue {
   private readonly lanes = new Map<string, Lane>();
   private readonly pumps = new Set<Promise<void>>();
-  private readonly stopped = new AbortController();
-  private wake = new AbortController();
+  private readonly stopped = manyListeners();
+  private wake = manyListeners();
   private answering = true;
   private closing = false;
   private readonly clock: Clock;
@@ -201,7 +209,7 @@ export class DeliveryQueue {
     if (answering) {
       // Temporal is back: every lane waiting out its back-off tries now.
       this.wake.abort();
-      this.wake = new AbortController();
+      this.wake = manyListeners();
     }
     this.opts.onAnsweringChanged?.(answering, err);
   }

@@ -7,8 +7,9 @@ import type { MetricRegistry } from './metrics.js';
  * - **Live** while the bridge runs (not stopped). A Temporal or API-server outage does not fail liveness: the bridge
  *   rides it out (watches reconnect, nudges wait in the delivery queue), and a restart would only lose that queue.
  * - **Ready** when every source has been listed once and the orphan sweep ran, *and* Temporal answers: readiness
- *   turns false from the first delivery attempt Temporal did not answer until the next one it answers, so a bridge
- *   holding undelivered nudges in an outage says so (`aim_bridge_deliveries_pending` shows how many).
+ *   is false from the first delivery attempt Temporal did not answer until the next one it answers, and while any
+ *   nudge has waited longer than `STALLED_AFTER_MS` (bridge.ts; an attempt that hangs has not failed yet), so a
+ *   bridge holding undelivered nudges in an outage says so (`aim_bridge_deliveries_pending` shows how many).
  */
 export interface HealthServerOptions {
   port: number;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchV1Api } from '@kubernetes/client-node';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { startBridge, type Bridge } from '../../bridge/bridge.js';
@@ -13,6 +14,7 @@ import { condition, putTinyModel, waitForGone as waitForObjectGone } from '../ha
 import { waitFor } from '../harness/processes.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 import { stackControl } from '../harness/control.js';
+import { startTcpProxy } from '../harness/tcpProxy.js';
 
 /**
  * The bridge end to end (spec section 9): objects are created, edited, annotated and deleted as `kubectl` would, and
@@ -28,11 +30,11 @@ const SECRET = 'bridge-secret-value-3';
 const timings: Record<string, number> = {};
 let launches = 0;
 
-const launchBridge = async (): Promise<Bridge> => {
+const launchBridge = async (client: Client = orch.client): Promise<Bridge> => {
   const t0 = Date.now();
   const b = startBridge({
     kubeConfig: orch.kc,
-    client: orch.client,
+    client,
     taskQueue: orch.taskQueue,
     namespaces: [orch.namespace],
     healthPort: 0,
@@ -189,6 +191,72 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
     const before = await all();
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await all()).toBe(before);
+  });
+
+  it('never drops a nudge while Temporal does not answer: delivered once it is back, readiness honest meanwhile', async () => {
+    // This bridge reaches Temporal through a TCP proxy the test takes down; the shared Temporal server keeps running.
+    await bridge?.stop();
+    bridge = undefined;
+    const proxy = await startTcpProxy(inject('temporalAddress'));
+    const connection = await Connection.connect({ address: proxy.address });
+    const client = new Client({ connection, namespace: inject('temporalNamespace') });
+    let cut: Bridge | undefined;
+    try {
+      cut = await launchBridge(client);
+      const base = `http://127.0.0.1:${cut.healthPort()}`;
+      /** One series' value, e.g. `aim_bridge_errors_total{stage="deliver"}`; 0 when it has no sample. */
+      const metric = async (series: string) => {
+        const lines = (await (await fetch(`${base}/metrics`)).text()).split('\n');
+        return Number(lines.find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+      };
+      const readyz = async () => (await fetch(`${base}/readyz`)).status;
+      expect(await readyz()).toBe(200);
+
+      await proxy.down();
+      const tDown = Date.now();
+      await orch.objects.create(RESOURCES.AIMModel, {
+        apiVersion: 'aim.silogen.ai/v1alpha1',
+        kind: 'AIMModel',
+        metadata: { name: 'img-outage', namespace: orch.namespace },
+        spec: { image: 'z' },
+      } as never);
+      await waitFor('readiness to report the outage', async () => ((await readyz()) === 503 ? true : undefined), {
+        timeoutMs: 25_000,
+        intervalMs: 250,
+      });
+      timings.notReadyAfterOutage = Date.now() - tDown;
+      expect(await metric('aim_bridge_deliveries_pending')).toBeGreaterThanOrEqual(1);
+      expect(await metric('aim_bridge_delivery_oldest_pending_seconds')).toBeGreaterThan(0);
+      expect(await metric('aim_bridge_ready')).toBe(0);
+      await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - tDown))));
+      // Nothing reached Temporal: no workflow runs for the new model.
+      const modelId = `aim/AIMModel/${orch.namespace}/img-outage`;
+      await expect(orch.client.workflow.getHandle(modelId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+      await proxy.up();
+      const tUp = Date.now();
+      await waitForObject<any>(
+        orch.objects,
+        RESOURCES.AIMModel,
+        'img-outage',
+        orch.namespace,
+        (o) => o.status?.status === 'Ready',
+        45_000,
+      );
+      timings.readyAfterTemporalBack = Date.now() - tUp;
+      await waitFor('readiness back', async () => ((await readyz()) === 200 ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 250,
+      });
+      expect(await metric('aim_bridge_deliveries_pending')).toBe(0);
+      expect(await metric('aim_bridge_errors_total{stage="deliver"}')).toBeGreaterThan(0); // attempts that failed
+      expect(await metric('aim_bridge_nudges_dropped_total{kind="AIMModel"}')).toBe(0);
+      expect(await signalsReceived(modelId, 'changed')).toBe(1);
+    } finally {
+      await cut?.stop();
+      await connection.close();
+      await proxy.stop();
+    }
   });
 
   it('a restarted bridge relists without duplicating anything and tells workflows of vanished objects', async () => {
