@@ -9,7 +9,7 @@ import {
 import { RESOURCES } from '../activities/kube/resources.js';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { METADATA_ONLY_LIST, metadataOnlyConfig } from './metadataOnly.js';
-import type { BridgeObject, WatchedKind } from './routing.js';
+import { OWN_KINDS, type BridgeObject, type WatchedKind } from './routing.js';
 
 /**
  * The bridge's source table (spec section 9): what it lists and then watches, and nothing else (deploy/rbac.yaml
@@ -40,15 +40,7 @@ export interface Source {
 const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /** The AIM kinds and InferenceServices, listed through the custom-objects API. */
-const CUSTOM_KINDS = [
-  'AIMModel',
-  'AIMClusterModel',
-  'AIMServiceTemplate',
-  'AIMClusterServiceTemplate',
-  'AIMModelCache',
-  'AIMService',
-  'InferenceService',
-] as const;
+const CUSTOM_KINDS = [...OWN_KINDS, 'InferenceService'] as const;
 
 type RawList = { items: unknown[] | null; metadata?: { resourceVersion?: string } };
 const asList = (l: RawList): ListResult => ({

@@ -96,6 +96,24 @@ async function signalsReceived(workflowId: string, signal: string): Promise<numb
 const waitForGone = (res: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, timeoutMs = 60_000) =>
   waitForObjectGone(orch.objects, res, name, orch.namespace, timeoutMs);
 
+/** An image model (no download): its workflow makes it Ready as soon as the bridge's nudge starts it. */
+const createImageModel = (name: string, image: string) =>
+  orch.objects.create(RESOURCES.AIMModel, {
+    apiVersion: 'aim.silogen.ai/v1alpha1',
+    kind: 'AIMModel',
+    metadata: { name, namespace: orch.namespace },
+    spec: { image },
+  } as never);
+const modelReady = (name: string, timeoutMs?: number) =>
+  waitForObject<any>(
+    orch.objects,
+    RESOURCES.AIMModel,
+    name,
+    orch.namespace,
+    (o) => o.status?.status === 'Ready',
+    timeoutMs,
+  );
+
 describe('the bridge forwards kubectl changes to the workflows (spec section 9)', () => {
   it('serves /healthz and /readyz', async () => {
     const port = bridge?.healthPort();
@@ -107,19 +125,8 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
 
   it('a created image model becomes Ready', async () => {
     const t0 = Date.now();
-    await orch.objects.create(RESOURCES.AIMModel, {
-      apiVersion: 'aim.silogen.ai/v1alpha1',
-      kind: 'AIMModel',
-      metadata: { name: 'img', namespace: orch.namespace },
-      spec: { image: 'x' },
-    } as never);
-    const m = await waitForObject<any>(
-      orch.objects,
-      RESOURCES.AIMModel,
-      'img',
-      orch.namespace,
-      (o) => o.status?.status === 'Ready',
-    );
+    await createImageModel('img', 'x');
+    const m = await modelReady('img');
     expect(m.status.sourceType).toBe('Image');
     timings.modelReady = Date.now() - t0;
   });
@@ -214,12 +221,7 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
 
       await proxy.down();
       const tDown = Date.now();
-      await orch.objects.create(RESOURCES.AIMModel, {
-        apiVersion: 'aim.silogen.ai/v1alpha1',
-        kind: 'AIMModel',
-        metadata: { name: 'img-outage', namespace: orch.namespace },
-        spec: { image: 'z' },
-      } as never);
+      await createImageModel('img-outage', 'z');
       await waitFor('readiness to report the outage', async () => ((await readyz()) === 503 ? true : undefined), {
         timeoutMs: 25_000,
         intervalMs: 250,
@@ -235,14 +237,7 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
 
       await proxy.up();
       const tUp = Date.now();
-      await waitForObject<any>(
-        orch.objects,
-        RESOURCES.AIMModel,
-        'img-outage',
-        orch.namespace,
-        (o) => o.status?.status === 'Ready',
-        45_000,
-      );
+      await modelReady('img-outage', 45_000);
       timings.readyAfterTemporalBack = Date.now() - tUp;
       await waitFor('readiness back', async () => ((await readyz()) === 200 ? true : undefined), {
         timeoutMs: 10_000,
@@ -303,20 +298,8 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
   it('survives an API server restart: watches resume and new objects are still picked up', async () => {
     const t0 = Date.now();
     await stackControl(inject('stackControlUrl')).restartApiServer({ kill: true });
-    await orch.objects.create(RESOURCES.AIMModel, {
-      apiVersion: 'aim.silogen.ai/v1alpha1',
-      kind: 'AIMModel',
-      metadata: { name: 'img-2', namespace: orch.namespace },
-      spec: { image: 'y' },
-    } as never);
-    await waitForObject<any>(
-      orch.objects,
-      RESOURCES.AIMModel,
-      'img-2',
-      orch.namespace,
-      (o) => o.status?.status === 'Ready',
-      60_000,
-    );
+    await createImageModel('img-2', 'y');
+    await modelReady('img-2', 60_000);
     timings.readyAfterApiServerRestart = Date.now() - t0;
     expect((await fetch(`http://127.0.0.1:${bridge?.healthPort()}/readyz`)).status).toBe(200);
   });
