@@ -9,7 +9,7 @@ import { bridgeMetrics, type MetricRegistry } from './metrics.js';
 import { route, targetId, type Send, type WatchedKind } from './routing.js';
 import { bridgeSources } from './sources.js';
 import { sweepOrphans } from './sweep.js';
-import { temporalDelivery, temporalDidNotAnswer } from './temporalDelivery.js';
+import { deliveryErrorText, temporalDelivery, temporalDidNotAnswer } from './temporalDelivery.js';
 
 /**
  * The bridge (spec section 9): list-watches the six AIM kinds, our Jobs, PVCs and InferenceServices, ResourceQuotas,
@@ -56,7 +56,6 @@ export function startBridge(opts: BridgeOptions): Bridge {
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per watch
   const namespaces = (opts.namespaces ?? []).filter(Boolean);
-  const errorText = (err: unknown) => (err as Error).message;
 
   let sent = 0;
   const deliveries = new DeliveryQueue({
@@ -72,15 +71,18 @@ export function startBridge(opts: BridgeOptions): Bridge {
       const what = `${s.signal} → ${targetId(s.target)}`;
       if (retryInMs === undefined) {
         metrics.inc('aim_bridge_nudges_dropped_total', { kind: s.target.kind });
-        log('error', `${what} failed: ${errorText(err)}; refused on every attempt, dropped`);
-      } else if (!outage) log('warn', `${what} refused: ${errorText(err)}; retrying in ${Math.round(retryInMs)} ms`);
+        log('error', `${what} failed: ${deliveryErrorText(err)}; refused on every attempt, dropped`);
+      } else if (!outage)
+        log('warn', `${what} refused: ${deliveryErrorText(err)}; retrying in ${Math.round(retryInMs)} ms`);
     },
     onAnsweringChanged: (answering, err) =>
       answering
         ? log('info', 'Temporal answers again: delivering the pending nudges')
-        : log('warn', `Temporal does not answer (${errorText(err)}): nudges wait and are retried until it does`),
+        : log(
+            'warn',
+            `Temporal does not answer (${deliveryErrorText(err)}): nudges wait and are retried until it does`,
+          ),
   });
-  const send = (s: Send) => deliveries.enqueue(s);
 
   const informers: Informer[] = [];
   const cachesOf = (kind: WatchedKind) => informers.filter((i) => i.source.kind === kind).map((i) => i.objects);
@@ -92,9 +94,15 @@ export function startBridge(opts: BridgeOptions): Bridge {
         signal: abort.signal,
         metrics,
         log,
-        // The first list of Secrets is what exists, not a change: nothing waiting is fixed by it.
-        onChange: (c) =>
-          c.initialList && source.kind === 'Secret' ? [] : route(source.kind, c.type, c.old, c.obj, view).map(send),
+        onChange: (c) => {
+          // The first list of Secrets is what exists, not a change: nothing waiting is fixed by it.
+          if (c.initialList && source.kind === 'Secret') return [];
+          const sends = route(source.kind, c.type, c.old, c.obj, view);
+          // Readiness waits for the first lists' nudges; later ones are queued without a waiter (bounded memory).
+          if (c.initialList) return sends.map((s) => deliveries.enqueueAndWait(s));
+          for (const s of sends) deliveries.enqueue(s);
+          return [];
+        },
       }),
     );
 
@@ -129,9 +137,10 @@ export function startBridge(opts: BridgeOptions): Bridge {
       new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true })),
     ]);
     if (abort.signal.aborted) throw new Error('bridge stopped before it was ready');
+    const send = (s: Send) => deliveries.enqueueAndWait(s);
     await sweepOrphans({ client, taskQueue, namespaces, lookup: view.lookup, send, log }).catch((err: unknown) => {
       metrics.inc('aim_bridge_errors_total', { stage: 'sweep' });
-      log('error', `orphan sweep failed: ${errorText(err)}`);
+      log('error', `orphan sweep failed: ${(err as Error).message}`);
     });
     listedAndSwept = true;
     log('info', `ready in ${Date.now() - started} ms: ${sources.length} watches, ${sent} nudges sent`);

@@ -14,7 +14,8 @@ import { targetId, type Send, type SignalName } from './routing.js';
  *   state) and a plain `deleted` must not become a start: merging them into one would change what the workflow does.
  *   Signals are nudges (spec 5.0), so sending the newest of each is all a workflow needs.
  * - **Bounded memory.** Lanes are keyed by workflow ID, so the queue holds at most four nudges (one per signal name)
- *   per object the bridge watches, however long Temporal is away and however often the objects change.
+ *   per object the bridge watches, however long Temporal is away and however often the objects change (watch events
+ *   use `enqueue`, which keeps no waiter either).
  * - **Rejections are bounded.** When Temporal answers with an error (a bad request, permission denied), the nudge is
  *   retried on the same back-off at most `maxRejectedAttempts` times, then dropped and reported: retrying a request
  *   that Temporal refuses would not make it pass, and a relist (bridge restart) sends every object's nudge again.
@@ -44,6 +45,8 @@ export interface DeliveryQueueOptions {
 export interface DeliveryStats {
   /** Workflows with a nudge not yet delivered (queued, in flight or waiting to retry). */
   pendingWorkflows: number;
+  /** The nudges held for them: at most one per workflow and signal name. */
+  pendingNudges: number;
   /** Age of the oldest undelivered nudge in ms (0 when none). */
   oldestPendingMs: number;
   /** False from an attempt Temporal did not answer until the next one it answers. */
@@ -90,6 +93,8 @@ export class DeliveryQueue {
   private readonly stopped = manyListeners();
   private wake = manyListeners();
   private answering = true;
+  /** Counts Temporal's answers (a delivery or a refusal): an attempt that outlived an answer says nothing new. */
+  private answers = 0;
   private closing = false;
   private readonly clock: Clock;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -101,31 +106,49 @@ export class DeliveryQueue {
     this.maxRejected = opts.maxRejectedAttempts ?? 7;
   }
 
-  /** Queues a nudge; resolves once it (or a newer nudge it was merged into) is delivered, dropped, or the queue stops. */
-  enqueue(send: Send): Promise<void> {
-    if (this.closing) return Promise.resolve();
+  /** Queues a nudge (fire and forget: what watch events send, however long Temporal is away). */
+  enqueue(send: Send): void {
+    this.add(send, undefined);
+  }
+
+  /**
+   * Queues a nudge and resolves once it (or a newer nudge it was merged into) is delivered, dropped, or the queue
+   * stops. For the first lists and the orphan sweep (readiness waits on them): a bounded number of waiters, one per
+   * object at start, while `enqueue` keeps no waiter so that a long outage grows nothing but the lanes.
+   */
+  enqueueAndWait(send: Send): Promise<void> {
+    return new Promise<void>((resolve) => this.add(send, resolve));
+  }
+
+  private add(send: Send, waiter: (() => void) | undefined): void {
+    if (this.closing) return waiter?.();
     const id = targetId(send.target);
     let lane = this.lanes.get(id);
     const fresh = !lane;
     if (!lane) this.lanes.set(id, (lane = { queued: new Map(), failures: 0 }));
-    const done = new Promise<void>((resolve) => {
-      const pending: Pending = { send, since: this.clock.now(), waiters: [resolve], rejected: 0 };
-      const older = lane.queued.get(send.signal);
-      lane.queued.delete(send.signal); // re-inserted last: the lane sends its signals in the order they last changed
-      lane.queued.set(send.signal, older ? merge(older, pending) : pending);
-    });
+    const pending: Pending = { send, since: this.clock.now(), waiters: waiter ? [waiter] : [], rejected: 0 };
+    const older = lane.queued.get(send.signal);
+    lane.queued.delete(send.signal); // re-inserted last: the lane sends its signals in the order they last changed
+    lane.queued.set(send.signal, older ? merge(older, pending) : pending);
     if (fresh) this.startPump(id, lane);
-    return done;
   }
 
   stats(): DeliveryStats {
     let oldest = Infinity;
+    let nudges = 0;
     for (const lane of this.lanes.values()) {
-      if (lane.inFlight) oldest = Math.min(oldest, lane.inFlight.since);
-      for (const p of lane.queued.values()) oldest = Math.min(oldest, p.since);
+      if (lane.inFlight) {
+        oldest = Math.min(oldest, lane.inFlight.since);
+        nudges++;
+      }
+      for (const p of lane.queued.values()) {
+        oldest = Math.min(oldest, p.since);
+        nudges++;
+      }
     }
     return {
       pendingWorkflows: this.lanes.size,
+      pendingNudges: nudges,
       oldestPendingMs: oldest === Infinity ? 0 : Math.max(0, this.clock.now() - oldest),
       temporalAnswering: this.answering,
     };
@@ -159,6 +182,7 @@ export class DeliveryQueue {
       const pending = next.value;
       lane.queued.delete(pending.send.signal);
       lane.inFlight = pending;
+      const answersBefore = this.answers;
       try {
         const outcome = await this.opts.deliver(pending.send, stop);
         lane.inFlight = undefined;
@@ -174,7 +198,9 @@ export class DeliveryQueue {
           if (stop.aborted) break;
           continue;
         }
-        this.setAnswering(!outage, err);
+        // A no-answer only counts when Temporal has not answered another attempt since this one started (a deadline
+        // that runs out just after recovery must not flip readiness back).
+        if (!outage || this.answers === answersBefore) this.setAnswering(!outage, err);
         if (!outage && ++pending.rejected >= this.maxRejected) {
           this.opts.onAttemptFailed?.(pending.send, err, { outage });
           for (const w of pending.waiters) w();
@@ -204,6 +230,7 @@ export class DeliveryQueue {
   }
 
   private setAnswering(answering: boolean, err?: unknown): void {
+    if (answering) this.answers++;
     if (answering === this.answering) return;
     this.answering = answering;
     if (answering) {

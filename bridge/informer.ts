@@ -19,7 +19,7 @@ export interface Change {
 
 export interface InformerOptions {
   signal: AbortSignal;
-  /** Called after the cache took the change; the first list waits for the work it returns (e.g. nudges sent). */
+  /** Called after the cache took the change; the first list waits for the work it returns (its nudges delivered). */
   onChange(change: Change): Promise<unknown>[];
   metrics: MetricRegistry;
   log: (level: 'warn', msg: string) => void;

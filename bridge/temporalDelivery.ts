@@ -48,3 +48,10 @@ export function temporalDidNotAnswer(err: unknown): boolean {
     if (isGrpcServiceError(e)) return NO_ANSWER.has(e.code);
   return false;
 }
+
+/** The error's message with those of the errors it wraps (the client's "Failed to signalWithStart" says little). */
+export function deliveryErrorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(': ') || String(err);
+}

@@ -61,18 +61,28 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
     const { clock, temporal, queue, events } = setup();
     temporal.state.down = true;
     let delivered = false;
-    void queue.enqueue(nudge('a')).then(() => (delivered = true));
+    void queue.enqueueAndWait(nudge('a')).then(() => (delivered = true));
     await clock.advance(10 * 60_000); // ten minutes down
     expect(clock.sleeps.slice(0, 8)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
     expect(Math.max(...clock.sleeps)).toBe(30_000);
     expect(delivered).toBe(false);
-    expect(queue.stats()).toEqual({ pendingWorkflows: 1, oldestPendingMs: 600_000, temporalAnswering: false });
+    expect(queue.stats()).toEqual({
+      pendingWorkflows: 1,
+      pendingNudges: 1,
+      oldestPendingMs: 600_000,
+      temporalAnswering: false,
+    });
 
     temporal.state.down = false;
     await clock.advance(30_000);
     expect(delivered).toBe(true);
     expect(temporal.calls.length).toBe(clock.sleeps.length + 1);
-    expect(queue.stats()).toEqual({ pendingWorkflows: 0, oldestPendingMs: 0, temporalAnswering: true });
+    expect(queue.stats()).toEqual({
+      pendingWorkflows: 0,
+      pendingNudges: 0,
+      oldestPendingMs: 0,
+      temporalAnswering: true,
+    });
     expect(events[0]).toBe('not answering');
     expect(events.at(-1)).toBe('answering');
     expect(events.filter((e) => e.includes('dropped'))).toEqual([]);
@@ -81,9 +91,9 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
   it('has one delivery in flight per workflow, in the order the nudges came; workflows do not wait on each other', async () => {
     const { clock, temporal, queue } = setup();
     temporal.holdCalls();
-    void queue.enqueue(nudge('a', 'changed', '1'));
-    void queue.enqueue(nudge('a', 'retry', '2'));
-    void queue.enqueue(nudge('b', 'changed', '1'));
+    queue.enqueue(nudge('a', 'changed', '1'));
+    queue.enqueue(nudge('a', 'retry', '2'));
+    queue.enqueue(nudge('b', 'changed', '1'));
     await clock.advance(0);
     expect(sent(temporal.calls)).toEqual(['a changed@1', 'b changed@1']);
     temporal.release();
@@ -94,9 +104,9 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
   it('coalesces per workflow and signal: a newer nudge replaces the pending one', async () => {
     const { clock, temporal, queue } = setup();
     temporal.holdCalls();
-    const all = [queue.enqueue(nudge('a', 'changed', '1'))];
-    for (let rv = 2; rv <= 100; rv++) all.push(queue.enqueue(nudge('a', 'changed', String(rv))));
-    all.push(queue.enqueue(nudge('a', 'retry', '50')));
+    const all = [queue.enqueueAndWait(nudge('a', 'changed', '1'))];
+    for (let rv = 2; rv <= 100; rv++) all.push(queue.enqueueAndWait(nudge('a', 'changed', String(rv))));
+    all.push(queue.enqueueAndWait(nudge('a', 'retry', '50')));
     await clock.advance(0);
     expect(queue.stats().pendingWorkflows).toBe(1);
     temporal.release();
@@ -107,9 +117,9 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
   it('merging keeps a start and a fresh start that an older nudge asked for', async () => {
     const { clock, temporal, queue } = setup();
     temporal.holdCalls();
-    void queue.enqueue(nudge('a', 'retry', '1'));
-    void queue.enqueue(nudge('a', 'dependencyChanged', '2', { start: true, fresh: true }));
-    void queue.enqueue(nudge('a', 'dependencyChanged', '3', { start: false }));
+    queue.enqueue(nudge('a', 'retry', '1'));
+    queue.enqueue(nudge('a', 'dependencyChanged', '2', { start: true, fresh: true }));
+    queue.enqueue(nudge('a', 'dependencyChanged', '3', { start: false }));
     await clock.advance(0);
     temporal.release();
     await clock.advance(0);
@@ -124,9 +134,9 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
   it('a nudge waiting out its back-off is replaced by a newer one of the same signal', async () => {
     const { clock, temporal, queue } = setup();
     temporal.state.down = true;
-    void queue.enqueue(nudge('a', 'changed', '1'));
+    queue.enqueue(nudge('a', 'changed', '1'));
     await clock.advance(500);
-    void queue.enqueue(nudge('a', 'changed', '2'));
+    queue.enqueue(nudge('a', 'changed', '2'));
     temporal.state.down = false;
     await clock.advance(1_000);
     expect(sent(temporal.calls)).toEqual(['a changed@1', 'a changed@2']);
@@ -137,13 +147,13 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
     const { clock, temporal, queue } = setup();
     temporal.state.down = true;
     const signals: SignalName[] = ['changed', 'retry', 'deleted', 'dependencyChanged'];
-    for (let i = 0; i < 10_000; i++) void queue.enqueue(nudge(`o${i % 10}`, signals[i % 4]!, String(i)));
+    for (let i = 0; i < 10_000; i++) queue.enqueue(nudge(`o${i % 10}`, signals[i % 4]!, String(i)));
     await clock.advance(5 * 60_000);
-    expect(queue.stats().pendingWorkflows).toBe(10);
+    // Ten workflows × the signals each got: two each (i % 10 and i % 4 pair up as even/even, odd/odd).
+    expect(queue.stats()).toMatchObject({ pendingWorkflows: 10, pendingNudges: 20 });
     temporal.calls.length = 0;
     temporal.state.down = false;
     await clock.advance(30_000);
-    // Ten workflows × the signals each got: two each (i % 10 and i % 4 pair up as even/even, odd/odd).
     expect(temporal.calls.length).toBe(20);
     expect(queue.stats().pendingWorkflows).toBe(0);
   });
@@ -151,20 +161,39 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
   it('the first answer after an outage wakes every lane waiting out its back-off', async () => {
     const { clock, temporal, queue } = setup();
     temporal.state.down = true;
-    void queue.enqueue(nudge('a'));
+    queue.enqueue(nudge('a'));
     await clock.advance(60_000); // lane a is at its longest back-off
-    void queue.enqueue(nudge('b'));
+    queue.enqueue(nudge('b'));
     temporal.state.down = false;
     await clock.advance(1_000); // b's first retry succeeds; a would wait up to 30 s more
     expect(sent(temporal.calls).filter((c) => c === 'a changed@1').length).toBeGreaterThan(1);
     expect(queue.stats().pendingWorkflows).toBe(0);
   });
 
+  it('an attempt that fails unanswered after another one was answered does not turn readiness back', async () => {
+    const { clock, temporal, queue, events } = setup();
+    temporal.holdCalls();
+    temporal.state.down = true;
+    queue.enqueue(nudge('a'));
+    await clock.advance(0); // a's attempt hangs (say, until its deadline)
+    temporal.state.hold = undefined; // calls from now on return at once
+    queue.enqueue(nudge('b'));
+    await clock.advance(0);
+    expect(events).toEqual(['not answering', 'changed no-answer 1000']); // b failed unanswered
+    temporal.state.down = false;
+    await clock.advance(1_000); // b answered
+    temporal.state.down = true;
+    temporal.release(); // a's old attempt now fails: it started before b's answer
+    await clock.advance(0);
+    expect(queue.stats().temporalAnswering).toBe(true);
+    expect(events.filter((e) => e.endsWith('answering'))).toEqual(['not answering', 'answering']);
+  });
+
   it('a nudge Temporal refuses is retried a bounded number of times, then dropped and reported', async () => {
     const { clock, temporal, queue, events } = setup({ maxRejectedAttempts: 3 });
     temporal.state.refuse = true;
     let done = false;
-    void queue.enqueue(nudge('a')).then(() => (done = true));
+    void queue.enqueueAndWait(nudge('a')).then(() => (done = true));
     await clock.advance(60_000);
     expect(done).toBe(true);
     expect(temporal.calls.length).toBe(3);
@@ -176,14 +205,14 @@ describe('bridge delivery queue: never drops a nudge Temporal did not answer', (
     const { clock, temporal, queue } = setup();
     temporal.state.down = true;
     let released = false;
-    void queue.enqueue(nudge('a')).then(() => (released = true));
+    void queue.enqueueAndWait(nudge('a')).then(() => (released = true));
     await clock.advance(100); // lane a waits out its first back-off (1 s)
     const stopped = queue.stop();
     await clock.advance(0);
     await stopped;
     expect(released).toBe(true);
     expect(clock.t).toBe(100);
-    await queue.enqueue(nudge('b')); // resolves at once: a stopped queue takes nothing
+    await queue.enqueueAndWait(nudge('b')); // resolves at once: a stopped queue takes nothing
     expect(sent(temporal.calls)).toEqual(['a changed@1', 'a changed@1']);
   });
 });
