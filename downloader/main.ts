@@ -8,6 +8,7 @@ import { readConfig, type DownloaderConfig } from './config.js';
 import { download } from './download.js';
 import { DownloaderFailure, scrub, writeTerminationMessage } from './failures.js';
 import { listSource } from './download.js';
+import { s3Access } from './s3/credentials.js';
 import { bytesOnDisk, cacheStatusSink } from './progress.js';
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -15,7 +16,7 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 }
 
 async function probe(cfg: DownloaderConfig): Promise<Record<string, unknown>> {
-  const listing = await listSource(cfg, false);
+  const listing = await listSource(cfg, false, s3Access());
   return {
     totalBytes: listing.totalBytes,
     files: listing.files.length,
