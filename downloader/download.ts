@@ -150,10 +150,10 @@ export async function download(
   sink: ProgressSink | undefined,
   tools: Tools = DEFAULT_TOOLS,
   env = process.env,
+  access: S3Access = s3Access(env),
 ): Promise<DownloadOutcome> {
   const dest = join(cfg.mountPath, cfg.modelId);
   await mkdir(dest, { recursive: true });
-  const access = s3Access(env);
   const t0 = performance.now();
   const listing = await listSource(cfg, true, access);
   await checkFreeSpace(cfg, dest, listing);

@@ -31,7 +31,16 @@ export function s3Access(env: NodeJS.ProcessEnv = process.env): S3Access {
   const decision = decideS3Identity(env, { sharedFilesExist: sharedFilesExist(env) });
   if (!decision.sign) return { decision };
   // Short timeouts: STS and the container endpoint answer in milliseconds, and a wrong address should fail the probe.
-  return { decision, provider: defaultProvider({ timeout: 1000, maxRetries: 1 }) };
+  return { decision, provider: defaultProvider({ timeout: 1000, maxRetries: 1, clientConfig: stsClientConfig(env) }) };
+}
+
+/**
+ * Where the chain's STS calls (web identity, assumed roles) go. AWS_ENDPOINT_URL is the S3 endpoint here (MinIO, a
+ * VPC endpoint), but the SDK would apply it to every service, STS included: STS keeps its own default unless
+ * AWS_ENDPOINT_URL_STS names one.
+ */
+export function stsClientConfig(env: NodeJS.ProcessEnv): { endpoint: string } | { ignoreConfiguredEndpointUrls: true } {
+  return env.AWS_ENDPOINT_URL_STS ? { endpoint: env.AWS_ENDPOINT_URL_STS } : { ignoreConfiguredEndpointUrls: true };
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);

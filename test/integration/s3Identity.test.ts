@@ -120,14 +120,27 @@ function expectDownloaded(r: DownloaderRun, e: Record<string, string>): void {
 }
 
 describe.each([
-  { name: 'IRSA (web identity token through STS)', identity: irsa, standIn: () => sts, keys: irsaKeys },
-  { name: 'EKS Pod Identity (container credentials)', identity: podIdentity, standIn: () => pod, keys: podKeys },
-])('$name', ({ identity, standIn, keys }) => {
+  {
+    name: 'IRSA (web identity token through STS)',
+    identity: irsa,
+    standIn: () => sts,
+    keys: irsaKeys,
+    logged: 'the web identity token (IRSA) (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)',
+  },
+  {
+    name: 'EKS Pod Identity (container credentials)',
+    identity: podIdentity,
+    standIn: () => pod,
+    keys: podKeys,
+    logged: 'the container credentials endpoint (Pod Identity) (AWS_CONTAINER_CREDENTIALS_FULL_URI)',
+  },
+])('$name', ({ identity, standIn, keys, logged }) => {
   it('probes and downloads a private bucket, both signed with the issued keys', async () => {
     const before = standIn().issued();
     const probe = await runDownloader(env('probe', 'private-models', identity()));
     expect(probe.code, probe.stdout + probe.stderr).toBe(0);
     expect(probe.result).toMatchObject({ files: 2 });
+    expect(probe.stdout).toContain(`"s3Identity":"${logged}"`);
     expect(standIn().issued()).toBeGreaterThan(before);
 
     const e = env('download', 'private-models', identity());

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { S3Source } from '../../downloader/config.js';
 import { DownloaderFailure, scrub } from '../../downloader/failures.js';
-import { resolveS3Credentials, type CredentialProvider, type S3Access } from '../../downloader/s3/credentials.js';
+import {
+  resolveS3Credentials,
+  stsClientConfig,
+  type CredentialProvider,
+  type S3Access,
+} from '../../downloader/s3/credentials.js';
 import { serveCredentials } from '../../downloader/s3/credentialsEndpoint.js';
 import { decideS3Identity, describeS3Identity, type S3IdentityDecision } from '../../downloader/s3/identity.js';
 import { s5cmdArgs, s5cmdEnv } from '../../downloader/s3/s5cmd.js';
@@ -148,6 +153,18 @@ describe('resolving credentials', () => {
     expect(err.message).toContain('static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
     expect(err.message).not.toContain('secret-token-text');
   });
+});
+
+describe('where STS calls go', () => {
+  it.each<[string, NodeJS.ProcessEnv, ReturnType<typeof stsClientConfig>]>([
+    ['never to the S3 endpoint', { AWS_ENDPOINT_URL: 'https://minio:9000' }, { ignoreConfiguredEndpointUrls: true }],
+    ['to STS by default', {}, { ignoreConfiguredEndpointUrls: true }],
+    [
+      'to AWS_ENDPOINT_URL_STS when set',
+      { AWS_ENDPOINT_URL: 'https://minio:9000', AWS_ENDPOINT_URL_STS: 'https://sts.vpce.example' },
+      { endpoint: 'https://sts.vpce.example' },
+    ],
+  ])('%s', (_n, env, expected) => expect(stsClientConfig(env)).toEqual(expected));
 });
 
 describe('S3 refusals name the identity that was refused', () => {
