@@ -1,13 +1,16 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../schemas/quantity.js';
-import type { DownloaderConfig, HfSource, S3Source } from './config.js';
+import type { DownloaderConfig, HfSource } from './config.js';
 import { DownloaderFailure } from './failures.js';
 import { listHf } from './hf/source.js';
 import type { Listing } from './listing.js';
 import { bytesOnDisk, progressSnapshot, type ProgressSink } from './progress.js';
 import { runTool, type ToolResult } from './runTool.js';
-import { describeS3, listS3 } from './s3/source.js';
+import { s3Access, type S3Access } from './s3/credentials.js';
+import { serveCredentials } from './s3/credentialsEndpoint.js';
+import { s5cmdArgs, s5cmdEnv } from './s3/s5cmd.js';
+import { listS3 } from './s3/source.js';
 import { verifyAndPrune } from './verify.js';
 import { stat } from 'node:fs/promises';
 
@@ -30,8 +33,9 @@ export interface Tools {
 
 export const DEFAULT_TOOLS: Tools = { s5cmd: process.env.S5CMD_BIN || 's5cmd', hf: process.env.HF_BIN || 'hf' };
 
-export async function listSource(cfg: DownloaderConfig, checksums: boolean): Promise<Listing> {
-  return cfg.source.kind === 's3' ? listS3(cfg.source, { checksums }) : listHf(cfg.source);
+/** `access`: how this process reaches S3, decided once (s3Access) and shared by every listing and by s5cmd. */
+export async function listSource(cfg: DownloaderConfig, checksums: boolean, access: S3Access): Promise<Listing> {
+  return cfg.source.kind === 's3' ? listS3(cfg.source, access, { checksums }) : listHf(cfg.source);
 }
 
 /** Bytes still to fetch: files missing or of the wrong size (complete files are kept from earlier attempts). */
@@ -59,24 +63,6 @@ async function checkFreeSpace(cfg: DownloaderConfig, root: string, listing: List
   }
 }
 
-function s5cmdArgs(src: S3Source, dest: string, env: NodeJS.ProcessEnv): string[] {
-  const sign = env.AWS_ACCESS_KEY_ID ? [] : ['--no-sign-request'];
-  const endpoint = src.endpoint ? ['--endpoint-url', src.endpoint] : [];
-  // sync copies only what is missing or differs in size: a retry resumes per file.
-  return [
-    ...endpoint,
-    ...sign,
-    '--log',
-    'error',
-    '--numworkers',
-    '32',
-    'sync',
-    '--size-only',
-    `${describeS3(src)}*`,
-    `${dest}/`,
-  ];
-}
-
 function hfArgs(src: HfSource, dest: string): string[] {
   return ['download', src.repo, '--revision', src.revision, '--local-dir', dest];
 }
@@ -99,7 +85,11 @@ function toolEnv(cfg: DownloaderConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessE
 }
 
 /** When a tool fails, ask the source again: its answer (codes, headers) classifies the failure, not tool output. */
-async function classifyToolFailure(cfg: DownloaderConfig, result: ToolResult): Promise<DownloaderFailure> {
+async function classifyToolFailure(
+  cfg: DownloaderConfig,
+  access: S3Access,
+  result: ToolResult,
+): Promise<DownloaderFailure> {
   if (/no space left on device|ENOSPC/i.test(result.stderrTail)) {
     return new DownloaderFailure(
       'InsufficientStorage',
@@ -107,7 +97,7 @@ async function classifyToolFailure(cfg: DownloaderConfig, result: ToolResult): P
     );
   }
   try {
-    await listSource(cfg, false);
+    await listSource(cfg, false, access);
   } catch (err) {
     if (err instanceof DownloaderFailure) return err;
   }
@@ -116,6 +106,39 @@ async function classifyToolFailure(cfg: DownloaderConfig, result: ToolResult): P
     'DownloadFailed',
     `${tool} exited with code ${result.exitCode} after ${formatBytes(result.downloadedBytes)}; the next attempt resumes`,
   );
+}
+
+/** s5cmd or the hf CLI; s5cmd signs with this process's credentials through a loopback endpoint while it runs. */
+async function runSourceTool(
+  cfg: DownloaderConfig,
+  access: S3Access,
+  dest: string,
+  listing: Listing,
+  sink: ProgressSink | undefined,
+  tools: Tools,
+  env: NodeJS.ProcessEnv,
+): Promise<ToolResult> {
+  const watch = { watchDir: dest, totalBytes: listing.totalBytes, stallTimeoutSeconds: cfg.stallTimeoutSeconds };
+  if (cfg.source.kind === 'hf')
+    return runTool({
+      command: tools.hf,
+      args: hfArgs(cfg.source, dest),
+      env: toolEnv(cfg, env),
+      ...watch,
+      progress: sink,
+    });
+  const endpoint = access.decision.sign ? await serveCredentials(access) : undefined;
+  try {
+    return await runTool({
+      command: tools.s5cmd,
+      args: s5cmdArgs(cfg.source, dest, access.decision.sign),
+      env: s5cmdEnv(toolEnv(cfg, env), cfg.tmpDir, endpoint),
+      ...watch,
+      progress: sink,
+    });
+  } finally {
+    await endpoint?.close();
+  }
 }
 
 /**
@@ -127,23 +150,16 @@ export async function download(
   sink: ProgressSink | undefined,
   tools: Tools = DEFAULT_TOOLS,
   env = process.env,
+  access: S3Access = s3Access(env),
 ): Promise<DownloadOutcome> {
   const dest = join(cfg.mountPath, cfg.modelId);
   await mkdir(dest, { recursive: true });
   const t0 = performance.now();
-  const listing = await listSource(cfg, true);
+  const listing = await listSource(cfg, true, access);
   await checkFreeSpace(cfg, dest, listing);
   const t1 = performance.now();
-  const result = await runTool({
-    command: cfg.source.kind === 's3' ? tools.s5cmd : tools.hf,
-    args: cfg.source.kind === 's3' ? s5cmdArgs(cfg.source, dest, env) : hfArgs(cfg.source, dest),
-    env: toolEnv(cfg, env),
-    watchDir: dest,
-    totalBytes: listing.totalBytes,
-    stallTimeoutSeconds: cfg.stallTimeoutSeconds,
-    progress: sink,
-  });
-  if (result.exitCode !== 0) throw await classifyToolFailure(cfg, result);
+  const result = await runSourceTool(cfg, access, dest, listing, sink, tools, env);
+  if (result.exitCode !== 0) throw await classifyToolFailure(cfg, access, result);
   const t2 = performance.now();
   const v = await verifyAndPrune(dest, listing);
   if (v.missing.length || v.bad.length) {

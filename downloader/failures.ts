@@ -17,6 +17,9 @@ export class DownloaderFailure extends Error {
   }
 }
 
+/** Secrets a platform injects into the pod (EKS Pod Identity's token when given inline), not set through our specs. */
+const INJECTED_SECRET_ENV_NAMES = ['AWS_CONTAINER_AUTHORIZATION_TOKEN'] as const;
+
 /**
  * Removes credential material from any text: URL userinfo, Authorization headers, bearer tokens, Hugging Face and
  * AWS key shapes, and the literal values of every credential variable in our environment.
@@ -29,7 +32,7 @@ export function scrub(text: string, env: NodeJS.ProcessEnv = process.env): strin
     .replace(/\bhf_[A-Za-z0-9]{8,}\b/g, 'hf_***')
     .replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, '$1***')
     .replace(/(X-Amz-Credential=|X-Amz-Signature=|Signature=)[^&\s"]+/gi, '$1***');
-  for (const name of CREDENTIAL_ENV_NAMES) {
+  for (const name of [...CREDENTIAL_ENV_NAMES, ...INJECTED_SECRET_ENV_NAMES]) {
     const value = env[name];
     if (value && value.length >= 4) out = out.split(value).join('***');
   }

@@ -8,14 +8,16 @@ import { readConfig, type DownloaderConfig } from './config.js';
 import { download } from './download.js';
 import { DownloaderFailure, scrub, writeTerminationMessage } from './failures.js';
 import { listSource } from './download.js';
+import { s3Access, type S3Access } from './s3/credentials.js';
+import { describeS3Identity } from './s3/identity.js';
 import { bytesOnDisk, cacheStatusSink } from './progress.js';
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ ts: new Date().toISOString(), component: 'aim-downloader', event, ...fields }));
 }
 
-async function probe(cfg: DownloaderConfig): Promise<Record<string, unknown>> {
-  const listing = await listSource(cfg, false);
+async function probe(cfg: DownloaderConfig, access: S3Access): Promise<Record<string, unknown>> {
+  const listing = await listSource(cfg, false, access);
   return {
     totalBytes: listing.totalBytes,
     files: listing.files.length,
@@ -38,12 +40,22 @@ async function main(): Promise<number> {
     });
     return 2;
   }
-  log('start', { mode: cfg.mode, source: cfg.sourceUri, modelId: cfg.modelId, attempt: cfg.attempt });
+  // Decided once: the listing and s5cmd sign (or not) alike. The log names the source, never a value.
+  const access = s3Access();
+  log('start', {
+    mode: cfg.mode,
+    source: cfg.sourceUri,
+    modelId: cfg.modelId,
+    attempt: cfg.attempt,
+    ...(cfg.source.kind === 's3' && { s3Identity: describeS3Identity(access.decision) }),
+  });
   try {
     const facts: Record<string, unknown> =
       cfg.mode === 'probe'
-        ? await probe(cfg)
-        : { ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined)) };
+        ? await probe(cfg, access)
+        : {
+            ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined, undefined, undefined, access)),
+          };
     log('done', facts);
     // The termination message carries facts only; phase timings stay in the log.
     const { seconds: _timings, ...message } = facts;

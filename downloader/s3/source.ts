@@ -8,18 +8,21 @@ import {
 import type { S3Source } from '../config.js';
 import { DownloaderFailure } from '../failures.js';
 import { listingOf, type Listing, type RemoteFile } from '../listing.js';
+import { resolveS3Credentials, type S3Access } from './credentials.js';
+import { describeS3Identity, type S3IdentityDecision } from './identity.js';
 
-/** The AWS SDK reads credentials from the environment (AWS_ACCESS_KEY_ID, …); they never pass through our code. */
-export function s3Client(src: S3Source, env: NodeJS.ProcessEnv = process.env): S3Client {
-  // No credentials configured: a public bucket, so send unsigned requests rather than fail on a missing key.
-  const anonymous = !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE && !env.AWS_WEB_IDENTITY_TOKEN_FILE;
+/**
+ * The listing's client signs with the one provider of `access` (the same credentials s5cmd is handed), or sends
+ * unsigned requests when no identity is configured (a public bucket) rather than fail on a missing key.
+ */
+export function s3Client(src: S3Source, access: S3Access): S3Client {
   return new S3Client({
-    ...(anonymous
-      ? {
+    ...(access.provider
+      ? { credentials: access.provider }
+      : {
           credentials: { accessKeyId: '', secretAccessKey: '' },
           signer: { sign: (request) => Promise.resolve(request) },
-        }
-      : {}),
+        }),
     region: src.region,
     ...(src.endpoint ? { endpoint: src.endpoint } : {}),
     forcePathStyle: src.pathStyle,
@@ -62,16 +65,19 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** S3 errors → section 7 reasons, by error code (never by message text). */
-export function classifyS3Error(err: unknown, src: S3Source): DownloaderFailure {
+export function classifyS3Error(err: unknown, src: S3Source, identity?: S3IdentityDecision): DownloaderFailure {
   if (err instanceof DownloaderFailure) return err;
   const where = describeS3(src);
   const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const code = e.Code ?? e.name ?? e.code ?? '';
   const status = e.$metadata?.httpStatusCode;
   if (AUTH_CODES.has(code) || status === 403 || code === 'CredentialsProviderError') {
+    const what = code || `HTTP ${status}`;
     return new DownloaderFailure(
       'AuthFailed',
-      `S3 refused the credentials for ${where} (${code || `HTTP ${status}`}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+      identity && !identity.sign
+        ? `S3 refused unsigned access to ${where} (${what}): no AWS credentials are configured and the bucket is not public`
+        : `S3 refused the credentials${identity ? ` of ${describeS3Identity(identity)}` : ''} for ${where} (${what})`,
     );
   }
   if (code === 'NoSuchBucket')
@@ -108,8 +114,10 @@ const CHECKSUM_FIELDS = [
  * Lists everything under `prefix/` (directory semantics, relative paths kept) with sizes, single-part ETag MD5s and,
  * where the object has one, its full-object `x-amz-checksum-*` (HEAD with checksum mode).
  */
-export async function listS3(src: S3Source, opts: { checksums: boolean }): Promise<Listing> {
-  const client = s3Client(src);
+export async function listS3(src: S3Source, access: S3Access, opts: { checksums: boolean }): Promise<Listing> {
+  // Resolved before the first request so that a refused token or an unreachable STS fails as itself.
+  await resolveS3Credentials(access);
+  const client = s3Client(src, access);
   const prefix = src.prefix ? `${src.prefix}/` : '';
   const files: RemoteFile[] = [];
   const withChecksums: Array<{ file: RemoteFile; key: string }> = [];
@@ -142,7 +150,7 @@ export async function listS3(src: S3Source, opts: { checksums: boolean }): Promi
       if (found?.value) file.checksum = { algorithm: found.algorithm, value: found.value };
     }
   } catch (err) {
-    throw classifyS3Error(err, src);
+    throw classifyS3Error(err, src, access.decision);
   } finally {
     client.destroy();
   }

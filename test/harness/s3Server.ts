@@ -20,6 +20,10 @@ export interface StartS3ServerOptions {
   secretKey: string;
   /** Startup timeout (default 60 s). */
   timeoutMs?: number;
+  /** More identities, read and list only (what a download role may do): e.g. the keys an STS stand-in issues. */
+  readOnlyIdentities?: Array<{ accessKey: string; secretKey: string }>;
+  /** Buckets anyone may read and list without signing (a public bucket). */
+  publicBuckets?: string[];
 }
 
 export interface S3Credentials {
@@ -102,16 +106,27 @@ export function runCli(
   });
 }
 
-/** The SeaweedFS identities file: one admin identity with the given keys, nothing anonymous. */
-function identitiesConfig(accessKey: string, secretKey: string): string {
+/** The SeaweedFS identities file: the admin identity, optional read-only ones, and anonymous reads of public buckets. */
+function identitiesConfig(opts: StartS3ServerOptions): string {
+  const readOnly = (opts.readOnlyIdentities ?? []).map((k, i) => ({
+    name: `aim-test-reader-${i}`,
+    credentials: [k],
+    actions: ['Read', 'List'],
+  }));
+  const publicBuckets = opts.publicBuckets ?? [];
+  const anonymous = publicBuckets.length
+    ? [{ name: 'anonymous', actions: publicBuckets.flatMap((b) => [`Read:${b}`, `List:${b}`]) }]
+    : [];
   return JSON.stringify(
     {
       identities: [
         {
           name: 'aim-test-admin',
-          credentials: [{ accessKey, secretKey }],
+          credentials: [{ accessKey: opts.accessKey, secretKey: opts.secretKey }],
           actions: ['Admin', 'Read', 'List', 'Tagging', 'Write'],
         },
+        ...readOnly,
+        ...anonymous,
       ],
     },
     null,
@@ -126,7 +141,7 @@ export async function startS3Server(opts: StartS3ServerOptions): Promise<S3Serve
   const homeDir = join(workDir, 'client-home');
   for (const d of [dataDir, tmpDir, homeDir]) mkdirSync(d, { recursive: true });
   const configFile = join(workDir, 's3-identities.json');
-  writeFileSync(configFile, identitiesConfig(accessKey, secretKey), { mode: 0o600 });
+  writeFileSync(configFile, identitiesConfig(opts), { mode: 0o600 });
 
   // weed mini runs ~10 listeners; each gets an explicit free loopback port (defaults would collide between runs).
   const ports = {
