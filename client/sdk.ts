@@ -103,29 +103,35 @@ export class AimClient {
     return KINDS[kind].scope === 'Namespaced' ? (namespace ?? this.namespace) : undefined;
   }
 
-  /** Validates (zod, every problem listed, nothing sent), then server-side applies, then nudges the workflow. */
-  async apply(manifest: unknown): Promise<ApplyResult> {
+  /**
+   * Validates (zod, every problem listed, nothing sent), then server-side applies, then nudges the workflow. With
+   * `dryRun` the API server validates and admits the object without persisting it, and no workflow is nudged.
+   */
+  async apply(manifest: unknown, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     const m = assertManifest(manifest);
-    return this.applyValid(m);
+    return this.applyValid(m, opts.dryRun ?? false);
   }
 
   /** Validates every manifest first; applies none when any is invalid. */
   async applyAll(manifests: unknown[]): Promise<ApplyResult[]> {
     const valid = manifests.map((m) => assertManifest(m));
     const out: ApplyResult[] = [];
-    for (const m of valid) out.push(await this.applyValid(m));
+    for (const m of valid) out.push(await this.applyValid(m, false));
     return out;
   }
 
-  private async applyValid(m: Manifest): Promise<ApplyResult> {
+  private async applyValid(m: Manifest, dryRun: boolean): Promise<ApplyResult> {
     const kind = m.kind;
     const namespace = this.ns(kind, m.metadata.namespace);
     const { status: _status, ...rest } = m;
     const { namespace: _ns, ...meta } = m.metadata;
     const body = { ...rest, metadata: { ...meta, ...(namespace ? { namespace } : {}) } } as unknown as AimObject;
-    const object = await this.objects.apply<AimObject>(RESOURCES[kind], body, { fieldManager: CLIENT_FIELD_MANAGER });
+    const object = await this.objects.apply<AimObject>(RESOURCES[kind], body, {
+      fieldManager: CLIENT_FIELD_MANAGER,
+      ...(dryRun ? { dryRun } : {}),
+    });
     const result: ApplyResult = { kind, name: m.metadata.name, ...(namespace ? { namespace } : {}), object };
-    if (this.temporal) {
+    if (this.temporal && !dryRun) {
       result.workflowId = await this.nudge(kind, m.metadata.name, namespace, 'changed', object);
     }
     return result;
