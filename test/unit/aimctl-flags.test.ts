@@ -2,8 +2,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RESOURCES } from '../../activities/kube/resources.js';
@@ -11,32 +9,14 @@ import { EXIT, run } from '../../client/aimctl.js';
 import { compileJsonPath, JsonPathError } from '../../client/aimctl/jsonpath.js';
 import { expandFilenames } from '../../client/aimctl/manifestFiles.js';
 import { VERB_TABLE } from '../../client/aimctl/verbs.js';
-import { AimClient } from '../../client/sdk.js';
 import { example } from '../cases/examples.js';
-import { MemoryObjects } from '../harness/memoryObjects.js';
+import { aimctlInMemory } from '../harness/aimctlInMemory.js';
 
 /** kubectl's flags in aimctl: -f - and -f DIR, -o name|jsonpath, --dry-run; the verb table itself. */
 const work = mkdtempSync(join(tmpdir(), 'aimctl-flags-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function setup(stdin?: string) {
-  const store = new MemoryObjects();
-  const client = new AimClient({ kubeConfig: new KubeConfig(), objects: store, namespace: 'team-a' });
-  const aimctl = async (...argv: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await run(argv, {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: (t: string) => (stderr += t) },
-      ...(stdin !== undefined ? { stdin: Readable.from([Buffer.from(stdin)]) } : {}),
-      env: { KUBECONFIG: join(work, 'none') },
-      cwd: work,
-      client,
-    });
-    return { code, stdout, stderr };
-  };
-  return { store, aimctl };
-}
+const setup = (stdin?: string) => aimctlInMemory({ workDir: work, ...(stdin !== undefined ? { stdin } : {}) });
 
 const model = example('aimmodel-s3-custom-templates.yaml');
 const service = example('aimservice-custom-s3.yaml');
