@@ -12,6 +12,7 @@ import {
   type WatchEvent,
   type WatchQuery,
 } from '../../client/sdk.js';
+import { listDifferences } from '../../client/watch.js';
 import { example } from '../cases/examples.js';
 
 /** The SDK against an in-memory object store and a recording Temporal client: ordering and shapes, no servers. */
@@ -280,5 +281,22 @@ describe('AimClient.retry, watch, delete, plan', () => {
   it('progress comes from the workflow query when Temporal is configured', async () => {
     expect(await makeClient(true).client.progress('AIMModel', 'm')).toMatchObject({ step: 'applyModelTemplates' });
     expect(await makeClient(false).client.progress('AIMModel', 'm')).toBeUndefined();
+  });
+});
+
+describe('watch relists', () => {
+  it('turn a fresh list into the events missed while the watch was gone (410)', () => {
+    const obj = (name: string, rv: string) => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
+    const had = new Map([
+      ['ns/kept', obj('kept', '1')],
+      ['ns/changed', obj('changed', '2')],
+      ['ns/removed', obj('removed', '3')],
+    ]);
+    const events = listDifferences(had, [obj('kept', '1'), obj('changed', '7'), obj('new', '8')]);
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'MODIFIED changed',
+      'ADDED new',
+      'DELETED removed',
+    ]);
   });
 });
