@@ -24,13 +24,14 @@ COPY workflows workflows
 COPY worker worker
 COPY bridge bridge
 COPY client client
-# The workflow bundle is built here from the sources (as `npm run build` does) into /app/dist/workflow-bundle*.js.
+# The workflow bundle is built from the sources in /src (as `npm run build` does) into /app/dist/workflow-bundle*.js,
+# by the compiled builder once /app has its production dependencies (webpack comes with @temporalio/worker).
 RUN npx tsc --outDir /app/dist --rootDir . --noEmit false --declaration false --sourceMap false \
       worker/main.ts worker/cli.ts bridge/main.ts worker/buildWorkflowBundle.ts client/bin/aimctl.ts \
       client/bin/kubectl-aim.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
       --strict --skipLibCheck --esModuleInterop --resolveJsonModule \
- && node /app/dist/worker/buildWorkflowBundle.js /app/dist \
- && npm ci --omit=dev --no-audit --no-fund && cp -r node_modules package.json /app/
+ && npm ci --omit=dev --no-audit --no-fund && cp -r node_modules package.json /app/ \
+ && node /app/dist/worker/buildWorkflowBundle.js /app/dist
 
 FROM ${NODE_IMAGE}
 COPY --from=build /app /app
