@@ -1,14 +1,23 @@
 /**
  * Worker start-up with and without the prebuilt workflow bundle (`npm run build` first):
- *   npm run build && tsx bench/workerStartup.ts [RUNS]
+ *   npm run bench:startup   (npm run build && tsx bench/workerStartup.ts [RUNS])
  * Each run starts the compiled worker (node dist/worker/main.js) against a local Temporal dev server and measures
  * process start → "Worker state changed RUNNING" (it polls from then on) and the process's peak RSS up to that moment
  * (VmHWM). "sources" is the image as it was: the workflow sources beside the compiled worker, bundled with webpack at
  * start; "bundle" is dist/ with the prebuilt bundle and no workflow sources.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -106,7 +115,13 @@ async function main(): Promise<void> {
         rows.push([variant, String(i), (r.ms / 1000).toFixed(2), (r.rss / 2 ** 20).toFixed(0), r.source]);
       }
     }
-    process.stdout.write(`${table(['VARIANT', 'RUN', 'START→POLLING (s)', 'PEAK RSS (MiB)', 'WORKFLOW CODE'], rows)}\n`);
+    const load = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    process.stdout.write(`${cpus().length} cores, load average ${load}, Node ${process.version}\n`);
+    process.stdout.write(
+      `${table(['VARIANT', 'RUN', 'START→POLLING (s)', 'PEAK RSS (MiB)', 'WORKFLOW CODE'], rows)}\n`,
+    );
   } finally {
     await temporal.stop();
     rmSync(work, { recursive: true, force: true });
