@@ -54,13 +54,17 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the built package', () => {
-  it.each(Object.entries(pkg.bin))('bin %s runs compiled, without tsx', async (bin, path) => {
-    const { stdout } = await exec(process.execPath, [join(installed, path), 'get', '--help'], {
-      env: { PATH: process.env.PATH },
-    });
-    expect(stdout).toMatch(bin === 'kubectl-aim' ? /^Usage: kubectl aim get KIND/ : /^Usage: aimctl get KIND/);
-    expect(readFileSync(join(installed, path), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
-  }, 30_000);
+  it.each(Object.entries(pkg.bin))(
+    'bin %s runs compiled, without tsx',
+    async (bin, path) => {
+      const { stdout } = await exec(process.execPath, [join(installed, path), 'get', '--help'], {
+        env: { PATH: process.env.PATH },
+      });
+      expect(stdout).toMatch(bin === 'kubectl-aim' ? /^Usage: kubectl aim get KIND/ : /^Usage: aimctl get KIND/);
+      expect(readFileSync(join(installed, path), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    },
+    30_000,
+  );
 
   it('exports the SDK by package name, with its types', async () => {
     const root = pkg.exports['.'];
