@@ -3,10 +3,13 @@
 #   /app/dist/worker/main.js   the worker: workflows + activities (the default)
 #   /app/dist/bridge/main.js   the bridge: watches the cluster and signals workflows
 #   /app/dist/worker/cli.js codec-server   the payload codec server for the Temporal UI (docs/operating.md)
+#   /app/dist/client/bin/aimctl.js   aimctl, compiled (e.g. `kubectl exec deploy/aim-worker -- node /app/dist/client/bin/aimctl.js get aimsvc -A`)
+# The worker runs the workflow bundle prebuilt here (/app/dist/workflow-bundle*.js, worker/workflowBundle.ts): it does
+# not bundle at start-up and the image holds no workflow sources.
 # Runs as uid 1000 with a read-only root filesystem (HOME and temp files under /tmp, an emptyDir in the Deployments).
 # Build from the repository root:
 #   docker build -t ghcr.io/silogen/aim-orchestrator:dev .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # Compiled from TypeScript with tsc (as images/downloader/Dockerfile does); production dependencies only.
 FROM ${NODE_IMAGE} AS build
@@ -21,15 +24,14 @@ COPY workflows workflows
 COPY worker worker
 COPY bridge bridge
 COPY client client
-# The worker bundles its workflow code at start-up from `workflows/index.ts` beside the compiled worker
-# (worker/worker.ts: require.resolve('../workflows/index.ts'), webpack with a .js → .ts alias), so the workflow sources
-# ship next to their compiled output.
+# The workflow bundle is built from the sources in /src (as `npm run build` does) into /app/dist/workflow-bundle*.js,
+# by the compiled builder once /app has its production dependencies (webpack comes with @temporalio/worker).
 RUN npx tsc --outDir /app/dist --rootDir . --noEmit false --declaration false --sourceMap false \
-      worker/main.ts worker/cli.ts bridge/main.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
+      worker/main.ts worker/cli.ts bridge/main.ts worker/buildWorkflowBundle.ts client/bin/aimctl.ts \
+      client/bin/kubectl-aim.ts --module NodeNext --moduleResolution NodeNext --target ES2022 \
       --strict --skipLibCheck --esModuleInterop --resolveJsonModule \
- && cp workflows/*.ts /app/dist/workflows/ \
- && rm -f /app/dist/workflows/*.test.ts \
- && npm ci --omit=dev --no-audit --no-fund && cp -r node_modules package.json /app/
+ && npm ci --omit=dev --no-audit --no-fund && cp -r node_modules package.json /app/ \
+ && node /app/dist/worker/buildWorkflowBundle.js /app/dist
 
 FROM ${NODE_IMAGE}
 COPY --from=build /app /app

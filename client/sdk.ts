@@ -10,9 +10,11 @@ import { progressQuery, workflowIdFor, type Nudge, type Progress } from '../work
 import { assertManifest, type Manifest } from './manifests.js';
 import { nudgeWorkflow } from './nudge.js';
 import { planManifest, type Plan } from './plan.js';
+import { kubeWatcher, type ObjectWatcher, type WatchEvent, type WatchQuery } from './watch.js';
 
 export { ManifestInvalidError, type Manifest } from './manifests.js';
 export type { Plan, PlannedCache, PlannedTemplate } from './plan.js';
+export type { ObjectWatcher, WatchEvent, WatchQuery } from './watch.js';
 
 /** Field manager of what a person applies through the SDK or aimctl. */
 export const CLIENT_FIELD_MANAGER = 'aimctl';
@@ -58,6 +60,8 @@ export interface AimClientOptions {
   namespace?: string;
   /** For tests: replaces the Kubernetes client built from `kubeConfig`. */
   objects?: ObjectStore;
+  /** For tests: replaces the Kubernetes watch built from `kubeConfig`. */
+  watcher?: ObjectWatcher;
 }
 
 export interface ApplyResult {
@@ -69,18 +73,6 @@ export interface ApplyResult {
   workflowId?: string;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * The portal's client: typed apply / get / watch / retry / delete / plan over the caller's kubeconfig (their RBAC
  * decides) and, when configured, Temporal nudges. Signals are nudges only: everything the workflows do comes from
@@ -90,9 +82,13 @@ export class AimClient {
   readonly objects: ObjectStore;
   readonly namespace: string;
   private readonly temporal: AimClientOptions['temporal'];
+  private readonly kubeConfig: KubeConfig;
+  private watcher: ObjectWatcher | undefined;
 
   constructor(opts: AimClientOptions) {
     this.objects = opts.objects ?? new CustomObjects(opts.kubeConfig);
+    this.kubeConfig = opts.kubeConfig;
+    this.watcher = opts.watcher;
     this.temporal = opts.temporal;
     const ctx = opts.kubeConfig.getContextObject(opts.kubeConfig.getCurrentContext());
     this.namespace = opts.namespace ?? ctx?.namespace ?? 'default';
@@ -107,29 +103,35 @@ export class AimClient {
     return KINDS[kind].scope === 'Namespaced' ? (namespace ?? this.namespace) : undefined;
   }
 
-  /** Validates (zod, every problem listed, nothing sent), then server-side applies, then nudges the workflow. */
-  async apply(manifest: unknown): Promise<ApplyResult> {
+  /**
+   * Validates (zod, every problem listed, nothing sent), then server-side applies, then nudges the workflow. With
+   * `dryRun` the API server validates and admits the object without persisting it, and no workflow is nudged.
+   */
+  async apply(manifest: unknown, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     const m = assertManifest(manifest);
-    return this.applyValid(m);
+    return this.applyValid(m, opts.dryRun ?? false);
   }
 
   /** Validates every manifest first; applies none when any is invalid. */
   async applyAll(manifests: unknown[]): Promise<ApplyResult[]> {
     const valid = manifests.map((m) => assertManifest(m));
     const out: ApplyResult[] = [];
-    for (const m of valid) out.push(await this.applyValid(m));
+    for (const m of valid) out.push(await this.applyValid(m, false));
     return out;
   }
 
-  private async applyValid(m: Manifest): Promise<ApplyResult> {
+  private async applyValid(m: Manifest, dryRun: boolean): Promise<ApplyResult> {
     const kind = m.kind;
     const namespace = this.ns(kind, m.metadata.namespace);
     const { status: _status, ...rest } = m;
     const { namespace: _ns, ...meta } = m.metadata;
     const body = { ...rest, metadata: { ...meta, ...(namespace ? { namespace } : {}) } } as unknown as AimObject;
-    const object = await this.objects.apply<AimObject>(RESOURCES[kind], body, { fieldManager: CLIENT_FIELD_MANAGER });
+    const object = await this.objects.apply<AimObject>(RESOURCES[kind], body, {
+      fieldManager: CLIENT_FIELD_MANAGER,
+      ...(dryRun ? { dryRun } : {}),
+    });
     const result: ApplyResult = { kind, name: m.metadata.name, ...(namespace ? { namespace } : {}), object };
-    if (this.temporal) {
+    if (this.temporal && !dryRun) {
       result.workflowId = await this.nudge(kind, m.metadata.name, namespace, 'changed', object);
     }
     return result;
@@ -175,41 +177,62 @@ export class AimClient {
     );
   }
 
+  /** A Kubernetes watch of a kind (list, then changes; relists on 410 Gone); `get -w` prints from it. */
+  watchObjects(
+    kind: KindName,
+    query: Omit<WatchQuery, 'namespace'> & { namespace?: string; allNamespaces?: boolean } = {},
+  ): AsyncIterable<WatchEvent<AimObject>> {
+    const { allNamespaces, namespace, ...rest } = query;
+    const ns = allNamespaces ? undefined : this.ns(kind, namespace);
+    this.watcher ??= kubeWatcher(this.kubeConfig);
+    return this.watcher<AimObject>(RESOURCES[kind], { ...rest, ...(ns ? { namespace: ns } : {}) });
+  }
+
   /**
-   * Polls the object and yields a snapshot whenever its status (or existence, generation, deletion) changes; the
-   * first snapshot comes at once. Ends when `signal` aborts or after the object is gone.
+   * Watches the object (a Kubernetes watch on its name, no polling) and yields a snapshot whenever its status (or
+   * existence, generation, deletion) changes; the first snapshot comes once the watch has listed it. Ends when
+   * `signal` aborts or after the object is gone.
    */
   async *watch(
     kind: KindName,
     name: string,
     namespace?: string,
-    opts: { intervalMs?: number; signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal } = {},
   ): AsyncGenerator<StatusSnapshot, void, undefined> {
     const ns = this.ns(kind, namespace);
-    const interval = opts.intervalMs ?? 2000;
+    // Our own abort as well: leaving the loop early (break, return) must close the HTTP watch.
+    const stop = new AbortController();
+    const forward = () => stop.abort();
+    opts.signal?.addEventListener('abort', forward, { once: true });
+    if (opts.signal?.aborted) return;
+    const gone: StatusSnapshot = { exists: false, kind, name, ...(ns ? { namespace: ns } : {}), deleting: false };
+    let current: AimObject | undefined;
+    let synced = false;
     let last: string | undefined;
-    while (!opts.signal?.aborted) {
-      const obj = await this.get(kind, name, ns);
-      const snap: StatusSnapshot = obj
-        ? {
-            exists: true,
-            kind,
-            name,
-            ...(ns ? { namespace: ns } : {}),
-            ...(obj.metadata.generation !== undefined ? { generation: obj.metadata.generation } : {}),
-            ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
-            deleting: Boolean(obj.metadata.deletionTimestamp),
-            ...(obj.status ? { status: obj.status } : {}),
-            object: obj,
-          }
-        : { exists: false, kind, name, ...(ns ? { namespace: ns } : {}), deleting: false };
-      const key = JSON.stringify([snap.exists, snap.generation, snap.deleting, snap.status]);
-      if (key !== last) {
+    try {
+      const events = this.watchObjects(kind, {
+        ...(ns ? { namespace: ns } : {}),
+        fieldSelector: `metadata.name=${name}`,
+        signal: stop.signal,
+      });
+      for await (const e of events) {
+        if (e.type === 'SYNCED') synced = true;
+        else current = e.type === 'DELETED' ? undefined : e.object;
+        if (!synced) continue;
+        if (!current) {
+          yield gone;
+          return;
+        }
+        const snap = snapshotOf(kind, name, ns, current);
+        const key = JSON.stringify([snap.generation, snap.deleting, snap.status]);
+        if (key === last) continue;
         last = key;
         yield snap;
+        if (stop.signal.aborted) return;
       }
-      if (!snap.exists) return;
-      await sleep(interval, opts.signal);
+    } finally {
+      opts.signal?.removeEventListener('abort', forward);
+      stop.abort();
     }
   }
 
@@ -319,6 +342,20 @@ export class AimClient {
       return undefined;
     }
   }
+}
+
+function snapshotOf(kind: KindName, name: string, ns: string | undefined, obj: AimObject): StatusSnapshot {
+  return {
+    exists: true,
+    kind,
+    name,
+    ...(ns ? { namespace: ns } : {}),
+    ...(obj.metadata.generation !== undefined ? { generation: obj.metadata.generation } : {}),
+    ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+    deleting: Boolean(obj.metadata.deletionTimestamp),
+    ...(obj.status ? { status: obj.status } : {}),
+    object: obj,
+  };
 }
 
 function notFound(kind: KindName, name: string, ns: string | undefined): Error {

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { temporalNudger } from '../activities/nudges.js';
@@ -8,16 +7,9 @@ import { createActivities } from '../activities/index.js';
 import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js';
 import type { WorkerSettings } from '../activities/context.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
+import { BUNDLE_ENV, chooseWorkflowCode } from './workflowBundle.js';
 
-const require = createRequire(import.meta.url);
-
-/** Sources use NodeNext-style `.js` specifiers for `.ts` files; let the workflow bundler (webpack) map them. */
-export const bundlerOptions: WorkerOptions['bundlerOptions'] = {
-  webpackConfigHook: (config) => {
-    config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
-    return config;
-  },
-};
+export { bundlerOptions } from './workflowBundle.js';
 
 export interface AimWorkerOptions {
   temporalAddress: string;
@@ -30,11 +22,13 @@ export interface AimWorkerOptions {
    * `dataConverterFromEnv()` in production). Default: the SDK's, payloads in plain JSON.
    */
   dataConverter?: DataConverter;
+  /** Prebuilt workflow bundle (default: $AIM_WORKFLOW_BUNDLE, else dist/workflow-bundle.js, else the sources). */
+  workflowBundlePath?: string;
   /** Extra Worker options (tests shorten shutdown, production sets identity). */
   overrides?: Partial<WorkerOptions>;
 }
 
-/** Builds the worker: workflows bundled from workflows/index.ts, activities bound to the given cluster. */
+/** Builds the worker: the prebuilt workflow bundle (or the sources in development), activities bound to the cluster. */
 export interface AimWorker {
   worker: Worker;
   /** Closes the worker's Temporal connections (after `worker.run()` has returned). */
@@ -51,12 +45,17 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
     namespace: opts.namespace ?? 'default',
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
+  const bundlePath = opts.workflowBundlePath ?? process.env[BUNDLE_ENV];
+  const code = chooseWorkflowCode({
+    ...(bundlePath ? { bundlePath } : {}),
+    encodedFailures: Boolean(opts.dataConverter?.failureConverterPath),
+  });
+  Runtime.instance().logger.info(`workflow code: ${code.description}`);
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
-    workflowsPath: require.resolve('../workflows/index.ts'),
-    bundlerOptions,
+    ...code.options,
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue)),
     // Every Kubernetes error an activity lets through is typed here, so no call can skip the mapping.

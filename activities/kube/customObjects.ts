@@ -76,11 +76,11 @@ export class CustomObjects {
     }
   }
 
-  /** Server-side apply of the fields in `body` under `fieldManager`. */
+  /** Server-side apply of the fields in `body` under `fieldManager` (`dryRun`: admitted, not persisted). */
   async apply<T extends KubernetesObject>(
     res: ResourceRef,
     body: T,
-    opts: { fieldManager?: string; force?: boolean } = {},
+    opts: { fieldManager?: string; force?: boolean; dryRun?: boolean } = {},
   ): Promise<T> {
     const name = body.metadata?.name ?? '';
     const common = {
@@ -90,6 +90,7 @@ export class CustomObjects {
       fieldValidation: STRICT,
       fieldManager: opts.fieldManager ?? FIELD_MANAGERS.orchestrator,
       force: opts.force ?? true,
+      ...(opts.dryRun ? { dryRun: 'All' } : {}),
     };
     try {
       const out = res.namespaced

@@ -1,11 +1,5 @@
-#!/usr/bin/env -S node --import tsx
-import { run } from '../aimctl.js';
+#!/usr/bin/env node
+// Compiled to dist/client/bin/aimctl.js by `npm run build` (package.json `bin`); `npm run aimctl` runs it from source.
+import { main } from './main.js';
 
-const ac = new AbortController();
-process.once('SIGINT', () => ac.abort());
-process.exitCode = await run(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: ac.signal,
-});
+await main('aimctl');

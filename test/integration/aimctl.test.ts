@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RESOURCES } from '../../activities/kube/resources.js';
-import { EXIT } from '../../client/aimctl.js';
+import { EXIT, run } from '../../client/aimctl.js';
+import { AimClient, type StatusSnapshot } from '../../client/sdk.js';
 import { example } from '../cases/examples.js';
 import { startOrchestrator, type OrchestratorFixture } from '../harness/orchestrator.js';
+import { waitFor } from '../harness/processes.js';
 import { runAimctl } from '../harness/scenarios.js';
 
 /**
@@ -142,7 +144,12 @@ describe('aimctl with a running worker', () => {
     expect(forced.code).toBe(EXIT.ok);
     expect(forced.stdout).toContain('aimservice.aim.silogen.ai/held-svc deleted');
     expect(await orch.objects.get(RESOURCES.AIMService, 'held-svc', orch.namespace)).toBeUndefined();
-    expect(await orch.objects.get(RESOURCES.InferenceService, 'held-svc', orch.namespace)).toBeUndefined();
+    // Deleted by aimctl; KServe's own finalizer on it goes when its controller gets to it (a moment under load).
+    await waitFor(
+      'the InferenceService gone',
+      async () => ((await orch.objects.get(RESOURCES.InferenceService, 'held-svc', orch.namespace)) ? undefined : true),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   });
 
   it('get caches --unused lists Shared caches that no AIMService lists in status.caches', async () => {
@@ -172,5 +179,112 @@ describe('aimctl with a running worker', () => {
     expect(r.stdout).toMatch(/^NAME\s+MODEL\s+SIZE\s+STATUS\s+LAST USED\s+AGE/);
     expect(r.stdout).toContain('shared-orphan');
     expect(r.stdout).not.toContain('shared-used');
+  });
+
+  it('kubectl flags against the API server: apply --dry-run=server, -l, get -w and the SDK watch as real watches', async () => {
+    const ns = orch.namespace;
+    const imageModel = (name: string, team: string) => ({
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModel',
+      metadata: { name, namespace: ns, labels: { team } },
+      spec: { image: `ghcr.io/silogen/${name}:1` },
+    });
+    const setStatus = (name: string, status: string) =>
+      orch.objects.applyStatus(
+        RESOURCES.AIMModel,
+        {
+          apiVersion: 'aim.silogen.ai/v1alpha1',
+          kind: 'AIMModel',
+          metadata: { name, namespace: ns },
+          status: { status },
+        } as never,
+        { fieldManager: 'test' },
+      );
+
+    // --dry-run=server: the API server admits the object and keeps nothing; it also checks what only it can (an
+    // immutable field of an existing object), and changes nothing then either.
+    const dry = await aimctl('apply', '-f', writeYaml('dry.yaml', [imageModel('dry-model', 'x')]), '--dry-run=server');
+    expect(dry.stderr).toBe('');
+    expect(dry.stdout).toBe('aimmodel.aim.silogen.ai/dry-model applied (server dry run)\n');
+    expect(await orch.objects.get(RESOURCES.AIMModel, 'dry-model', ns)).toBeUndefined();
+    const cache = (sourceUri: string) => ({
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModelCache',
+      metadata: { name: 'dry-cache', namespace: ns },
+      spec: { modelId: 'Qwen/Qwen2-0.5B', sourceUri, size: '1Gi', accessMode: 'ReadWriteMany' },
+    });
+    await orch.objects.create(RESOURCES.AIMModelCache, cache('s3://models/a') as never, { fieldManager: 'test' });
+    const moved = await aimctl('apply', '-f', writeYaml('moved.yaml', [cache('s3://models/b')]), '--dry-run=server');
+    expect(moved.code).toBe(EXIT.invalid);
+    expect(moved.stderr).toContain('sourceUri is immutable');
+    const kept = await orch.objects.get<any>(RESOURCES.AIMModelCache, 'dry-cache', ns);
+    expect(kept.spec.sourceUri).toBe('s3://models/a');
+
+    // -l: only the labelled objects.
+    await orch.objects.create(RESOURCES.AIMModel, imageModel('watch-a', 'a') as never, { fieldManager: 'test' });
+    await orch.objects.create(RESOURCES.AIMModel, imageModel('other-b', 'b') as never, { fieldManager: 'test' });
+    expect((await aimctl('get', 'aimmdl', '-l', 'team=a', '-o', 'name')).stdout).toBe(
+      'aimmodel.aim.silogen.ai/watch-a\n',
+    );
+    expect(
+      (await aimctl('get', 'aimmdl', '-l', 'team in (a,b)', '-o', 'jsonpath={.items[*].metadata.name}')).stdout,
+    ).toBe('other-b watch-a\n');
+
+    // get -w: the list, then a row per event of the watch (selector applied by the server), until Ctrl-C.
+    const stop = new AbortController();
+    let out = '';
+    let errors = '';
+    const watching = run(['get', 'aimmdl', '-l', 'team=a', '-w', '-n', ns], {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (errors += t) },
+      env: { KUBECONFIG: inject('kubeconfigPath') },
+      signal: stop.signal,
+    });
+    await waitFor(
+      'the initial list',
+      async () => (/^NAME\s+STATUS/.test(out) && out.includes('watch-a') ? true : undefined),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+      },
+    );
+    await setStatus('watch-a', 'Ready');
+    await orch.objects.create(RESOURCES.AIMModel, imageModel('watch-a2', 'a') as never, { fieldManager: 'test' });
+    await setStatus('other-b', 'Ready'); // not selected: never printed
+    await waitFor('the watched rows', async () => (/^watch-a2\s/m.test(out) ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+    stop.abort();
+    expect(await watching).toBe(EXIT.ok);
+    expect(errors).toBe('');
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+STATUS/);
+    expect(lines.filter((l) => /^NAME\s/.test(l))).toHaveLength(1);
+    expect(lines.some((l) => /^watch-a\s+Ready\s/.test(l))).toBe(true);
+    expect(out).not.toContain('other-b');
+
+    // The SDK's watch: a snapshot per status change, the end when the object is deleted.
+    const sdk = new AimClient({ kubeConfig: orch.kc, namespace: ns });
+    const snaps: StatusSnapshot[] = [];
+    const following = (async () => {
+      for await (const snap of sdk.watch('AIMModel', 'watch-a2')) snaps.push(snap);
+    })();
+    await waitFor('the first snapshot', async () => (snaps.length > 0 ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+    await setStatus('watch-a2', 'Progressing');
+    await waitFor('the status change', async () => (snaps.length > 1 ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+    await orch.objects.delete(RESOURCES.AIMModel, 'watch-a2', ns);
+    await following;
+    expect(snaps.map((x) => (x.exists ? (x.status?.status ?? 'none') : 'gone'))).toEqual([
+      'none',
+      'Progressing',
+      'gone',
+    ]);
   });
 });

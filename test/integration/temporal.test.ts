@@ -1,13 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWorker } from '../../worker/worker.js';
+import { BUNDLE_FILE, buildWorkflowBundles } from '../../worker/workflowBundle.js';
 import { pingCluster } from '../../workflows/index.js';
 import { loadKubeConfig } from '../harness/kube.js';
 
-/** The seed of every later workflow: a real worker, a real Temporal server, activities reading a real API server. */
+/**
+ * The seed of every later workflow: a real worker, a real Temporal server, activities reading a real API server. The
+ * worker runs the prebuilt workflow bundle, built here as `npm run build` builds it (the other suites bundle sources).
+ */
 describe('worker against real Temporal and Kubernetes', () => {
   const taskQueue = `it-ping-${Date.now().toString(36)}`;
+  const bundleDir = mkdtempSync(join(tmpdir(), 'aim-bundle-'));
   let worker: Worker;
   let closeWorker: () => Promise<void>;
   let running: Promise<void>;
@@ -15,7 +23,9 @@ describe('worker against real Temporal and Kubernetes', () => {
   let connection: Connection;
 
   beforeAll(async () => {
+    await buildWorkflowBundles(join(import.meta.dirname, '..', '..'), bundleDir);
     ({ worker, close: closeWorker } = await createWorker({
+      workflowBundlePath: join(bundleDir, BUNDLE_FILE),
       temporalAddress: inject('temporalAddress'),
       namespace: inject('temporalNamespace'),
       taskQueue,
@@ -31,6 +41,7 @@ describe('worker against real Temporal and Kubernetes', () => {
     await running;
     await closeWorker?.();
     await connection?.close();
+    rmSync(bundleDir, { recursive: true, force: true });
   });
 
   it('runs a workflow whose activities read from the API server', async () => {

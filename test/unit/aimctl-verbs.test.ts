@@ -2,35 +2,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RESOURCES } from '../../activities/kube/resources.js';
-import { EXIT, run } from '../../client/aimctl.js';
-import { MemoryObjects } from '../harness/memoryObjects.js';
-import { AimClient } from '../../client/sdk.js';
+import { EXIT } from '../../client/aimctl.js';
+import { aimctlInMemory } from '../harness/aimctlInMemory.js';
+import type { MemoryObjects } from '../harness/memoryObjects.js';
 import { example } from '../cases/examples.js';
 
 /** The verbs against an in-memory API server (MemoryObjects): output and exit codes, no servers. */
 const work = mkdtempSync(join(tmpdir(), 'aimctl-verbs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function setup() {
-  const store = new MemoryObjects();
-  const client = new AimClient({ kubeConfig: new KubeConfig(), objects: store, namespace: 'team-a' });
-  const aimctl = async (...argv: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await run(argv, {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: (t: string) => (stderr += t) },
-      env: { KUBECONFIG: join(work, 'none') },
-      client,
-    });
-    return { code, stdout, stderr };
-  };
-  return { store, client, aimctl };
-}
+const setup = () => aimctlInMemory({ workDir: work });
 
 const file = (name: string, docs: unknown[]) => {
   const path = join(work, name);

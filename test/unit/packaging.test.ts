@@ -186,9 +186,11 @@ function sourceFolders(entry: string, seen = new Set<string>()): Set<string> {
 }
 
 describe('Dockerfile (worker and bridge image)', () => {
-  it('builds on Node 20 in stages and runs as uid 1000', () => {
+  it('builds on Node 22 LTS in stages and runs as uid 1000', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20[-\w.]*$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22[-\w.]*$/m);
+    // The probe and download Job image runs the same compiled code on the same Node.
+    expect(read('images/downloader/Dockerfile')).toMatch(/^ARG NODE_IMAGE=node:22[-\w.]*$/m);
     expect(finalStage).toMatch(/^\$\{NODE_IMAGE\}\s*$/m);
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1)).toMatch(/^1000(:1000)?$/);
@@ -205,10 +207,18 @@ describe('Dockerfile (worker and bridge image)', () => {
     expect(finalStage).toContain(`CMD ["${compiledPath(ENTRY_POINTS.worker)}"]`);
   });
 
-  it('ships the workflow sources where the worker bundles them at start-up', () => {
-    // worker/worker.ts resolves '../workflows/index.ts' relative to itself.
-    expect(read('worker/worker.ts')).toContain("require.resolve('../workflows/index.ts')");
-    expect(dockerfile).toMatch(/cp workflows\/\*\.ts \/app\/dist\/workflows\//);
+  it('ships the prebuilt workflow bundle where the compiled worker loads it, and no workflow sources', () => {
+    // worker/workflowBundle.ts: the default bundle is `../workflow-bundle.js` relative to the compiled module.
+    expect(read('worker/workflowBundle.ts')).toContain('new URL(`../${BUNDLE_FILE}`, import.meta.url)');
+    expect(read('worker/workflowBundle.ts')).toContain("BUNDLE_FILE = 'workflow-bundle.js'");
+    expect(dockerfile).toContain('worker/buildWorkflowBundle.ts');
+    expect(dockerfile).toMatch(/^\s*&& node \/app\/dist\/worker\/buildWorkflowBundle\.js \/app\/dist\b/m);
+    expect(dockerfile).not.toMatch(/\bcp\b[^\n]*workflows/);
+    expect(finalStage).not.toMatch(/COPY (?!--from=build \/app \/app)/);
+  });
+
+  it('compiles aimctl and its kubectl plugin entry into the image', () => {
+    for (const src of ['client/bin/aimctl.ts', 'client/bin/kubectl-aim.ts']) expect(dockerfile).toContain(src);
   });
 
   it('copies every source folder the entry points import', () => {

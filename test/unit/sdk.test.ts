@@ -8,7 +8,11 @@ import {
   ManifestInvalidError,
   RETRY_FIELD_MANAGER,
   type ObjectStore,
+  type ObjectWatcher,
+  type WatchEvent,
+  type WatchQuery,
 } from '../../client/sdk.js';
+import { listDifferences } from '../../client/watch.js';
 import { example } from '../cases/examples.js';
 
 /** The SDK against an in-memory object store and a recording Temporal client: ordering and shapes, no servers. */
@@ -180,27 +184,63 @@ describe('AimClient.retry, watch, delete, plan', () => {
     await expect(client.retry('AIMModel', 'nope')).rejects.toThrow(/not found/);
   });
 
-  it('watch yields on status changes and stops when aborted or when the object is gone', async () => {
-    const { client, objects } = makeClient(false);
-    await client.apply(example('aimmodel-s3-custom-templates.yaml'));
-    const key = 'aimmodels/team-a/qwen-small';
-    const ac = new AbortController();
-    const seen: Array<string | undefined> = [];
-    let ticks = 0;
-    for await (const snap of client.watch('AIMModel', 'qwen-small', undefined, { intervalMs: 5, signal: ac.signal })) {
-      seen.push(snap.exists ? (snap.status?.status ?? 'none') : 'gone');
-      ticks++;
-      if (ticks === 1) objects.get(key).status = { status: 'Progressing' };
-      if (ticks === 2) objects.get(key).status = { status: 'Ready' };
-      if (ticks === 3) ac.abort();
-    }
-    expect(seen).toEqual(['none', 'Progressing', 'Ready']);
+  it('watch follows a Kubernetes watch on the name: a snapshot per status change, ends when aborted or gone', async () => {
+    const model = (rv: string, status?: string) => ({
+      apiVersion: 'aim.silogen.ai/v1alpha1',
+      kind: 'AIMModel',
+      metadata: { name: 'qwen-small', namespace: 'team-a', resourceVersion: rv, generation: 1 },
+      ...(status ? { status: { status } } : {}),
+    });
+    const queries: WatchQuery[] = [];
+    const scripted =
+      (events: WatchEvent[]): ObjectWatcher =>
+      (_res, query) => {
+        queries.push(query);
+        return (async function* () {
+          for (const e of events) yield e as never;
+          // A real watch stays open until aborted.
+          if (!query.signal?.aborted)
+            await new Promise((resolve) => query.signal?.addEventListener('abort', resolve, { once: true }));
+        })();
+      };
+    const clientWith = (watcher: ObjectWatcher) =>
+      new AimClient({ kubeConfig: new KubeConfig(), objects: fakeStore().store, namespace: 'team-a', watcher });
 
-    const gone: string[] = [];
-    objects.delete(key);
-    for await (const snap of client.watch('AIMModel', 'qwen-small', undefined, { intervalMs: 5 }))
-      gone.push(String(snap.exists));
-    expect(gone).toEqual(['false']);
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const following = clientWith(
+      scripted([
+        { type: 'ADDED', object: model('1') },
+        { type: 'SYNCED' },
+        { type: 'MODIFIED', object: model('2') }, // same status: no snapshot
+        { type: 'MODIFIED', object: model('3', 'Progressing') },
+        { type: 'MODIFIED', object: model('4', 'Ready') },
+      ]),
+    );
+    for await (const snap of following.watch('AIMModel', 'qwen-small', undefined, { signal: ac.signal })) {
+      seen.push(`${snap.status?.status ?? 'none'}@${snap.resourceVersion}`);
+      if (seen.length === 3) ac.abort();
+    }
+    expect(seen).toEqual(['none@1', 'Progressing@3', 'Ready@4']);
+    expect(queries[0]).toMatchObject({ namespace: 'team-a', fieldSelector: 'metadata.name=qwen-small' });
+    expect(queries[0]!.signal?.aborted).toBe(true);
+
+    const never = clientWith(scripted([{ type: 'SYNCED' }]));
+    const missing: boolean[] = [];
+    for await (const snap of never.watch('AIMModel', 'qwen-small')) missing.push(snap.exists);
+    expect(missing).toEqual([false]);
+
+    const deleted = clientWith(
+      scripted([
+        { type: 'ADDED', object: model('1', 'Ready') },
+        { type: 'SYNCED' },
+        { type: 'DELETED', object: model('5') },
+      ]),
+    );
+    const ends: boolean[] = [];
+    for await (const snap of deleted.watch('AIMModel', 'qwen-small')) ends.push(snap.exists);
+    expect(ends).toEqual([true, false]);
+    expect(queries.at(-1)!.signal?.aborted).toBe(true); // leaving the loop closed the watch
   });
 
   it('delete --force deletes the InferenceService and removes the cleanup finalizer under the finalizer manager', async () => {
@@ -241,5 +281,22 @@ describe('AimClient.retry, watch, delete, plan', () => {
   it('progress comes from the workflow query when Temporal is configured', async () => {
     expect(await makeClient(true).client.progress('AIMModel', 'm')).toMatchObject({ step: 'applyModelTemplates' });
     expect(await makeClient(false).client.progress('AIMModel', 'm')).toBeUndefined();
+  });
+});
+
+describe('watch relists', () => {
+  it('turn a fresh list into the events missed while the watch was gone (410)', () => {
+    const obj = (name: string, rv: string) => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
+    const had = new Map([
+      ['ns/kept', obj('kept', '1')],
+      ['ns/changed', obj('changed', '2')],
+      ['ns/removed', obj('removed', '3')],
+    ]);
+    const events = listDifferences(had, [obj('kept', '1'), obj('changed', '7'), obj('new', '8')]);
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'MODIFIED changed',
+      'ADDED new',
+      'DELETED removed',
+    ]);
   });
 });
