@@ -20,7 +20,10 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', '{schemas,domain,workflows,activities,client,bridge,downloader}/**/*.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            '{schemas,domain,workflows,activities,client,bridge,downloader}/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },
@@ -32,6 +35,7 @@ export default defineConfig({
           include: ['test/{integration,e2e,faults,corpus}/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/globalSetup.ts'],
+          setupFiles: ['test/harness/useWorkflowBundle.ts'],
           // A service to Running is now a real predictor pod past KServe's readiness probe (+10-20 s on a loaded
           // machine), and several tests run more than one.
           testTimeout: 240_000,

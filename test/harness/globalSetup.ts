@@ -2,8 +2,10 @@
 // Tests get its coordinates through provide/inject (environment variables set here do not reliably reach workers).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { BUNDLE_FILE, buildWorkflowBundles } from '../../worker/workflowBundle.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { startStack, type StackInfo } from './stack.js';
 
@@ -20,6 +22,8 @@ declare module 'vitest' {
     /** For `stackControl(inject('stackControlUrl'))` (fault injection: restart the API server or Temporal). */
     stackControlUrl: string;
     stack: StackInfo;
+    /** The workflow bundle built once for the run; test/harness/useWorkflowBundle.ts hands it to every worker. */
+    workflowBundle: string;
   }
 }
 
@@ -42,6 +46,14 @@ function runFailed(project: TestProject): boolean {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const workDir = await mkdtemp(join(tmpdir(), 'aim-it-'));
   console.log(`${tag} starting test stack; work dir and logs: ${workDir} (logs/)`);
+  // Every worker of the run (in-process and the SIGKILLed worker processes) loads one prebuilt bundle instead of
+  // running webpack at each start; built while the servers start, as `npm run build` builds the image's.
+  const bundleDir = join(workDir, 'workflow-bundle');
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const bundling = buildWorkflowBundles(repoRoot, bundleDir).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   // startStack stops whatever did start and puts the log tails into the error when startup fails.
   const stack = await startStack({ workDir }).catch((err: unknown) => {
     console.error(`${tag} stack startup failed; logs kept in ${join(workDir, 'logs')}`);
@@ -53,6 +65,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   let control: ControlServer;
   try {
+    const bundleError = await bundling;
+    if (bundleError) throw bundleError;
     control = await startControlServer(stack);
   } catch (err) {
     await stack.stop();
@@ -68,6 +82,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('stackLogDir', stack.logDir);
   project.provide('stackControlUrl', control.url);
   project.provide('stack', stack.info);
+  project.provide('workflowBundle', join(bundleDir, BUNDLE_FILE));
 
   // Teardown runs after every test file, so the run's outcome is known here. It must finish within vitest's
   // teardownTimeout (10 s) or vitest exits the process; processes.ts SIGKILLs survivors on exit in that case.
