@@ -3,8 +3,8 @@
 # TEMPORAL_NAMESPACE, then exits. Idempotent: attributes already registered are left alone, so it runs on every
 # install and upgrade. The connection comes from the Temporal CLI's environment variables, the same ones the worker
 # reads (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, ...).
-# Run by the Job of deploy/base/search-attributes.yaml, the Helm chart's Job (a copy in its files/, kept identical by
-# test/unit/packaging.test.ts) and docker-compose.yml's temporal-search-attributes service.
+# Run by the Job of deploy/base/search-attributes.yaml, the Helm chart's Job (its files/ links to this file; helm
+# package copies it in) and docker-compose.yml's temporal-search-attributes service.
 set -eu
 PATH="$PATH:/app" # the temporalio/temporal image keeps the CLI in /app
 namespace="${TEMPORAL_NAMESPACE:-default}"

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -772,6 +772,10 @@ describe('the search-attribute Job', () => {
   });
 
   it('is the same script in the base, the chart and docker-compose.yml', () => {
+    // The chart's files/ links to the base's script (Helm follows the link; kustomize reads only below base/).
+    expect(readlinkSync(join(CHART, 'files', 'register-search-attributes.sh'))).toBe(
+      '../../../base/register-search-attributes.sh',
+    );
     expect(read('deploy/helm/aim-orchestrator/files/register-search-attributes.sh')).toBe(script);
     const generator = asArray<Json>(kustomization.configMapGenerator).find(
       (g) => g.name === 'aim-orchestrator-search-attributes',
