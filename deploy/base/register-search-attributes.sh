@@ -6,13 +6,24 @@
 # Run by the Job of deploy/base/search-attributes.yaml, the Helm chart's Job (its files/ links to this file; helm
 # package copies it in) and docker-compose.yml's temporal-search-attributes service.
 set -eu
-PATH="$PATH:/app" # the temporalio/temporal image keeps the CLI in /app
 namespace="${TEMPORAL_NAMESPACE:-default}"
 attempts="${AIM_REGISTER_ATTEMPTS:-60}"
 
+# TLS settings as flags as well: every CLI version takes the flags, older ones (admin-tools images) do not read all of
+# these variables. The API key stays in the environment (TEMPORAL_API_KEY), never on a command line.
+set --
+if [ -n "${TEMPORAL_TLS_CLIENT_CERT_PATH:-}" ]; then set -- "$@" --tls-cert-path "$TEMPORAL_TLS_CLIENT_CERT_PATH"; fi
+if [ -n "${TEMPORAL_TLS_CLIENT_KEY_PATH:-}" ]; then set -- "$@" --tls-key-path "$TEMPORAL_TLS_CLIENT_KEY_PATH"; fi
+if [ -n "${TEMPORAL_TLS_SERVER_CA_CERT_PATH:-}" ]; then set -- "$@" --tls-ca-path "$TEMPORAL_TLS_SERVER_CA_CERT_PATH"; fi
+if [ -n "${TEMPORAL_TLS_SERVER_NAME:-}" ]; then set -- "$@" --tls-server-name "$TEMPORAL_TLS_SERVER_NAME"; fi
+case "${TEMPORAL_TLS:-}" in
+  true | 1) set -- "$@" --tls ;;
+  *) if [ -n "${TEMPORAL_API_KEY:-}" ]; then set -- "$@" --tls; fi ;; # an API key implies TLS
+esac
+
 # Temporal may still be starting (a fresh install): wait for the namespace to answer, 5 s apart.
 n=0
-until existing=$(temporal operator search-attribute list --namespace "$namespace" 2>&1); do
+until existing=$(temporal operator search-attribute list --namespace "$namespace" "$@" 2>&1); do
   n=$((n + 1))
   if [ "$n" -ge "$attempts" ]; then
     echo "Temporal namespace $namespace did not answer after $n attempts: $existing" >&2
@@ -26,7 +37,7 @@ for name in AimKind AimNamespace AimName AimModelId AimStatus; do
   if printf '%s\n' "$existing" | grep -qw "$name"; then
     echo "search attribute $name: already registered"
   else
-    temporal operator search-attribute create --namespace "$namespace" --name "$name" --type Keyword
+    temporal operator search-attribute create --namespace "$namespace" "$@" --name "$name" --type Keyword
     echo "search attribute $name: registered"
   fi
 done

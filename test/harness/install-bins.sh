@@ -124,7 +124,7 @@ if [ ! -x "$BIN/helm-$HELM_VERSION" ]; then
   mkdir -p "$dir"
   printf 'module local/helm-bin\ngo 1.26.0\nrequire %s %s\ntool %s/cmd/helm\n' "$HELM_MODULE" "$HELM_VERSION" "$HELM_MODULE" > "$dir/go.mod"
   (cd "$dir" && go mod tidy >/dev/null 2>&1 || go mod tidy)
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/helm-$HELM_VERSION.tmp" "$HELM_MODULE/cmd/helm")
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $HELM_MODULE/internal/version.version=$HELM_VERSION" -o "$BIN/helm-$HELM_VERSION.tmp" "$HELM_MODULE/cmd/helm")
   mv "$BIN/helm-$HELM_VERSION.tmp" "$BIN/helm-$HELM_VERSION"
 fi
 

@@ -221,6 +221,34 @@ describe('the search-attribute script (Job and compose service)', () => {
     for (const name of AIM_SEARCH_ATTRIBUTES)
       expect(again.stdout).toContain(`search attribute ${name}: already registered`);
 
+    // The TLS settings reach the CLI (as flags): TLS against this plaintext server fails, and with an API key in the
+    // environment the key appears in nothing the script prints.
+    const apiKey = `aim-install-test-key-${Date.now().toString(36)}`;
+    const refused = await run('/bin/sh', [script], {
+      env: { ...env, TEMPORAL_API_KEY: apiKey, AIM_REGISTER_ATTEMPTS: '1' },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (err: { code?: number; stdout?: string; stderr?: string }) => err,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toContain(`Temporal namespace ${namespace} did not answer after 1 attempts`);
+    expect(`${refused?.stdout}${refused?.stderr}`).not.toContain(apiKey);
+    const badCert = await run('/bin/sh', [script], {
+      env: {
+        ...env,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/tls.crt',
+        TEMPORAL_TLS_CLIENT_KEY_PATH: '/nonexistent/tls.key',
+        AIM_REGISTER_ATTEMPTS: '1',
+      },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (err: { stderr?: string }) => err.stderr ?? '',
+    );
+    // The CLI names the client certificate it could not read (a plaintext run would have succeeded).
+    expect(badCert).toMatch(/nonexistent\/tls\.(crt|key)/);
+
     const connection = await Connection.connect({ address });
     try {
       const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });

@@ -278,7 +278,7 @@ const HOST_VARIABLES = new Set([
   'AIM_DOWNLOADER_IMAGE',
   'TEMPORAL_VERSION',
   'TEMPORAL_UI_VERSION',
-  'TEMPORAL_CLI_VERSION',
+  'TEMPORAL_ADMIN_TOOLS_VERSION',
 ]);
 const SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', 'AimStatus'];
 
@@ -424,7 +424,7 @@ describe('docker-compose.yml', () => {
 
   it('registers the search attributes of spec section 9 with the script of the Kubernetes Job', () => {
     const init = asRecord(services['temporal-search-attributes']);
-    expect(String(init.image)).toMatch(/^temporalio\/temporal:/);
+    expect(String(init.image)).toMatch(/^temporalio\/admin-tools:/);
     const mounts = asArray(init.volumes).map(String);
     expect(mounts).toContain(`./${SEARCH_ATTRIBUTE_SCRIPT}:/register-search-attributes.sh:ro`);
     expect(asArray(init.entrypoint)).toEqual(['/bin/sh', '/register-search-attributes.sh']);
@@ -793,7 +793,7 @@ describe('the search-attribute Job', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.restartPolicy).toBe('OnFailure');
     const [c] = asArray<Json>(pod.containers);
-    expect(String(c?.image)).toMatch(/^temporalio\/(temporal|admin-tools):/);
+    expect(String(c?.image)).toMatch(/^temporalio\/admin-tools:/);
     expect(asArray(c?.command)).toEqual(['/bin/sh', '/scripts/register-search-attributes.sh']);
     expect(asArray<Json>(c?.envFrom).map((e) => asRecord(e.configMapRef).name)).toEqual(['aim-orchestrator-config']);
     const scripts = asArray<Json>(pod.volumes).find((v) => v.name === 'scripts');
