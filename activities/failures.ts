@@ -5,11 +5,12 @@ import type { KubeApiError } from './kube/errors.js';
 /**
  * Counts a typed failure as `aim_failures_total{reason}` on the worker's metrics endpoint (through the activity's
  * meter, which adds namespace, task queue and activity type). Outside an activity (tests, the SDK) it does nothing.
+ * Named without `_total`: the exporter appends it to every counter (worker/metrics.ts, prometheusExporter).
  */
 export function countFailure(reason: string): void {
   asyncLocalStorage
     .getStore()
-    ?.metricMeter.createCounter('aim_failures_total', '', 'typed failures reported by activities, by reason')
+    ?.metricMeter.createCounter('aim_failures', '', 'typed failures reported by activities, by reason')
     .add(1, { reason });
 }
 

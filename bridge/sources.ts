@@ -12,8 +12,8 @@ import { METADATA_ONLY_LIST, metadataOnlyConfig } from './metadataOnly.js';
 import { OWN_KINDS, type BridgeObject, type WatchedKind } from './routing.js';
 
 /**
- * The bridge's source table (spec section 9): what it lists and then watches, and nothing else (deploy/rbac.yaml
- * grants exactly this). The six AIM kinds, our Jobs, PVCs and InferenceServices (managed-by label), ResourceQuotas
+ * The bridge's source table (spec section 9): what it lists and then watches, and nothing else
+ * (deploy/base/rbac.yaml grants exactly this). The six AIM kinds, our Jobs, PVCs and InferenceServices (managed-by label), ResourceQuotas
  * and Secrets (metadata only) of the watched namespaces, and Nodes. Which workflows a change wakes is routing.ts.
  */
 export interface ListResult {

@@ -12,6 +12,17 @@ import { isLogLevel, JsonLogger, LOG_LEVELS, parseLogLevel } from './logging.js'
  */
 
 export const DEFAULT_METRICS_ADDRESS = '0.0.0.0:9464';
+
+/**
+ * The Prometheus naming Temporal's dashboards and Prometheus itself expect, instead of Core's defaults: counters end
+ * in `_total` (`temporal_workflow_completed_total`), durations are in seconds and histograms carry their unit
+ * (`temporal_activity_execution_latency_seconds_bucket`). deploy/monitoring/ queries these names.
+ */
+export function prometheusExporter(bindAddress: string) {
+  return {
+    prometheus: { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true },
+  } as const;
+}
 const SERVICE_STATUSES = ['Pending', 'Starting', 'Running', 'Degraded', 'Failed'] as const;
 
 /** `AIM_METRICS_ADDRESS`: host:port to serve /metrics on; unset → 0.0.0.0:9464; `off` (or empty) → no endpoint. */
@@ -46,7 +57,7 @@ export function installRuntime(opts: RuntimeSetup = {}): { logger: JsonLogger; m
     logger,
     telemetryOptions: {
       logging: { filter: { core: coreLevel, other: 'ERROR' }, forward: {} },
-      ...(address ? { metrics: { prometheus: { bindAddress: address } } } : {}),
+      ...(address ? { metrics: prometheusExporter(address) } : {}),
     },
   });
   if (address) logger.info('serving Prometheus metrics', { address, path: '/metrics' });

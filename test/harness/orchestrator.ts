@@ -35,7 +35,7 @@ import { REPO_ROOT } from './stack.js';
 
 /**
  * A worker (or several), a Temporal client, and a process kubelet: the orchestrator as a test sees it. The workers
- * talk to the API server as the worker's ServiceAccount of deploy/rbac.yaml and bridges started with `startBridge` as
+ * talk to the API server as the worker's ServiceAccount of deploy/base/rbac.yaml and bridges started with `startBridge` as
  * the bridge's, each with a real token; `kc`, `objects` and `core` are the test's own admin clients (a user running
  * kubectl).
  */
@@ -236,7 +236,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
         if (forbidden.length > 0)
           console.error(
             `[orchestrator] ${identity} was refused ${forbidden.length} request(s) (a rule missing in ` +
-              `deploy/rbac.yaml, or an API server restarting before its RBAC cache synced): ` +
+              `deploy/base/rbac.yaml, or an API server restarting before its RBAC cache synced): ` +
               [...new Set(forbidden.map((r) => `${r.method} ${r.path}`))].join(', '),
           );
       }

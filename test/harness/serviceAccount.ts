@@ -1,8 +1,8 @@
-// The orchestrator's deploy identities in the test stack: the ServiceAccounts and ClusterRoles of deploy/rbac.yaml,
-// applied with the admin kubeconfig, and per identity a KubeConfig holding a real ServiceAccount token (TokenRequest
-// API) with the same server and CA. The worker runs as the account deploy/worker.yaml names, the bridge as the one
-// deploy/bridge.yaml names, and both talk to the API server exactly as they do in-cluster, so a missing rule in
-// deploy/rbac.yaml fails a test instead of a customer's install.
+// The orchestrator's deploy identities in the test stack: the ServiceAccounts and ClusterRoles of
+// deploy/base/rbac.yaml, applied with the admin kubeconfig, and per identity a KubeConfig holding a real ServiceAccount
+// token (TokenRequest API) with the same server and CA. The worker runs as the account deploy/base/worker.yaml names, the bridge as the one
+// deploy/base/bridge.yaml names, and both talk to the API server exactly as they do in-cluster, so a missing rule in
+// deploy/base/rbac.yaml fails a test instead of a customer's install.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,7 +13,7 @@ import { kubeRequest, loadKubeConfig } from './kube.js';
 import { waitFor } from './processes.js';
 import { REPO_ROOT } from './stack.js';
 
-const DEPLOY = join(REPO_ROOT, 'deploy');
+const DEPLOY = join(REPO_ROOT, 'deploy', 'base');
 
 export interface DeployObject {
   apiVersion: string;
@@ -22,10 +22,10 @@ export interface DeployObject {
   [key: string]: unknown;
 }
 
-/** The namespace kustomize puts the deploy objects into (`namespace:` of deploy/kustomization.yaml). */
+/** The namespace kustomize puts the deploy objects into (`namespace:` of deploy/base/kustomization.yaml). */
 export function deployNamespace(): string {
   const k = parse(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as { namespace?: string };
-  if (!k.namespace) throw new Error('deploy/kustomization.yaml sets no namespace');
+  if (!k.namespace) throw new Error('deploy/base/kustomization.yaml sets no namespace');
   return k.namespace;
 }
 
@@ -33,7 +33,7 @@ export function deployNamespace(): string {
 export function deployObjects(file: string): DeployObject[] {
   const namespace = deployNamespace();
   return parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).flatMap((doc) => {
-    if (doc.errors.length > 0) throw new Error(`deploy/${file}: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new Error(`deploy/base/${file}: ${doc.errors[0]!.message}`);
     const obj = doc.toJS() as DeployObject | null;
     if (!obj) return [];
     return [NAMESPACED.has(obj.kind) ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj];
@@ -65,14 +65,14 @@ export interface OrchestratorServiceAccount {
   namespace: string;
   /** `system:serviceaccount:<namespace>:<name>`. */
   username: string;
-  /** The ClusterRole deploy/rbac.yaml binds to it (one ClusterRoleBinding). */
+  /** The ClusterRole deploy/base/rbac.yaml binds to it (one ClusterRoleBinding). */
   clusterRole: string;
   rules: RbacRule[];
 }
 
 /**
- * The ServiceAccount an identity runs as: the `serviceAccountName` of its Deployment (deploy/worker.yaml,
- * deploy/bridge.yaml), which deploy/rbac.yaml must declare and bind to exactly one ClusterRole.
+ * The ServiceAccount an identity runs as: the `serviceAccountName` of its Deployment (deploy/base/worker.yaml,
+ * deploy/base/bridge.yaml), which deploy/base/rbac.yaml must declare and bind to exactly one ClusterRole.
  */
 export function orchestratorServiceAccount(identity: OrchestratorIdentity = 'worker'): OrchestratorServiceAccount {
   const file = DEPLOYMENT_FILES[identity];
@@ -80,10 +80,10 @@ export function orchestratorServiceAccount(identity: OrchestratorIdentity = 'wor
   const pod = (deployment?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template
     ?.spec;
   const name = pod?.serviceAccountName;
-  if (!name) throw new Error(`deploy/${file}: no Deployment with a serviceAccountName`);
+  if (!name) throw new Error(`deploy/base/${file}: no Deployment with a serviceAccountName`);
   const rbac = deployObjects('rbac.yaml');
   const sa = rbac.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === name);
-  if (!sa) throw new Error(`deploy/rbac.yaml declares no ServiceAccount ${name} (deploy/${file} runs as it)`);
+  if (!sa) throw new Error(`deploy/base/rbac.yaml declares no ServiceAccount ${name} (deploy/base/${file} runs as it)`);
   const namespace = sa.metadata.namespace!;
   const bindings = rbac.filter(
     (o) =>
@@ -93,10 +93,10 @@ export function orchestratorServiceAccount(identity: OrchestratorIdentity = 'wor
       ),
   );
   if (bindings.length !== 1)
-    throw new Error(`deploy/rbac.yaml: expected one ClusterRoleBinding of ${name}, found ${bindings.length}`);
+    throw new Error(`deploy/base/rbac.yaml: expected one ClusterRoleBinding of ${name}, found ${bindings.length}`);
   const clusterRole = (bindings[0]!.roleRef as { kind: string; name: string }).name;
   const role = rbac.find((o) => o.kind === 'ClusterRole' && o.metadata.name === clusterRole);
-  if (!role) throw new Error(`deploy/rbac.yaml: ClusterRole ${clusterRole} (bound to ${name}) is missing`);
+  if (!role) throw new Error(`deploy/base/rbac.yaml: ClusterRole ${clusterRole} (bound to ${name}) is missing`);
   return {
     name,
     namespace,
@@ -107,14 +107,14 @@ export function orchestratorServiceAccount(identity: OrchestratorIdentity = 'wor
 }
 
 /**
- * Server-side applies deploy/namespace.yaml and deploy/rbac.yaml, both identities (idempotent; field manager
+ * Server-side applies deploy/base/namespace.yaml and deploy/base/rbac.yaml, both identities (idempotent; field manager
  * aim-test-harness).
  */
 export async function applyOrchestratorRbac(admin: KubeConfig): Promise<DeployObject[]> {
   const objects = [...deployObjects('namespace.yaml'), ...deployObjects('rbac.yaml')];
   for (const obj of objects) {
     const path = PATHS[obj.kind];
-    if (!path) throw new Error(`no apply path for ${obj.kind} (deploy/rbac.yaml grew a new kind: add it here)`);
+    if (!path) throw new Error(`no apply path for ${obj.kind} (deploy/base/rbac.yaml grew a new kind: add it here)`);
     const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, force: 'true' });
     const res = await kubeRequest(admin, {
       method: 'PATCH',

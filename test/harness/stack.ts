@@ -67,7 +67,10 @@ export interface Stack extends StackInfo {
   logs(lines?: number): string;
 }
 
-/** `deploy/crds/*.yaml|yml` of the repository, sorted; empty when the directory does not exist (yet). */
+/**
+ * `deploy/crds/*.yaml|yml` of the repository but its kustomization.yaml, sorted; empty when the directory does not
+ * exist (yet).
+ */
 export async function projectCrdFiles(): Promise<string[]> {
   const dir = join(REPO_ROOT, 'deploy', 'crds');
   let entries: string[];
@@ -78,7 +81,7 @@ export async function projectCrdFiles(): Promise<string[]> {
     throw err;
   }
   return entries
-    .filter((f) => /\.ya?ml$/.test(f))
+    .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
     .sort()
     .map((f) => join(dir, f));
 }

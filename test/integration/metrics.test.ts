@@ -97,9 +97,23 @@ describe('worker metrics on the Prometheus endpoint', () => {
     expect(sample(text, 'aim_deployments', { status: 'Degraded' })).toBe(0);
     expect(sample(text, 'aim_download_bytes')).toBe(123_456_789);
     expect(text).toMatch(/^# TYPE aim_deployments gauge$/m);
-    // The SDK's own metrics, labelled by task queue.
-    expect(sample(text, 'temporal_workflow_completed', { task_queue: orch.taskQueue })).toBe(1);
-    expect(sample(text, 'temporal_activity_execution_latency_count', { activity_type: 'readNamespace' })).toBe(1);
+    // The SDK's own metrics, labelled by task queue, named as Temporal's dashboards and Prometheus expect: counters
+    // end in _total, histograms carry their unit and durations are in seconds.
+    expect(sample(text, 'temporal_workflow_completed_total', { task_queue: orch.taskQueue })).toBe(1);
+    expect(text).toMatch(/^# TYPE temporal_workflow_completed_total counter$/m);
+    expect(sample(text, 'temporal_workflow_completed', { task_queue: orch.taskQueue })).toBeUndefined();
+    const latency = { activity_type: 'readNamespace' };
+    expect(sample(text, 'temporal_activity_execution_latency_seconds_count', latency)).toBe(1);
+    expect(sample(text, 'temporal_activity_execution_latency_count', latency)).toBeUndefined();
+    // One quick API read took well under a second: a sum in milliseconds would not be.
+    const seconds = sample(text, 'temporal_activity_execution_latency_seconds_sum', latency)!;
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThan(1);
+    expect(sample(text, 'temporal_activity_execution_latency_seconds_bucket', { ...latency, le: '1' })).toBe(1);
+    // Every counter of the endpoint, ours too, ends in _total exactly once.
+    const counters = [...text.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) => m[1]!);
+    expect(counters.length).toBeGreaterThan(0);
+    for (const name of counters) expect(name, name).toMatch(/(?<!_total)_total$/);
   });
 
   it('counts typed failures by reason in aim_failures_total', async () => {
@@ -117,7 +131,9 @@ describe('worker metrics on the Prometheus endpoint', () => {
         () => true,
       );
     expect(failed).toBe(true);
-    expect(sample(await scrape(), 'aim_failures_total', { reason: 'ApplyRejected' })).toBe(1);
+    const text = await scrape();
+    expect(sample(text, 'aim_failures_total', { reason: 'ApplyRejected' })).toBe(1);
+    expect(text).toMatch(/^# TYPE aim_failures_total counter$/m);
   });
 
   it('logs one JSON object per line for the SDK and worker', () => {

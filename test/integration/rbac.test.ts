@@ -30,7 +30,7 @@ import {
 import { REPO_ROOT } from '../harness/stack.js';
 
 /**
- * The worker and the bridge run as their own deploy ServiceAccounts of deploy/rbac.yaml (the fixture's default), and
+ * The worker and the bridge run as their own deploy ServiceAccounts of deploy/base/rbac.yaml (the fixture's default), and
  * each account's ClusterRole is exactly what its code needs: every rule of the worker's role is exercised here by the
  * worker and every rule of the bridge's role by the bridge (recorded from the HTTP client, per token), none of their
  * requests is refused, and what a role does not grant stays refused — the bridge's role is list and watch only, and
@@ -80,7 +80,7 @@ const WORKER_NOT_EXERCISED: NotExercised = {
 /** The bridge lists and watches what it follows; all of it happens as soon as it starts. */
 const NOT_EXERCISED: Record<OrchestratorIdentity, NotExercised> = { worker: WORKER_NOT_EXERCISED, bridge: {} };
 
-/** Every (group, resource, verb) the ClusterRole of deploy/rbac.yaml bound to an identity's ServiceAccount grants. */
+/** Every (group, resource, verb) the ClusterRole of deploy/base/rbac.yaml bound to an identity's ServiceAccount grants. */
 function granted(identity: OrchestratorIdentity): Set<string> {
   return new Set(
     orchestratorServiceAccount(identity).rules.flatMap((r) =>
@@ -310,7 +310,7 @@ describe.skipIf(adminWorker)('what each identity may not do', () => {
 });
 
 describe.skipIf(adminWorker)(
-  'every rule of deploy/rbac.yaml is used by its identity, and no request is refused',
+  'every rule of deploy/base/rbac.yaml is used by its identity, and no request is refused',
   () => {
     let scenarioDone = false;
 

@@ -208,7 +208,7 @@ describe('secrets audit: zero hits', () => {
 });
 
 describe('the worker identity during the run', () => {
-  it('was refused no request (deploy/rbac.yaml grants everything the worker and the bridge do)', async () => {
+  it('was refused no request (deploy/base/rbac.yaml grants everything the worker and the bridge do)', async () => {
     const file = join(inject('stackLogDir'), RUN_LOGS.requests);
     const requests = existsSync(file)
       ? readFileSync(file, 'utf8')

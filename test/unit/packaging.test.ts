@@ -1,13 +1,16 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildProgressRole } from '../../domain/jobs.js';
+import { CHART_CRD_DIR, CRD_DIR, staleCrdFiles } from '../../schemas/crd/generate.js';
 import { KINDS } from '../../schemas/index.js';
 
 /**
- * Packaging: the root Dockerfile (worker + bridge image), docker-compose.yml and the kustomize base in deploy/.
- * No Docker engine or cluster is involved: the files are parsed and checked against each other and the code.
+ * Packaging: the root Dockerfile (worker + bridge image), docker-compose.yml and the install artifacts of deploy/ (the
+ * CRDs' own kustomization, the kustomize base and its example overlay, the Helm chart, the monitoring objects).
+ * No Docker engine, cluster or helm is involved: the files are parsed and checked against each other and the code;
+ * test/integration/install.test.ts renders them and validates every object against a real API server.
  */
 
 type Json = Record<string, unknown>;
@@ -19,7 +22,7 @@ const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[])
 
 type RbacRow = { group: string; resource: string; verbs: string[]; why: string };
 
-/** Every (apiGroup, resource, verb) the worker uses; deploy/rbac.yaml documents the same table. It watches nothing. */
+/** Every (apiGroup, resource, verb) the worker uses; deploy/base/rbac.yaml documents the same table. It watches nothing. */
 const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'aim.silogen.ai',
@@ -115,7 +118,10 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
   },
 ];
 
-/** What the bridge's source table (bridge/sources.ts) lists and then watches, and nothing else; deploy/rbac.yaml documents the same table. */
+/**
+ * What the bridge's source table (bridge/sources.ts) lists and then watches, and nothing else; deploy/base/rbac.yaml
+ * documents the same table.
+ */
 const BRIDGE_RBAC_TABLE: RbacRow[] = [
   ...Object.values(KINDS).map((k) => ({
     group: 'aim.silogen.ai',
@@ -159,11 +165,40 @@ function docs(path: string): Json[] {
   return all.map((d) => d.toJS() as unknown).filter((d): d is Json => !!d && typeof d === 'object');
 }
 
-const deployFiles = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml'));
-const deployDocs = deployFiles.flatMap((f) => docs(join(DEPLOY, f)).map((d) => ({ file: f, doc: d })));
-const byKind = (kind: string) => deployDocs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
-const kustomization = parse(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as Json;
+const BASE = join(DEPLOY, 'base');
+const CHART = join(DEPLOY, 'helm', 'aim-orchestrator');
+const deployFiles = readdirSync(BASE).filter((f) => f.endsWith('.yaml'));
+const deployDocs = deployFiles.flatMap((f) => docs(join(BASE, f)).map((d) => ({ file: f, doc: d })));
+const byKind = (kind: string, file?: string) =>
+  deployDocs.filter((d) => d.doc.kind === kind && (!file || d.file === file)).map((d) => d.doc);
+const kustomization = parse(readFileSync(join(BASE, 'kustomization.yaml'), 'utf8')) as Json;
 const namespace = String(kustomization.namespace ?? '');
+/** The names of the search attributes the workflows set (workflows/signals.ts), in order. */
+const WORKFLOW_SEARCH_ATTRIBUTES = [
+  ...read('workflows/signals.ts').matchAll(/defineSearchAttributeKey\('(\w+)', SearchAttributeType\.KEYWORD\)/g),
+].map((m) => m[1]!);
+const SEARCH_ATTRIBUTE_SCRIPT = 'deploy/base/register-search-attributes.sh';
+/**
+ * The Temporal connection variables of @temporalio/envconfig, which the worker, the bridge and the Temporal CLI read
+ * alike: every TEMPORAL_* name deploy/ and docker-compose.yml set must be one of them (a typo connects nowhere).
+ */
+const TEMPORAL_ENVCONFIG = new Set([
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+]);
+
+/** Every file under a directory, recursively, relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)).map((f) => join(e.name, f)) : [e.name],
+  );
+}
 
 // ---- The Dockerfile and the sources it compiles ----
 const dockerfile = read('Dockerfile');
@@ -238,7 +273,13 @@ const compose = parse(composeText, { merge: true }) as Json;
 const services = asRecord(compose.services);
 const serviceNames = Object.keys(services);
 /** Host variables the compose file may interpolate (each has a default except KUBECONFIG's own fallback). */
-const HOST_VARIABLES = new Set(['KUBECONFIG', 'AIM_DOWNLOADER_IMAGE', 'TEMPORAL_VERSION', 'TEMPORAL_UI_VERSION']);
+const HOST_VARIABLES = new Set([
+  'KUBECONFIG',
+  'AIM_DOWNLOADER_IMAGE',
+  'TEMPORAL_VERSION',
+  'TEMPORAL_UI_VERSION',
+  'TEMPORAL_ADMIN_TOOLS_VERSION',
+]);
 const SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', 'AimStatus'];
 
 /** Env variables the worker and the bridge read (`process.env.X` or `env.X` in their entry points and settings). */
@@ -381,32 +422,55 @@ describe('docker-compose.yml', () => {
     expect(asArray(asRecord(services.temporal).ports)).toContain('7233:7233');
   });
 
-  it('registers the search attributes of spec section 9 as keywords', () => {
+  it('registers the search attributes of spec section 9 with the script of the Kubernetes Job', () => {
     const init = asRecord(services['temporal-search-attributes']);
-    const script = [...asArray(init.entrypoint), ...asArray(init.command)].join('\n');
-    expect(script).toContain('temporal operator search-attribute create');
-    expect(script).toContain('--type Keyword');
-    for (const name of SEARCH_ATTRIBUTES) expect(script).toContain(name);
+    expect(String(init.image)).toMatch(/^temporalio\/admin-tools:/);
+    const mounts = asArray(init.volumes).map(String);
+    expect(mounts).toContain(`./${SEARCH_ATTRIBUTE_SCRIPT}:/register-search-attributes.sh:ro`);
+    expect(asArray(init.entrypoint)).toEqual(['/bin/sh', '/register-search-attributes.sh']);
+    expect(envOf('temporal-search-attributes')).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
   });
 });
 
 // ---- deploy/ ----
-describe('deploy/ kustomize base', () => {
-  const resources = asArray<string>(kustomization.resources);
-  const crdFiles = readdirSync(join(DEPLOY, 'crds')).filter((f) => f.endsWith('.yaml'));
+describe('deploy/crds: the CRDs as their own kustomization', () => {
+  const crdFiles = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  const crdKustomization = parse(readFileSync(join(CRD_DIR, 'kustomization.yaml'), 'utf8')) as Json;
 
-  it('parses every YAML file (the CRDs too)', () => {
-    for (const f of crdFiles)
-      expect(docs(join(DEPLOY, 'crds', f)).map((d) => d.kind)).toEqual(['CustomResourceDefinition']);
+  it('parses every CRD and lists each in its kustomization, nothing else', () => {
+    for (const f of crdFiles) expect(docs(join(CRD_DIR, f)).map((d) => d.kind)).toEqual(['CustomResourceDefinition']);
+    expect(crdFiles).toHaveLength(Object.keys(KINDS).length);
+    expect(asArray<string>(crdKustomization.resources).sort()).toEqual([...crdFiles].sort());
+    // No namespace or other transformer: the CRDs are cluster-scoped and applied as generated.
+    expect(Object.keys(crdKustomization).sort()).toEqual(['apiVersion', 'kind', 'resources']);
+  });
+
+  it("puts the same generated files in the Helm chart's crds/ directory (npm run crds writes both)", () => {
+    expect(staleCrdFiles(CRD_DIR)).toEqual([]);
+    expect(staleCrdFiles(CHART_CRD_DIR)).toEqual([]);
+    for (const f of crdFiles) expect(readFileSync(join(CHART_CRD_DIR, f), 'utf8')).toBe(read(`deploy/crds/${f}`));
+  });
+
+  it('is referenced by no other kustomization, so `kubectl delete -k` of the rest keeps every CRD', () => {
+    for (const dir of ['base', 'overlays/example', 'monitoring']) {
+      const k = parse(read(`deploy/${dir}/kustomization.yaml`)) as Json;
+      for (const r of asArray<string>(k.resources)) expect(r, `deploy/${dir}`).not.toMatch(/crds/);
+    }
+    expect(deployDocs.filter((d) => d.doc.kind === 'CustomResourceDefinition')).toEqual([]);
+  });
+});
+
+describe('deploy/base kustomize base', () => {
+  const resources = asArray<string>(kustomization.resources);
+
+  it('parses every YAML file', () => {
     expect(deployDocs.length).toBeGreaterThan(0);
   });
 
-  it('lists resources that exist, every generated CRD and every manifest of deploy/', () => {
-    for (const r of resources) expect(existsSync(join(DEPLOY, r)), r).toBe(true);
+  it('lists resources that exist and every manifest of deploy/base', () => {
+    for (const r of resources) expect(existsSync(join(BASE, r)), r).toBe(true);
     expect(new Set(resources).size).toBe(resources.length);
-    for (const f of crdFiles) expect(resources).toContain(`crds/${f}`);
     for (const f of deployFiles.filter((x) => x !== 'kustomization.yaml')) expect(resources).toContain(f);
-    expect(crdFiles).toHaveLength(Object.keys(KINDS).length);
   });
 
   it('installs into the namespace it creates', () => {
@@ -415,7 +479,14 @@ describe('deploy/ kustomize base', () => {
 
   it('has one ServiceAccount per identity, each bound to the ClusterRole of its name and to nothing else', () => {
     expect(byKind('ServiceAccount').map((s) => asRecord(s.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
-    expect(byKind('ClusterRole').map((r) => asRecord(r.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
+    expect(byKind('ClusterRole', 'rbac.yaml').map((r) => asRecord(r.metadata).name)).toEqual(
+      IDENTITIES.map((i) => i.account),
+    );
+    // The other ClusterRoles are the tenants' (tenant-rbac.yaml), bound by Kubernetes' aggregation, never here.
+    expect(byKind('ClusterRole', 'tenant-rbac.yaml').map((r) => asRecord(r.metadata).name)).toEqual([
+      'aim-edit',
+      'aim-view',
+    ]);
     const bindings = byKind('ClusterRoleBinding');
     expect(bindings.map((b) => asRecord(b.metadata).name)).toEqual(IDENTITIES.map((i) => i.account));
     for (const { account } of IDENTITIES) {
@@ -431,7 +502,7 @@ describe('deploy/ kustomize base', () => {
   const documentedTables = (): Map<string, Set<string>> => {
     const tables = new Map<string, Set<string>>();
     let current: string | undefined;
-    for (const line of readFileSync(join(DEPLOY, 'rbac.yaml'), 'utf8').split('\n')) {
+    for (const line of readFileSync(join(BASE, 'rbac.yaml'), 'utf8').split('\n')) {
       const heading = /^#\s*ClusterRole\s+([a-z0-9-]+)\b/.exec(line);
       if (heading) {
         current = heading[1]!;
@@ -634,5 +705,220 @@ describe('deploy/ kustomize base', () => {
         expect(src).toContain("'/readyz'");
       }
     });
+  });
+});
+
+describe('tenant roles (deploy/base/tenant-rbac.yaml)', () => {
+  const role = (name: string) =>
+    byKind('ClusterRole', 'tenant-rbac.yaml').find((r) => asRecord(r.metadata).name === name);
+  const grants = (r: Json | undefined) =>
+    new Set(
+      asArray<Json>(r?.rules).flatMap((rule) =>
+        asArray<string>(rule.apiGroups).flatMap((g) =>
+          asArray<string>(rule.resources).flatMap((res) => asArray<string>(rule.verbs).map((v) => triple(g, res, v))),
+        ),
+      ),
+    );
+  const kinds = Object.values(KINDS) as Array<{ plural: string; scope: string }>;
+
+  it('aggregate into the built-in roles: aim-edit into edit and admin, aim-view into view', () => {
+    expect(asRecord(role('aim-edit')?.metadata).labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
+    expect(asRecord(role('aim-view')?.metadata).labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+    });
+    expect(asRecord(asRecord(role('aim-view')?.metadata).labels)).not.toHaveProperty(
+      'rbac.authorization.k8s.io/aggregate-to-edit',
+    );
+  });
+
+  it('aim-edit writes every namespaced AIM kind and nothing cluster-scoped, no status, nothing outside AIM', () => {
+    const granted = grants(role('aim-edit'));
+    for (const k of kinds.filter((x) => x.scope === 'Namespaced'))
+      for (const v of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'])
+        expect(granted).toContain(triple('aim.silogen.ai', k.plural, v));
+    for (const t of granted) {
+      expect(t.startsWith('aim.silogen.ai ')).toBe(true);
+      expect(t.split(' ')[1]).not.toContain('/');
+    }
+    for (const k of kinds.filter((x) => x.scope === 'Cluster'))
+      expect([...granted].filter((t) => t.split(' ')[1] === k.plural)).toEqual([]);
+  });
+
+  it('aim-view reads every AIM kind and its status and writes nothing', () => {
+    const granted = grants(role('aim-view'));
+    const want = kinds.flatMap((k) =>
+      [k.plural, `${k.plural}/status`].flatMap((res) =>
+        ['get', 'list', 'watch'].map((v) => triple('aim.silogen.ai', res, v)),
+      ),
+    );
+    expect([...granted].sort()).toEqual(want.sort());
+  });
+});
+
+describe('the search-attribute Job', () => {
+  const script = read(SEARCH_ATTRIBUTE_SCRIPT);
+
+  it('registers exactly the Keyword attributes the workflows set, idempotently', () => {
+    expect(WORKFLOW_SEARCH_ATTRIBUTES).toEqual(SEARCH_ATTRIBUTES);
+    const loop = /for name in ([\w ]+); do/.exec(script);
+    expect(loop?.[1]!.split(' ')).toEqual(WORKFLOW_SEARCH_ATTRIBUTES);
+    expect(script).toContain('temporal operator search-attribute create');
+    expect(script).toContain('--type Keyword');
+    expect(script).toContain('temporal operator search-attribute list');
+    expect(script).toMatch(/^set -eu$/m);
+  });
+
+  it('is the same script in the base, the chart and docker-compose.yml', () => {
+    // The chart's files/ links to the base's script (Helm follows the link; kustomize reads only below base/).
+    expect(readlinkSync(join(CHART, 'files', 'register-search-attributes.sh'))).toBe(
+      '../../../base/register-search-attributes.sh',
+    );
+    expect(read('deploy/helm/aim-orchestrator/files/register-search-attributes.sh')).toBe(script);
+    const generator = asArray<Json>(kustomization.configMapGenerator).find(
+      (g) => g.name === 'aim-orchestrator-search-attributes',
+    );
+    expect(asArray(generator?.files)).toEqual(['register-search-attributes.sh']);
+  });
+
+  it('runs it from the mounted ConfigMap with the Temporal settings of the worker, one-shot and restricted', () => {
+    const [job, ...more] = byKind('Job');
+    expect(more).toEqual([]);
+    const spec = asRecord(job!.spec);
+    expect(spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(spec.backoffLimit).toBeGreaterThan(0);
+    const pod = asRecord(asRecord(spec.template).spec);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.restartPolicy).toBe('OnFailure');
+    const [c] = asArray<Json>(pod.containers);
+    expect(String(c?.image)).toMatch(/^temporalio\/admin-tools:/);
+    expect(asArray(c?.command)).toEqual(['/bin/sh', '/scripts/register-search-attributes.sh']);
+    expect(asArray<Json>(c?.envFrom).map((e) => asRecord(e.configMapRef).name)).toEqual(['aim-orchestrator-config']);
+    const scripts = asArray<Json>(pod.volumes).find((v) => v.name === 'scripts');
+    expect(asRecord(scripts?.configMap).name).toBe('aim-orchestrator-search-attributes');
+    expect(asArray<Json>(c?.volumeMounts)).toContainEqual({ name: 'scripts', mountPath: '/scripts', readOnly: true });
+    expect(c?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+  });
+});
+
+describe('Temporal connection settings in deploy/ and docker-compose.yml', () => {
+  const texts = [
+    ...filesUnder(DEPLOY)
+      .filter((f) => /\.(ya?ml|tpl|sh)$/.test(f) && !f.includes('crds/'))
+      .map((f) => [`deploy/${f}`, read(`deploy/${f}`)] as const),
+    ['docker-compose.yml', composeText] as const,
+  ];
+
+  it('use only the envconfig variable names the worker, the bridge and the Temporal CLI read', () => {
+    const used = new Set<string>();
+    for (const [file, text] of texts)
+      for (const m of text.matchAll(/\bTEMPORAL_[A-Z_]+\b/g)) {
+        if (file === 'docker-compose.yml' && HOST_VARIABLES.has(m[0])) continue;
+        used.add(m[0]);
+        expect(TEMPORAL_ENVCONFIG, `${file}: ${m[0]}`).toContain(m[0]);
+      }
+    for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS_CLIENT_CERT_PATH'])
+      expect(used).toContain(name);
+  });
+
+  it('never put a credential in a ConfigMap or a values default', () => {
+    const config = asRecord(byKind('ConfigMap')[0]?.data);
+    for (const key of Object.keys(config)) expect(key).not.toMatch(/API_KEY|_CERT|_KEY_PATH|PASSWORD|SECRET/);
+    const values = parse(read('deploy/helm/aim-orchestrator/values.yaml')) as Json;
+    const temporal = asRecord(values.temporal);
+    expect(asRecord(temporal.apiKey).secretName).toBe('');
+    expect(asRecord(temporal.tls).secretName).toBe('');
+    expect(Object.keys(asRecord(temporal.apiKey)).sort()).toEqual(['key', 'secretName']);
+  });
+});
+
+describe('the Helm chart', () => {
+  const chart = parse(read('deploy/helm/aim-orchestrator/Chart.yaml')) as Json;
+  const values = parse(read('deploy/helm/aim-orchestrator/values.yaml')) as Json;
+
+  it('is a v2 application chart whose appVersion is the release of the package and the base image tag', () => {
+    expect(chart).toMatchObject({ apiVersion: 'v2', name: 'aim-orchestrator', type: 'application' });
+    const pkg = JSON.parse(read('package.json')) as { version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+    const image = asArray<Json>(kustomization.images).find((i) => i.name === 'ghcr.io/silogen/aim-orchestrator');
+    expect(image?.newTag).toBe(pkg.version);
+    expect(asRecord(values.image).repository).toBe('ghcr.io/silogen/aim-orchestrator');
+    expect(asRecord(values.downloaderImage).repository).toBe('ghcr.io/silogen/aim-downloader');
+  });
+
+  it('has values for Temporal, TLS, the API key, images, namespaces to watch, resources and metrics', () => {
+    expect(asRecord(values.temporal)).toMatchObject({
+      address: expect.any(String),
+      namespace: expect.any(String),
+      tls: expect.objectContaining({ secretName: '', serverCAKey: '', serverName: '' }),
+      apiKey: expect.objectContaining({ secretName: '' }),
+    });
+    expect(values.watchNamespaces).toEqual([]);
+    for (const part of ['worker', 'bridge'])
+      expect(asRecord(asRecord(values[part]).resources)).toHaveProperty('limits');
+    expect(asRecord(values.metrics)).toMatchObject({ enabled: true, serviceMonitor: { enabled: false } });
+    // The example values parse and set what a production install changes.
+    const example = parse(read('deploy/helm/aim-orchestrator/values-example.yaml')) as Json;
+    expect(asRecord(asRecord(example.temporal).apiKey).secretName).toBeTruthy();
+    expect(asRecord(asRecord(example.temporal).tls).secretName).toBeTruthy();
+  });
+
+  it('keeps its templates free of CRDs (crds/ only: Helm installs them first and never deletes them)', () => {
+    for (const f of readdirSync(join(CHART, 'templates')))
+      expect(read(`deploy/helm/aim-orchestrator/templates/${f}`), f).not.toContain('CustomResourceDefinition');
+  });
+});
+
+describe('deploy/monitoring (prometheus-operator objects, not in the base)', () => {
+  const monitoring = join(DEPLOY, 'monitoring');
+  const objects = readdirSync(monitoring)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .flatMap((f) => docs(join(monitoring, f)));
+  const rule = objects.find((o) => o.kind === 'PrometheusRule');
+  const exprs = asArray<Json>(asRecord(rule?.spec).groups).flatMap((g) =>
+    asArray<Json>(g.rules).map((r) => String(r.expr)),
+  );
+
+  it('holds the chart the same alert groups', () => {
+    const chartRules = parse(read('deploy/helm/aim-orchestrator/files/prometheus-rules.yaml')) as Json;
+    expect(chartRules.groups).toEqual(asRecord(rule?.spec).groups);
+    expect(exprs.length).toBeGreaterThan(0);
+  });
+
+  it("queries Temporal's metrics by their Prometheus names: counters with _total, durations in seconds", () => {
+    for (const name of exprs.flatMap((e) => [...e.matchAll(/\btemporal_\w+/g)].map((m) => m[0]))) {
+      if (/latency/.test(name)) expect(name).toMatch(/_seconds_(bucket|sum|count)$/);
+      else expect(name).toMatch(/_total$/);
+    }
+  });
+
+  it('scrapes the ports the Deployments declare, through Services that select their pods', () => {
+    const deployments = byKind('Deployment');
+    for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+      const selector = asRecord(asRecord(monitor.spec).selector).matchLabels;
+      const service = objects.find(
+        (o) =>
+          o.kind === 'Service' &&
+          JSON.stringify(asRecord(asRecord(o.metadata).labels)).includes(
+            `"app.kubernetes.io/component":"${asRecord(selector)['app.kubernetes.io/component']}"`,
+          ),
+      );
+      expect(service, String(asRecord(monitor.metadata).name)).toBeDefined();
+      const [endpoint] = asArray<Json>(asRecord(monitor.spec).endpoints);
+      const port = asArray<Json>(asRecord(service!.spec).ports).find((p) => p.name === endpoint?.port);
+      expect(port).toBeDefined();
+      const pods = deployments.filter((d) =>
+        Object.entries(asRecord(asRecord(service!.spec).selector)).every(
+          ([k, v]) => asRecord(asRecord(asRecord(asRecord(d.spec).template).metadata).labels)[k] === v,
+        ),
+      );
+      expect(pods).toHaveLength(1);
+      const containerPorts = asArray<Json>(
+        asArray<Json>(asRecord(asRecord(asRecord(pods[0]!.spec).template).spec).containers)[0]?.ports,
+      );
+      expect(containerPorts.map((p) => p.name)).toContain(port!.targetPort);
+    }
   });
 });

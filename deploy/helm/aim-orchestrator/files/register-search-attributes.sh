@@ -1,0 +1,1 @@
+../../../base/register-search-attributes.sh
