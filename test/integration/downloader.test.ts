@@ -179,8 +179,11 @@ describe('download from S3 (s5cmd)', () => {
     const r = await runDownloader(s3env({ MODE: 'download', AWS_ENDPOINT_URL: s3proxy.url }));
     s3proxy.clearFaults();
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    // config.json and tokenizer.json finish ~3 s before the weights: judged then, not read again at the end.
-    expect(hashedCounts(r.stdout)).toEqual({ duringTransfer: 2, afterTransfer: 1 });
+    // config.json and tokenizer.json finish ~3 s before the weights: judged then, not read again at the end (the
+    // weights too, when their line comes before s5cmd exits).
+    const hashed = hashedCounts(r.stdout);
+    expect(hashed.duringTransfer).toBeGreaterThanOrEqual(2);
+    expect(hashed.duringTransfer + hashed.afterTransfer).toBe(3);
   });
 
   it('catches an object corrupted in transit and judged during the transfer, deleting only it', async () => {
