@@ -89,7 +89,8 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error('hash pool is closed'));
+    const closed = new Error('hash pool is closed');
+    for (const job of [...this.queue.splice(0), ...this.busy.values()]) job.reject(closed);
     await Promise.all([...this.live].map((w) => w.terminate()));
     this.live.clear();
     this.idle.length = 0;

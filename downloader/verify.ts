@@ -48,13 +48,21 @@ export async function verifyAndPrune(
   listing: Listing,
   opts: { pool?: HashPool; early?: ReadonlyMap<string, ContentVerdict> } = {},
 ): Promise<VerifyResult> {
+  // With a pool its queue bounds the reading; without one, files are read one at a time as before.
+  let previous: Promise<unknown> = Promise.resolve();
+  const judge = (path: string, f: RemoteFile): Promise<string | undefined> => {
+    if (opts.pool) return judgeNow(path, f, opts.pool);
+    const next = previous.then(() => judgeNow(path, f, undefined));
+    previous = next.catch(() => undefined);
+    return next;
+  };
   const verdicts = await Promise.all(
     listing.files.map(async (f): Promise<{ step: FinalStep; why?: string; early: boolean }> => {
       const path = join(root, f.path);
       const st = await stat(path, { bigint: true }).catch(() => undefined);
       const early = opts.early?.get(f.path);
       const step = finalStep(f, st, early);
-      if (step.kind === 'hash') return { step, why: await judgeNow(path, f, opts.pool), early: false };
+      if (step.kind === 'hash') return { step, why: await judge(path, f), early: false };
       return { step, early: Boolean(st && early && hasDigest(f) && early.fingerprint === fingerprintOf(st)) };
     }),
   );

@@ -157,6 +157,16 @@ describe('verifying while downloading', () => {
     expect(existsSync(join(root, 'sub/b.json'))).toBe(false);
   });
 
+  it('settles every check when the pool closes mid-way (a failed attempt ends)', async () => {
+    const root = volume({ 'a.bin': a });
+    const own = new HashPool(1);
+    const checks = [1, 2, 3].map(() => own.judge(join(root, 'a.bin'), listing.files[0]!));
+    await own.close();
+    const settled = await Promise.allSettled(checks);
+    expect(settled.every((r) => r.status === 'rejected' || r.value !== undefined)).toBe(true);
+    expect(settled.some((r) => r.status === 'rejected')).toBe(true);
+  });
+
   it('verifies on the calling thread without a pool, as before', async () => {
     const root = volume({ 'a.bin': a, 'sub/b.json': b });
     const r = await verifyAndPrune(root, listing);
