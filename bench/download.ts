@@ -4,11 +4,13 @@
  *
  * S3: N objects of BENCH_OBJECT_MB from a local SeaweedFS (SigV4) through the downloader, raw s5cmd, s3cmd (the
  * reference's tool) and `aws s3 cp`. HF: a BENCH_HF_MB fixture repo through the downloader and raw `hf download`.
- * `dd` to the same disk is the ceiling. Targets: ≥ 0.9× raw s5cmd, ≥ 3× s3cmd, ≥ 0.9× raw hf.
+ * Every contender runs BENCH_RUNS times (at least 3), in a rotating order so that none always goes first or last,
+ * each time into an empty directory; the tables report medians. There is no `dd` "ceiling": the tools do not fsync,
+ * so a synced write measured something else. Targets: ≥ 0.9× raw s5cmd, ≥ 3× s3cmd, ≥ 0.9× raw hf.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from '../test/harness/bins.js';
 import { baseDownloaderEnv, runDownloader } from '../test/harness/downloaderProcess.js';
@@ -21,6 +23,7 @@ import { printHeader, printTable, type Row } from './table.js';
 const OBJECT_MB = Number(process.env.BENCH_OBJECT_MB ?? 256);
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 4);
 const HF_MB = Number(process.env.BENCH_HF_MB ?? 1024);
+const RUNS = Math.max(3, Number(process.env.BENCH_RUNS ?? 3));
 const ACCESS = 'benchaccess';
 const SECRET = 'benchsecret-value';
 
@@ -51,31 +54,77 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
   });
 }
 
-/** The downloader's `done` log line carries per-phase seconds. */
-function phases(stdout: string): string {
-  const done = stdout.split('\n').find((l) => l.includes('"event":"done"'));
-  return done ? JSON.stringify((JSON.parse(done) as { seconds?: unknown }).seconds) : '?';
+interface Contender {
+  name: string;
+  command: string;
+  run: () => Promise<void>;
+}
+
+/** Runs every contender RUNS times, round by round, each round starting one contender later. */
+async function rounds(contenders: Contender[]): Promise<Map<string, number[]>> {
+  const seconds = new Map(contenders.map((c) => [c.name, [] as number[]]));
+  for (let r = 0; r < RUNS; r++) {
+    const order = [...contenders.slice(r % contenders.length), ...contenders.slice(0, r % contenders.length)];
+    console.log(`round ${r + 1}/${RUNS}: ${order.map((c) => c.name).join(' → ')}`);
+    for (const c of order) seconds.get(c.name)!.push(await time(c.run));
+  }
+  return seconds;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const rowsOf = (contenders: Contender[], seconds: Map<string, number[]>, bytes: number): Row[] =>
+  contenders.map((c) => ({
+    name: c.name,
+    command: c.command,
+    seconds: median(seconds.get(c.name)!),
+    runs: seconds.get(c.name)!,
+    bytes,
+  }));
+
+/** The downloader's runs: phases and hashing counts from each `done` line, for the medians printed under a table. */
+class DownloaderRuns {
+  private readonly phases: Array<{ list: number; transfer: number; verify: number }> = [];
+  private hashed = '';
+  result: Record<string, unknown> = {};
+
+  constructor(
+    private readonly entry: string,
+    private readonly env: () => Record<string, string>,
+  ) {}
+
+  readonly run = async (): Promise<void> => {
+    const r = await runDownloader(this.env(), this.entry);
+    if (r.code !== 0) throw new Error(`downloader failed: ${JSON.stringify(r.result)} ${r.stderr}`);
+    this.result = r.result;
+    const done = r.stdout.split('\n').find((l) => l.includes('"event":"done"'));
+    const facts = done
+      ? (JSON.parse(done) as { seconds: DownloaderRuns['phases'][number]; hashed: unknown })
+      : undefined;
+    if (facts) {
+      this.phases.push(facts.seconds);
+      this.hashed = JSON.stringify(facts.hashed);
+    }
+  };
+
+  summary(): string {
+    const m = (k: 'list' | 'transfer' | 'verify') => median(this.phases.map((p) => p[k])).toFixed(2);
+    return `median phases (s): list ${m('list')}, transfer ${m('transfer')}, verify after transfer ${m('verify')}; files hashed (last run): ${this.hashed}`;
+  }
 }
 
 async function main(): Promise<void> {
   printHeader('download throughput (npm run bench:download)', [
-    `BENCH_OBJECT_MB=${OBJECT_MB} BENCH_OBJECTS=${OBJECTS} BENCH_HF_MB=${HF_MB} npm run bench:download`,
+    `BENCH_OBJECT_MB=${OBJECT_MB} BENCH_OBJECTS=${OBJECTS} BENCH_HF_MB=${HF_MB} BENCH_RUNS=${RUNS} npm run bench:download`,
   ]);
   console.log(`work dir ${work}`);
   // Run the downloader compiled, as the image does, so that tsx's start-up transpiling is not measured.
   const entry = compileForBench().downloader;
-  const ddFile = join(work, 'dd.bin');
-  const ddBytes = OBJECT_MB * OBJECTS * 1024 * 1024;
-  const ddSeconds = await time(() =>
-    run(
-      'dd',
-      ['if=/dev/zero', `of=${ddFile}`, 'bs=4M', `count=${(OBJECT_MB * OBJECTS) / 4}`, 'conv=fsync'],
-      process.env,
-    ),
-  );
-  rmSync(ddFile);
 
-  // --- S3 ----------------------------------------------------------------------------------------------------------
   const s3 = await startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET });
   const hub = await startHfHub({ repos: defaultHubRepos({ largeRepoBytes: HF_MB * 1024 * 1024 }) });
   try {
@@ -85,6 +134,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < OBJECTS; i++) {
       await s3.putObject('bench', `data/part-${i}.bin`, new GeneratedContent(`bench-${i}`, OBJECT_MB * 1024 * 1024));
     }
+
+    // --- S3 --------------------------------------------------------------------------------------------------------
     const bytes = OBJECT_MB * OBJECTS * 1024 * 1024;
     const cliEnv = { ...process.env, ...s3.clientEnv(), PATH: `${join(binPath('s5cmd'), '..')}:${process.env.PATH}` };
     const s3cfg = join(work, 's3cfg');
@@ -92,17 +143,12 @@ async function main(): Promise<void> {
       s3cfg,
       `[default]\naccess_key = ${ACCESS}\nsecret_key = ${SECRET}\nhost_base = ${s3.endpoint.replace('http://', '')}\nhost_bucket = ${s3.endpoint.replace('http://', '')}\nuse_https = False\nsignature_v2 = False\n`,
     );
-
-    const rows: Row[] = [
-      { name: 'dd (disk ceiling)', command: 'dd if=/dev/zero bs=4M conv=fsync', seconds: ddSeconds, bytes: ddBytes },
-    ];
-    const vol = fresh('downloader');
-    const dlEnv = {
+    const s3Downloader = new DownloaderRuns(entry, () => ({
       ...baseDownloaderEnv(join(work, 'home')),
       MODE: 'download',
       SOURCE_URI: 's3://bench/data',
       MODEL_ID: 'bench/model',
-      MOUNT_PATH: vol,
+      MOUNT_PATH: fresh('downloader'),
       TERMINATION_MESSAGE_PATH: join(work, 'termination'),
       TMPDIR: tmpdir(),
       STALL_TIMEOUT: '120',
@@ -110,115 +156,108 @@ async function main(): Promise<void> {
       AWS_ACCESS_KEY_ID: ACCESS,
       AWS_SECRET_ACCESS_KEY: SECRET,
       AWS_REGION: 'us-east-1',
-    };
-    let dlResult: Record<string, unknown> = {};
-    let dlPhases = '';
-    rows.push({
-      name: 'aim downloader (s5cmd + verify)',
-      command: 'MODE=download SOURCE_URI=s3://bench/data node downloader/main.ts',
-      seconds: await time(async () => {
-        const r = await runDownloader(dlEnv, entry);
-        dlResult = r.result;
-        dlPhases = phases(r.stdout);
-        if (r.code !== 0) throw new Error(`downloader failed: ${JSON.stringify(r.result)} ${r.stderr}`);
-      }),
-      bytes,
-    });
-    const s5 = fresh('s5cmd');
-    rows.push({
-      name: 'raw s5cmd',
-      command: `s5cmd --endpoint-url ${s3.endpoint} sync 's3://bench/data/*' DIR/`,
-      seconds: await time(() =>
-        run(binPath('s5cmd'), ['--endpoint-url', s3.endpoint, 'sync', 's3://bench/data/*', `${s5}/`], cliEnv),
-      ),
-      bytes,
-    });
-    const s3c = fresh('s3cmd');
-    rows.push({
-      name: 's3cmd (reference)',
-      command: 's3cmd -c CFG get --recursive s3://bench/data/ DIR/',
-      seconds: await time(() =>
-        run(binPath('s3cmd'), ['-c', s3cfg, 'get', '--recursive', 's3://bench/data/', `${s3c}/`], cliEnv),
-      ),
-      bytes,
-    });
-    const awsDir = fresh('aws');
-    rows.push({
-      name: 'aws s3 cp',
-      command: `aws --endpoint-url ${s3.endpoint} s3 cp --recursive s3://bench/data/ DIR/`,
-      seconds: await time(() =>
-        run(
-          binPath('aws'),
-          [
-            '--endpoint-url',
-            s3.endpoint,
-            's3',
-            'cp',
-            '--recursive',
-            '--only-show-errors',
-            's3://bench/data/',
-            `${awsDir}/`,
-          ],
-          cliEnv,
-        ),
-      ),
-      bytes,
-    });
-    printTable(`S3: ${OBJECTS} x ${OBJECT_MB} MiB from a local SeaweedFS`, rows, 'raw s5cmd', [
-      ['aim downloader (s5cmd + verify)', 'raw s5cmd', 0.9],
-      ['aim downloader (s5cmd + verify)', 's3cmd (reference)', 3],
-    ]);
-    console.log(`downloader termination message: ${JSON.stringify(dlResult)}`);
-    console.log(`downloader phases (s): ${dlPhases}`);
+    }));
+    const s3Contenders: Contender[] = [
+      {
+        name: 'raw s5cmd',
+        command: `s5cmd --endpoint-url ${s3.endpoint} sync 's3://bench/data/*' DIR/`,
+        run: () =>
+          run(
+            binPath('s5cmd'),
+            ['--endpoint-url', s3.endpoint, 'sync', 's3://bench/data/*', `${fresh('s5cmd')}/`],
+            cliEnv,
+          ),
+      },
+      {
+        name: 'aim downloader (s5cmd + verify)',
+        command: 'MODE=download SOURCE_URI=s3://bench/data node downloader/main.ts',
+        run: s3Downloader.run,
+      },
+      {
+        name: 's3cmd (reference)',
+        command: 's3cmd -c CFG get --recursive s3://bench/data/ DIR/',
+        run: () =>
+          run(binPath('s3cmd'), ['-c', s3cfg, 'get', '--recursive', 's3://bench/data/', `${fresh('s3cmd')}/`], cliEnv),
+      },
+      {
+        name: 'aws s3 cp',
+        command: `aws --endpoint-url ${s3.endpoint} s3 cp --recursive s3://bench/data/ DIR/`,
+        run: () =>
+          run(
+            binPath('aws'),
+            [
+              '--endpoint-url',
+              s3.endpoint,
+              's3',
+              'cp',
+              '--recursive',
+              '--only-show-errors',
+              's3://bench/data/',
+              `${fresh('aws')}/`,
+            ],
+            cliEnv,
+          ),
+      },
+    ];
+    const s3Seconds = await rounds(s3Contenders);
+    printTable(
+      `S3: ${OBJECTS} x ${OBJECT_MB} MiB from a local SeaweedFS (medians of ${RUNS} runs)`,
+      rowsOf(s3Contenders, s3Seconds, bytes),
+      'raw s5cmd',
+      [
+        ['aim downloader (s5cmd + verify)', 'raw s5cmd', 0.9],
+        ['aim downloader (s5cmd + verify)', 's3cmd (reference)', 3],
+      ],
+    );
+    console.log(`downloader termination message: ${JSON.stringify(s3Downloader.result)}`);
+    console.log(`downloader ${s3Downloader.summary()}`);
 
     // --- Hugging Face ----------------------------------------------------------------------------------------------
     const hfBytes = HF_MB * 1024 * 1024;
-    const hfRows: Row[] = [];
-    let hfPhases = '';
-    const hfVol = fresh('hf-downloader');
-    hfRows.push({
-      name: 'aim downloader (hf + verify)',
-      command: `MODE=download SOURCE_URI=hf://${LARGE_REPO} node downloader/main.ts`,
-      seconds: await time(async () => {
-        const r = await runDownloader(
-          {
-            ...baseDownloaderEnv(join(work, 'home')),
-            MODE: 'download',
-            SOURCE_URI: `hf://${LARGE_REPO}`,
-            MODEL_ID: LARGE_REPO,
-            MOUNT_PATH: hfVol,
-            TERMINATION_MESSAGE_PATH: join(work, 'termination-hf'),
-            TMPDIR: tmpdir(),
-            HF_HOME: join(work, 'hf-home-dl'),
+    const hfDownloader = new DownloaderRuns(entry, () => ({
+      ...baseDownloaderEnv(join(work, 'home')),
+      MODE: 'download',
+      SOURCE_URI: `hf://${LARGE_REPO}`,
+      MODEL_ID: LARGE_REPO,
+      MOUNT_PATH: fresh('hf-downloader'),
+      TERMINATION_MESSAGE_PATH: join(work, 'termination-hf'),
+      TMPDIR: tmpdir(),
+      HF_HOME: fresh('hf-home-dl'),
+      HF_ENDPOINT: hub.endpoint,
+      STALL_TIMEOUT: '120',
+    }));
+    const hfContenders: Contender[] = [
+      {
+        name: 'raw hf download',
+        command: `hf download ${LARGE_REPO} --local-dir DIR`,
+        run: () =>
+          run(binPath('hf'), ['download', LARGE_REPO, '--local-dir', fresh('hf-raw')], {
+            ...process.env,
             HF_ENDPOINT: hub.endpoint,
-            STALL_TIMEOUT: '120',
-          },
-          entry,
-        );
-        if (r.code !== 0) throw new Error(`downloader failed: ${JSON.stringify(r.result)} ${r.stderr}`);
-        hfPhases = phases(r.stdout);
-      }),
-      bytes: hfBytes,
-    });
-    const hfRaw = fresh('hf-raw');
-    hfRows.push({
-      name: 'raw hf download',
-      command: `hf download ${LARGE_REPO} --local-dir DIR`,
-      seconds: await time(() =>
-        run(binPath('hf'), ['download', LARGE_REPO, '--local-dir', hfRaw], {
-          ...process.env,
-          HF_ENDPOINT: hub.endpoint,
-          HF_HOME: join(work, 'hf-home-raw'),
-          HF_HUB_DISABLE_TELEMETRY: '1',
-          HF_HUB_DISABLE_PROGRESS_BARS: '1',
-        }),
-      ),
-      bytes: hfBytes,
-    });
-    printTable(`Hugging Face: ${HF_MB} MiB fixture repo from a local Hub endpoint`, hfRows, 'raw hf download', [
-      ['aim downloader (hf + verify)', 'raw hf download', 0.9],
-    ]);
-    console.log(`downloader phases (s): ${hfPhases}`);
+            HF_HOME: fresh('hf-home-raw'),
+            HF_HUB_DISABLE_TELEMETRY: '1',
+            HF_HUB_DISABLE_PROGRESS_BARS: '1',
+          }),
+      },
+      {
+        name: 'aim downloader (hf + verify)',
+        command: `MODE=download SOURCE_URI=hf://${LARGE_REPO} node downloader/main.ts`,
+        run: hfDownloader.run,
+      },
+    ];
+    const hfSeconds = await rounds(hfContenders);
+    printTable(
+      `Hugging Face: ${HF_MB} MiB fixture repo from a local Hub endpoint (medians of ${RUNS} runs)`,
+      rowsOf(hfContenders, hfSeconds, hfBytes),
+      'raw hf download',
+      [['aim downloader (hf + verify)', 'raw hf download', 0.9]],
+    );
+    console.log(`downloader ${hfDownloader.summary()}`);
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
   } finally {
     await Promise.allSettled([s3.stop(), hub.stop()]);
     rmSync(work, { recursive: true, force: true });

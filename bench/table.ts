@@ -76,8 +76,11 @@ export function printTargets(title: string, rows: TargetRow[]): void {
 export interface Row {
   name: string;
   command: string;
+  /** The median when there are several runs. */
   seconds: number;
   bytes: number;
+  /** Every run's seconds, in the order they ran. */
+  runs?: number[];
 }
 
 export function printTable(
@@ -90,9 +93,10 @@ export function printTable(
   const base = rows.find((r) => r.name === baseline);
   console.log(`\n${title}`);
   printRows(
-    ['contender', 'seconds', 'MB/s', `× ${baseline}`, 'command'],
+    ['contender', 'runs (s)', 'seconds', 'MB/s', `× ${baseline}`, 'command'],
     rows.map((r) => [
       r.name,
+      (r.runs ?? [r.seconds]).map((x) => x.toFixed(2)).join(' '),
       r.seconds.toFixed(2),
       mbps(r).toFixed(1),
       base ? (mbps(r) / mbps(base)).toFixed(2) : '-',

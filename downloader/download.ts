@@ -11,7 +11,10 @@ import { s3Access, type S3Access } from './s3/credentials.js';
 import { serveCredentials } from './s3/credentialsEndpoint.js';
 import { s5cmdArgs, s5cmdEnv } from './s3/s5cmd.js';
 import { listS3 } from './s3/source.js';
-import { verifyAndPrune } from './verify.js';
+import { s5cmdCompletedPath } from './completions.js';
+import { HashPool } from './hashPool.js';
+import { verifyAndPrune, type VerifyResult } from './verify.js';
+import { VerifyWhileDownloading } from './verifyWhileDownloading.js';
 import { stat } from 'node:fs/promises';
 
 export interface DownloadOutcome {
@@ -20,8 +23,13 @@ export interface DownloadOutcome {
   files: number;
   revision?: string;
   downloadedBytes: number;
-  /** Seconds per phase: where an attempt spent its time (logged, and printed by the benchmark). */
+  /**
+   * Seconds per phase: where an attempt spent its time (logged, and printed by the benchmark). `verify` is what
+   * verification added after the transfer; most files are hashed while it runs.
+   */
   seconds: { list: number; transfer: number; verify: number };
+  /** Files whose content was read while the tool ran, and after it (logged, not part of the termination message). */
+  hashed: { duringTransfer: number; afterTransfer: number };
 }
 
 const secs = (ms: number) => Math.round(ms / 10) / 100;
@@ -108,7 +116,10 @@ async function classifyToolFailure(
   );
 }
 
-/** s5cmd or the hf CLI; s5cmd signs with this process's credentials through a loopback endpoint while it runs. */
+/**
+ * s5cmd or the hf CLI; s5cmd signs with this process's credentials through a loopback endpoint while it runs.
+ * Completed files go to `verifier` as the tool reports them (s5cmd) and as they appear in place (both).
+ */
 async function runSourceTool(
   cfg: DownloaderConfig,
   access: S3Access,
@@ -117,8 +128,14 @@ async function runSourceTool(
   sink: ProgressSink | undefined,
   tools: Tools,
   env: NodeJS.ProcessEnv,
+  verifier: VerifyWhileDownloading,
 ): Promise<ToolResult> {
-  const watch = { watchDir: dest, totalBytes: listing.totalBytes, stallTimeoutSeconds: cfg.stallTimeoutSeconds };
+  const watch = {
+    watchDir: dest,
+    totalBytes: listing.totalBytes,
+    stallTimeoutSeconds: cfg.stallTimeoutSeconds,
+    onSample: () => verifier.poll(),
+  };
   if (cfg.source.kind === 'hf')
     return runTool({
       command: tools.hf,
@@ -134,6 +151,10 @@ async function runSourceTool(
       args: s5cmdArgs(cfg.source, dest, access.decision.sign),
       env: s5cmdEnv(toolEnv(cfg, env), cfg.tmpDir, endpoint),
       ...watch,
+      onStdoutLine: (line) => {
+        const done = s5cmdCompletedPath(line, dest);
+        if (done) verifier.offer(done);
+      },
       progress: sink,
     });
   } finally {
@@ -142,8 +163,9 @@ async function runSourceTool(
 }
 
 /**
- * One download attempt: list, check space, fetch what is missing (s5cmd / hf), verify everything, delete what
- * fails verification. Resumable: a second attempt on the same volume fetches only missing or bad files.
+ * One download attempt: list, check space, fetch what is missing (s5cmd / hf) while hashing each file the tool has
+ * completed, verify everything, delete what fails verification. Resumable: a second attempt on the same volume
+ * fetches only missing or bad files.
  */
 export async function download(
   cfg: DownloaderConfig,
@@ -158,10 +180,31 @@ export async function download(
   const listing = await listSource(cfg, true, access);
   await checkFreeSpace(cfg, dest, listing);
   const t1 = performance.now();
-  const result = await runSourceTool(cfg, access, dest, listing, sink, tools, env);
-  if (result.exitCode !== 0) throw await classifyToolFailure(cfg, access, result);
-  const t2 = performance.now();
-  const v = await verifyAndPrune(dest, listing);
+  const pool = new HashPool();
+  try {
+    const verifier = new VerifyWhileDownloading(dest, listing, pool);
+    const result = await runSourceTool(cfg, access, dest, listing, sink, tools, env, verifier);
+    if (result.exitCode !== 0) throw await classifyToolFailure(cfg, access, result);
+    const t2 = performance.now();
+    const early = await verifier.settle();
+    const v = await verifyAndPrune(dest, listing, { pool, early });
+    return await outcome(listing, result, v, sink, {
+      list: secs(t1 - t0),
+      transfer: secs(t2 - t1),
+      verify: secs(performance.now() - t2),
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function outcome(
+  listing: Listing,
+  result: ToolResult,
+  v: VerifyResult,
+  sink: ProgressSink | undefined,
+  seconds: DownloadOutcome['seconds'],
+): Promise<DownloadOutcome> {
   if (v.missing.length || v.bad.length) {
     const names = [...v.bad.map((b) => `${b.path} (${b.why})`), ...v.missing.map((m) => `${m} (missing)`)];
     throw new DownloaderFailure(
@@ -176,6 +219,7 @@ export async function download(
     files: listing.files.length,
     ...(listing.revision ? { revision: listing.revision } : {}),
     downloadedBytes: result.downloadedBytes,
-    seconds: { list: secs(t1 - t0), transfer: secs(t2 - t1), verify: secs(performance.now() - t2) },
+    seconds,
+    hashed: { duringTransfer: v.hashedDuringTransfer, afterTransfer: v.hashedAfterTransfer },
   };
 }

@@ -57,8 +57,8 @@ async function main(): Promise<number> {
             ...(await download(cfg, cfg.cache ? cacheStatusSink(cfg.cache) : undefined, undefined, undefined, access)),
           };
     log('done', facts);
-    // The termination message carries facts only; phase timings stay in the log.
-    const { seconds: _timings, ...message } = facts;
+    // The termination message carries facts only; phase timings and hashing counts stay in the log.
+    const { seconds: _timings, hashed: _hashed, ...message } = facts;
     writeTerminationMessage(cfg.terminationMessagePath, message);
     return 0;
   } catch (err) {

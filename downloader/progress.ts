@@ -3,9 +3,6 @@ import { join } from 'node:path';
 import { API_GROUP_VERSION, FIELD_MANAGERS } from '../schemas/constants.js';
 import { formatBytes } from '../schemas/quantity.js';
 import type { AIMModelCacheProgress } from '../schemas/types.js';
-import { loadKubeConfig } from '../activities/kube/config.js';
-import { CustomObjects } from '../activities/kube/customObjects.js';
-import { RESOURCES } from '../activities/kube/resources.js';
 
 /** Bytes under a directory, partial files included: what is really on the volume is the only honest progress. */
 export async function bytesOnDisk(dir: string): Promise<number> {
@@ -54,24 +51,46 @@ export function progressSnapshot(
 export type ProgressSink = (p: AIMModelCacheProgress) => Promise<void>;
 
 /**
+ * The Kubernetes client and the kinds' schemas, loaded only by a downloader that reports progress: importing them
+ * costs about a second of start-up on a busy node, which a download without a cache to report to need not pay.
+ */
+async function statusWriter(): Promise<
+  (cache: { name: string; namespace: string }, p: AIMModelCacheProgress) => Promise<void>
+> {
+  const [{ loadKubeConfig }, { CustomObjects }, { RESOURCES }] = await Promise.all([
+    import('../activities/kube/config.js'),
+    import('../activities/kube/customObjects.js'),
+    import('../activities/kube/resources.js'),
+  ]);
+  const objects = new CustomObjects(loadKubeConfig());
+  return async (cache, progress) => {
+    await objects.applyStatus(
+      RESOURCES.AIMModelCache,
+      {
+        apiVersion: API_GROUP_VERSION,
+        kind: 'AIMModelCache',
+        metadata: { name: cache.name, namespace: cache.namespace },
+        status: { progress },
+      } as never,
+      { fieldManager: FIELD_MANAGERS.downloader },
+    );
+  };
+}
+
+/**
  * Writes `status.progress` of the cache with server-side apply under field manager `aim-downloader`: the per-cache
- * Role allows exactly this. A failed write is logged once and never fails the download.
+ * Role allows exactly this. A failed write (or a client that cannot be set up) is logged once and never fails the
+ * download. The client loads in the background from the start, beside the listing.
  */
 export function cacheStatusSink(cache: { name: string; namespace: string }): ProgressSink {
-  const objects = new CustomObjects(loadKubeConfig());
+  const writer = statusWriter();
+  writer.catch(() => undefined); // reported by the first write
   let warned = false;
   return async (progress) => {
     try {
-      await objects.applyStatus(
-        RESOURCES.AIMModelCache,
-        {
-          apiVersion: API_GROUP_VERSION,
-          kind: 'AIMModelCache',
-          metadata: { name: cache.name, namespace: cache.namespace },
-          status: { progress },
-        } as never,
-        { fieldManager: FIELD_MANAGERS.downloader },
-      );
+      await (
+        await writer
+      )(cache, progress);
     } catch (err) {
       if (!warned)
         console.error(`progress: cannot write status of ${cache.namespace}/${cache.name}: ${(err as Error).message}`);

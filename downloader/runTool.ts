@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { bytesOnDisk, progressSnapshot, PROGRESS_INTERVAL_MS, type ProgressSink } from './progress.js';
+import { lineSplitter } from './completions.js';
 import { DownloaderFailure } from './failures.js';
 
 export interface ToolRun {
@@ -13,6 +14,10 @@ export interface ToolRun {
   progress?: ProgressSink;
   /** How often bytes are sampled (stall detection resolution). */
   sampleMs?: number;
+  /** Each line the tool prints on stdout (ignored when not given). */
+  onStdoutLine?: (line: string) => void;
+  /** Called after each sample, while the tool runs (e.g. to look for completed files). */
+  onSample?: () => Promise<void>;
 }
 
 export interface ToolResult {
@@ -27,9 +32,19 @@ export interface ToolResult {
  * for `stallTimeoutSeconds` kills the tool and fails with `Stalled` (only the downloader detects stalls).
  */
 export async function runTool(run: ToolRun): Promise<ToolResult> {
-  const child = spawn(run.command, run.args, { env: run.env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawn(run.command, run.args, {
+    env: run.env,
+    stdio: ['ignore', run.onStdoutLine ? 'pipe' : 'ignore', 'pipe'],
+    detached: true,
+  });
+  const stdoutLines = run.onStdoutLine ? lineSplitter(run.onStdoutLine) : undefined;
+  child.stdout?.on('data', (d: Buffer) => stdoutLines?.push(d.toString('utf8')));
+  const stdoutClosed = new Promise<void>((resolve) => {
+    if (!child.stdout) resolve();
+    else child.stdout.once('close', () => resolve());
+  });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
+  child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-8192);
   });
   const exited = new Promise<number>((resolve, reject) => {
@@ -62,6 +77,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
       stalled = true;
       kill(child.pid);
     }
+    await run.onSample?.();
   };
 
   // Sampled at least as often as progress is reported.
@@ -80,6 +96,9 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   });
 
   const exitCode = await exited;
+  // The last lines may arrive after the exit event; the pipe's close means all of them were read.
+  await Promise.race([stdoutClosed, new Promise((r) => setTimeout(r, 1000))]);
+  stdoutLines?.end();
   clearTimeout(timer);
   await Promise.race([loop, new Promise((r) => setTimeout(r, 50))]);
   const downloadedBytes = await bytesOnDisk(run.watchDir);

@@ -1,91 +1,81 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { fingerprintOf, hasDigest, judgeContent, type ContentVerdict } from './digests.js';
+import type { HashPool } from './hashPool.js';
 import type { Listing, RemoteFile } from './listing.js';
 
 export interface VerifyResult {
   ok: string[];
   missing: string[];
   bad: Array<{ path: string; why: string }>;
+  /** Files judged by a verdict reached while the tool ran. */
+  hashedDuringTransfer: number;
+  /** Files whose content was read in this final pass. */
+  hashedAfterTransfer: number;
 }
 
-/** CRC32C (Castagnoli), table-driven: S3 checksums use it and Node has no built-in. */
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
+/** What the final pass does with one listed file, given what is on disk now and any verdict from the transfer. */
+export type FinalStep = { kind: 'missing' } | { kind: 'bad'; why: string } | { kind: 'ok' } | { kind: 'hash' };
 
-function crc32c(prev: number, buf: Buffer): number {
-  let c = ~prev >>> 0;
-  for (const b of buf) c = CRC32C_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+export function finalStep(file: RemoteFile, st: BigIntStats | undefined, early?: ContentVerdict): FinalStep {
+  if (!st) return { kind: 'missing' };
+  if (st.size !== BigInt(file.size)) return { kind: 'bad', why: `size ${st.size} != ${file.size}` };
+  if (!hasDigest(file)) return { kind: 'ok' };
+  // A verdict from during the transfer counts only for the very inode, size and modification it read.
+  if (early && early.fingerprint === fingerprintOf(st))
+    return early.why ? { kind: 'bad', why: early.why } : { kind: 'ok' };
+  return { kind: 'hash' };
 }
 
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b.toString('base64');
-};
-
-/** Streams the file once, computing only what this file can be checked against. */
-async function digests(path: string, f: RemoteFile): Promise<Record<string, string>> {
-  const md5 = f.md5 ? createHash('md5') : undefined;
-  const sha256 = f.sha256 || f.checksum?.algorithm === 'SHA256' ? createHash('sha256') : undefined;
-  const sha1 = f.checksum?.algorithm === 'SHA1' ? createHash('sha1') : undefined;
-  const blob = f.gitBlobSha1 ? createHash('sha1').update(`blob ${f.size}\0`) : undefined;
-  let c32 = 0;
-  let c32c = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
-    md5?.update(chunk);
-    sha256?.update(chunk);
-    sha1?.update(chunk);
-    blob?.update(chunk);
-    if (f.checksum?.algorithm === 'CRC32') c32 = crc32(chunk, c32);
-    if (f.checksum?.algorithm === 'CRC32C') c32c = crc32c(c32c, chunk);
+/** After the tool has exited nothing writes any more; a file that still changes while read is not trusted. */
+async function judgeNow(path: string, file: RemoteFile, pool: HashPool | undefined): Promise<string | undefined> {
+  for (let i = 0; i < 3; i++) {
+    const v = pool ? await pool.judge(path, file) : await judgeContent(path, file);
+    if (v) return v.why;
   }
-  const sha256Digest = sha256?.digest();
-  return {
-    ...(md5 ? { md5: md5.digest('hex') } : {}),
-    ...(sha256Digest ? { sha256: sha256Digest.toString('hex'), SHA256: sha256Digest.toString('base64') } : {}),
-    ...(sha1 ? { SHA1: sha1.digest('base64') } : {}),
-    ...(blob ? { gitBlobSha1: blob.digest('hex') } : {}),
-    ...(f.checksum?.algorithm === 'CRC32' ? { CRC32: u32(c32) } : {}),
-    ...(f.checksum?.algorithm === 'CRC32C' ? { CRC32C: u32(c32c) } : {}),
-  };
+  return 'changed while it was verified';
 }
 
 /**
  * Every expected file present with the expected size, then its strongest available digest. Files that fail are
- * deleted so that the next attempt fetches them again (spec section 6).
+ * deleted so that the next attempt fetches them again (spec section 6). `early` holds verdicts reached while the tool
+ * was still running (verifyWhileDownloading.ts); files without one, or changed since, are read here, on `pool`'s
+ * threads when given.
  */
-export async function verifyAndPrune(root: string, listing: Listing): Promise<VerifyResult> {
-  const result: VerifyResult = { ok: [], missing: [], bad: [] };
-  for (const f of listing.files) {
-    const path = join(root, f.path);
-    const st = await stat(path).catch(() => undefined);
-    if (!st) {
-      result.missing.push(f.path);
-      continue;
-    }
-    let why: string | undefined;
-    if (st.size !== f.size) why = `size ${st.size} != ${f.size}`;
-    else {
-      const d = await digests(path, f);
-      if (f.sha256 && d.sha256 !== f.sha256) why = 'sha256 mismatch';
-      else if (f.checksum && d[f.checksum.algorithm] !== f.checksum.value) why = `${f.checksum.algorithm} mismatch`;
-      else if (f.md5 && d.md5 !== f.md5) why = 'MD5 (ETag) mismatch';
-      else if (f.gitBlobSha1 && d.gitBlobSha1 !== f.gitBlobSha1) why = 'git blob sha1 mismatch';
-    }
-    if (why) {
-      result.bad.push({ path: f.path, why });
-      await rm(path, { force: true });
+export async function verifyAndPrune(
+  root: string,
+  listing: Listing,
+  opts: { pool?: HashPool; early?: ReadonlyMap<string, ContentVerdict> } = {},
+): Promise<VerifyResult> {
+  // With a pool its queue bounds the reading; without one, files are read one at a time as before.
+  let previous: Promise<unknown> = Promise.resolve();
+  const judge = (path: string, f: RemoteFile): Promise<string | undefined> => {
+    if (opts.pool) return judgeNow(path, f, opts.pool);
+    const next = previous.then(() => judgeNow(path, f, undefined));
+    previous = next.catch(() => undefined);
+    return next;
+  };
+  const verdicts = await Promise.all(
+    listing.files.map(async (f): Promise<{ step: FinalStep; why?: string; early: boolean }> => {
+      const path = join(root, f.path);
+      const st = await stat(path, { bigint: true }).catch(() => undefined);
+      const early = opts.early?.get(f.path);
+      const step = finalStep(f, st, early);
+      if (step.kind === 'hash') return { step, why: await judge(path, f), early: false };
+      return { step, early: Boolean(st && early && hasDigest(f) && early.fingerprint === fingerprintOf(st)) };
+    }),
+  );
+  const result: VerifyResult = { ok: [], missing: [], bad: [], hashedDuringTransfer: 0, hashedAfterTransfer: 0 };
+  for (const [i, f] of listing.files.entries()) {
+    const { step, why, early } = verdicts[i]!;
+    if (step.kind === 'hash') result.hashedAfterTransfer += 1;
+    if (early) result.hashedDuringTransfer += 1;
+    const failed = step.kind === 'bad' ? step.why : step.kind === 'hash' ? why : undefined;
+    if (step.kind === 'missing') result.missing.push(f.path);
+    else if (failed) {
+      result.bad.push({ path: f.path, why: failed });
+      await rm(join(root, f.path), { force: true });
     } else result.ok.push(f.path);
   }
   return result;

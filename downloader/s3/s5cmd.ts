@@ -37,12 +37,14 @@ export function s5cmdEnv(base: NodeJS.ProcessEnv, tmpDir: string, endpoint?: Cre
 
 export function s5cmdArgs(src: S3Source, dest: string, sign: boolean): string[] {
   const endpoint = src.endpoint ? ['--endpoint-url', src.endpoint] : [];
-  // sync copies only what is missing or differs in size: a retry resumes per file.
+  // sync copies only what is missing or differs in size: a retry resumes per file. `--json --log info`: one line
+  // per finished object on stdout, which starts its verification (completions.ts).
   return [
     ...endpoint,
     ...(sign ? [] : ['--no-sign-request']),
+    '--json',
     '--log',
-    'error',
+    'info',
     '--numworkers',
     '32',
     'sync',

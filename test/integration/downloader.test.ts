@@ -89,6 +89,12 @@ const hfenv = (repo: string, over: Record<string, string> = {}, volume?: string)
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** How many files the run hashed while the tool was running and after it (the `done` log line). */
+function hashedCounts(stdout: string): { duringTransfer: number; afterTransfer: number } {
+  const done = stdout.split('\n').find((l) => l.includes('"event":"done"'));
+  return (JSON.parse(done ?? '{}') as { hashed: { duringTransfer: number; afterTransfer: number } }).hashed;
+}
+
 describe('probe', () => {
   it('measures an S3 prefix: total bytes and file count', async () => {
     const r = await runDownloader(s3env({ MODE: 'probe' }));
@@ -163,6 +169,34 @@ describe('download from S3 (s5cmd)', () => {
     expect(r.result).toMatchObject({ verified: true, totalBytes: S3_TOTAL, files: 3 });
     for (const [k, v] of Object.entries(S3_FILES))
       expect(readFileSync(join(e.MOUNT_PATH!, 'Qwen/Qwen2-0.5B', k)).equals(v)).toBe(true);
+    // Every object here is single-part, so each has an MD5 and each was read once: during the transfer or after it.
+    const hashed = hashedCounts(r.stdout);
+    expect(hashed.duringTransfer + hashed.afterTransfer).toBe(3);
+  });
+
+  it('hashes the objects s5cmd has finished while the rest still transfers', async () => {
+    s3proxy.slowDown('model.safetensors', 1024 * 1024);
+    const r = await runDownloader(s3env({ MODE: 'download', AWS_ENDPOINT_URL: s3proxy.url }));
+    s3proxy.clearFaults();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // config.json and tokenizer.json finish ~3 s before the weights: judged then, not read again at the end (the
+    // weights too, when their line comes before s5cmd exits).
+    const hashed = hashedCounts(r.stdout);
+    expect(hashed.duringTransfer).toBeGreaterThanOrEqual(2);
+    expect(hashed.duringTransfer + hashed.afterTransfer).toBe(3);
+  });
+
+  it('catches an object corrupted in transit and judged during the transfer, deleting only it', async () => {
+    s3proxy.corrupt('config.json');
+    s3proxy.slowDown('model.safetensors', 1024 * 1024);
+    const e = s3env({ MODE: 'download', AWS_ENDPOINT_URL: s3proxy.url });
+    const r = await runDownloader(e);
+    s3proxy.clearFaults();
+    expect(r.result).toMatchObject({ reason: 'IntegrityMismatch' });
+    expect(r.result.message).toContain('1 file(s) failed verification');
+    expect(r.result.message).toContain('config.json (MD5 (ETag) mismatch)');
+    expect(existsSync(join(e.MOUNT_PATH!, 'Qwen/Qwen2-0.5B/config.json'))).toBe(false);
+    expect(existsSync(join(e.MOUNT_PATH!, 'Qwen/Qwen2-0.5B/model.safetensors'))).toBe(true);
   });
 
   it('refuses to start when the volume is too small (InsufficientStorage names both sizes)', async () => {
@@ -231,6 +265,9 @@ describe('download from Hugging Face (hf CLI)', () => {
     const weights = contentBuffer(modelFiles(PRIVATE_REPO)['model.safetensors']!);
     expect(sha256(readFileSync(join(e.MOUNT_PATH!, PRIVATE_REPO, 'model.safetensors')))).toBe(sha256(weights));
     expect(r.stdout + r.stderr).not.toContain(hub.token);
+    // Every file of a Hub repo has a digest (LFS sha256 or git blob id): each was read once.
+    const hashed = hashedCounts(r.stdout);
+    expect(hashed.duringTransfer + hashed.afterTransfer).toBe(Object.keys(modelFiles(PRIVATE_REPO)).length);
   });
 
   it('downloads the requested revision', async () => {
