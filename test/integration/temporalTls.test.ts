@@ -159,7 +159,8 @@ describe('the TLS endpoint refuses what it must (both SDK connections)', () => {
       ['wrong API key', { ...envFor('apiKey'), TEMPORAL_API_KEY: 'not-the-key-000' }],
     ];
     const refusedBefore = proxies.apiKey.refusedStreams;
-    for (const [what, env] of cases) expect(await refused(env), what).toEqual({ client: 'refused', native: 'refused' });
+    const outcomes = await Promise.all(cases.map(([, env]) => refused(env)));
+    cases.forEach(([what], i) => expect(outcomes[i], what).toEqual({ client: 'refused', native: 'refused' }));
     expect(proxies.apiKey.refusedStreams).toBeGreaterThan(refusedBefore);
     expect(proxies.tls.failedHandshakes + proxies.mtls.failedHandshakes).toBeGreaterThan(0);
   });
