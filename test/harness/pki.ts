@@ -125,30 +125,10 @@ export async function createSelfSignedServingCert(
   await mkdir(dir, { recursive: true });
   const cert = join(dir, 'tls.crt');
   const key = join(dir, 'tls.key');
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '3650',
-      '-subj',
-      `/CN=${commonName}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-    ],
-    dir,
-  );
+  await selfSigned(dir, { cert, key }, commonName, [
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'extendedKeyUsage=serverAuth',
+  ]);
   return { cert, key };
 }
 
@@ -158,34 +138,33 @@ export interface TestCa {
   dir: string;
 }
 
+/** A self-signed ECDSA P-256 certificate with the given `-addext` extensions (10 years). */
+async function selfSigned(dir: string, out: { cert: string; key: string }, commonName: string, exts: string[]) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const args = [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    out.key,
+    '-out',
+    out.cert,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${commonName}`,
+  ];
+  await openssl([...args, ...exts.flatMap((e) => ['-addext', e])], dir);
+}
+
 /** A throw-away CA (`<name>.crt`, `<name>.key` in `dir`) for issuing test certificates with `issueCertificate`. */
 export async function createTestCa(dir: string, name: string): Promise<TestCa> {
   await mkdir(dir, { recursive: true });
   const ca = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), dir };
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      ca.key,
-      '-out',
-      ca.cert,
-      '-days',
-      '3650',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    ],
-    dir,
-  );
+  await selfSigned(dir, ca, name, [
+    'basicConstraints=critical,CA:TRUE',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+  ]);
   return ca;
 }
 
