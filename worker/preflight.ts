@@ -131,12 +131,19 @@ export async function servedResources(
   group: string,
   version: string,
 ): Promise<Set<string> | undefined> {
-  try {
-    const list = await kc.makeApiClient(CustomObjectsApi).getAPIResources({ group, version });
-    return new Set(list.resources.map((r) => r.name));
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
+  const api = kc.makeApiClient(CustomObjectsApi);
+  // A start must not fail on one 429 or 5xx (an API server under load, a restarting one): a few quick retries.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const list = await api.getAPIResources({ group, version });
+      return new Set(list.resources.map((r) => r.name));
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 404) return undefined;
+      const transient = typeof code !== 'number' || code === 429 || code >= 500;
+      if (!transient || attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+    }
   }
 }
 
