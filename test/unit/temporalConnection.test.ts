@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AimClient } from '../../client/sdk.js';
 import {
   diagnoseConnectError,
   temporalSettingsFromEnv,
@@ -239,5 +241,28 @@ describe('diagnoseConnectError', () => {
     expect(d.hint).toMatch(hint);
     expect(d.settings).toContain(setting);
     expect(d.hint).not.toContain(API_KEY);
+  });
+});
+
+describe('AimClient.connect', () => {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u', namespace: 'team-a' }],
+    currentContext: 'x',
+  });
+
+  it('has no Temporal when no address is configured anywhere (no flag, variable or profile)', async () => {
+    const client = await AimClient.connect({ kubeConfig, env: { HOME: dir } });
+    expect(client.hasTemporal).toBe(false);
+    expect(client.namespace).toBe('team-a');
+    await client.close();
+  });
+
+  it('refuses a wrong setting before connecting, naming it', async () => {
+    await expect(
+      AimClient.connect({ kubeConfig, env: { HOME: dir, TEMPORAL_ADDRESS: 'h:1', TEMPORAL_TLS: 'maybe' } }),
+    ).rejects.toThrow(/^TEMPORAL_TLS: must be true or false/);
   });
 });
