@@ -1,5 +1,5 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { Client } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { CustomObjects } from '../activities/kube/customObjects.js';
 import { toKubeError } from '../activities/kube/errors.js';
 import { RESOURCES } from '../activities/kube/resources.js';
@@ -11,6 +11,7 @@ import { assertManifest, type Manifest } from './manifests.js';
 import { nudgeWorkflow } from './nudge.js';
 import { planManifest, type Plan } from './plan.js';
 import { kubeWatcher, type ObjectWatcher, type WatchEvent, type WatchQuery } from './watch.js';
+import { temporalClientFromEnv, type Env, type TemporalOverrides } from './temporalConnection.js';
 
 export { ManifestInvalidError, type Manifest } from './manifests.js';
 export type { Plan, PlannedCache, PlannedTemplate } from './plan.js';
@@ -92,6 +93,29 @@ export class AimClient {
     this.temporal = opts.temporal;
     const ctx = opts.kubeConfig.getContextObject(opts.kubeConfig.getCurrentContext());
     this.namespace = opts.namespace ?? ctx?.namespace ?? 'default';
+  }
+
+  /**
+   * A client whose Temporal side comes from the environment the Temporal way (TEMPORAL_ADDRESS, TEMPORAL_API_KEY,
+   * TEMPORAL_TLS*, a TEMPORAL_PROFILE of TEMPORAL_CONFIG_FILE: client/temporalConnection.ts), `temporal` overriding
+   * it; without any address, no Temporal (no nudges). `close()` closes the connection it opened.
+   */
+  static async connect(
+    opts: Omit<AimClientOptions, 'temporal'> & { env?: Env; temporal?: TemporalOverrides & { taskQueue?: string } },
+  ): Promise<AimClient> {
+    const { env = process.env, temporal: overrides, ...rest } = opts;
+    const t = await temporalClientFromEnv(env, overrides);
+    const client = new AimClient({ ...rest, ...(t ? { temporal: { client: t.client, taskQueue: t.taskQueue } } : {}) });
+    client.ownConnection = t?.connection;
+    return client;
+  }
+
+  private ownConnection: Connection | undefined;
+
+  /** Closes the Temporal connection `AimClient.connect` opened (nothing otherwise). */
+  async close(): Promise<void> {
+    await this.ownConnection?.close();
+    this.ownConnection = undefined;
   }
 
   /** Whether applies and retries also signal workflows. */

@@ -1,12 +1,16 @@
 /**
  * `aim-orchestrator worker`: runs workflows and activities against the cluster of KUBECONFIG (or in-cluster).
- * Env: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default), AIM_TASK_QUEUE (aim),
- * AIM_LOG_LEVEL (INFO; JSON lines on stdout), AIM_METRICS_ADDRESS (0.0.0.0:9464, `off`), AIM_PAYLOAD_KEY (+ _KEY_ID,
- * AIM_PAYLOAD_DECRYPT_KEYS: payload encryption, see client/dataConverter.ts).
+ * Env: the Temporal connection (TEMPORAL_ADDRESS default 127.0.0.1:7233, TEMPORAL_NAMESPACE default `default`,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE: client/temporalConnection.ts),
+ * AIM_TASK_QUEUE (aim), AIM_LOG_LEVEL (INFO; JSON lines on stdout), AIM_METRICS_ADDRESS (0.0.0.0:9464, `off`),
+ * AIM_PAYLOAD_KEY (+ _KEY_ID, AIM_PAYLOAD_DECRYPT_KEYS: payload encryption, see client/dataConverter.ts).
+ * Exits with 78 (and the fix on stderr) when a setting is wrong or the preflight (worker/preflight.ts) fails.
  */
 import { loadKubeConfig } from '../activities/kube/config.js';
 import { dataConverterFromEnv } from '../client/dataConverter.js';
+import { temporalSettingsFromEnv } from '../client/temporalConnection.js';
 import { installRuntime, startClusterMetrics } from './metrics.js';
+import { EXIT_PREFLIGHT, exitOnSettingsError, preflightAtStart } from './preflight.js';
 import { createWorker } from './worker.js';
 import { ensureCacheSweeperFromEnv } from './sweeper.js';
 
@@ -18,9 +22,11 @@ const { logger } = installRuntime({
 
 async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig();
+  const temporal = temporalSettingsFromEnv(process.env);
+  if (!(await preflightAtStart('worker', { kubeConfig, temporal }, logger))) process.exit(EXIT_PREFLIGHT);
   const { worker, close } = await createWorker({
-    temporalAddress: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    temporal,
+    namespace: temporal.namespace,
     taskQueue: process.env.AIM_TASK_QUEUE ?? 'aim',
     kubeConfig,
     dataConverter: dataConverterFromEnv(process.env),
@@ -39,6 +45,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  exitOnSettingsError('worker', err, logger);
   logger.error('worker stopped on an error', { error: err });
   process.exit(1);
 });

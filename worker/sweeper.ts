@@ -1,5 +1,6 @@
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { dataConverterFromEnv } from '../client/dataConverter.js';
+import { connectTemporalClient, temporalSettingsFromEnv } from '../client/temporalConnection.js';
 import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
 import { sharedCacheSweeper, sharedCacheSweeperId, sweeperTtlSignal } from '../workflows/cacheSweeper.js';
@@ -41,19 +42,20 @@ export async function ensureCacheSweeper(client: Client, opts: CacheSweeperOptio
 }
 
 /**
- * `ensureCacheSweeper` for `worker/main.ts`: the same TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, AIM_TASK_QUEUE and payload
- * encryption (AIM_PAYLOAD_KEY…) as the worker, and AIM_SHARED_CACHE_TTL (a bad value throws, naming the variable),
- * over a connection of its own.
+ * `ensureCacheSweeper` for `worker/main.ts`: the same Temporal settings (TEMPORAL_ADDRESS, TLS, API key…:
+ * client/temporalConnection.ts), AIM_TASK_QUEUE and payload encryption (AIM_PAYLOAD_KEY…) as the worker, and
+ * AIM_SHARED_CACHE_TTL (a bad value throws, naming the variable), over a connection of its own.
  */
 export async function ensureCacheSweeperFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): Promise<CacheSweeperState> {
   const ttlSeconds = sharedCacheTtlFromEnv(env);
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  const settings = temporalSettingsFromEnv(env);
+  const connection = await connectTemporalClient(settings);
   try {
     const client = new Client({
       connection,
-      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+      namespace: settings.namespace,
       dataConverter: dataConverterFromEnv(env),
     });
     return await ensureCacheSweeper(client, { taskQueue: env.AIM_TASK_QUEUE ?? TASK_QUEUE, ttlSeconds });

@@ -1,5 +1,5 @@
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { temporalNudger } from '../activities/nudges.js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -8,11 +8,20 @@ import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js'
 import type { WorkerSettings } from '../activities/context.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
 import { BUNDLE_ENV, chooseWorkflowCode } from './workflowBundle.js';
+import {
+  connectTemporalClient,
+  explainConnectError,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from '../client/temporalConnection.js';
 
 export { bundlerOptions } from './workflowBundle.js';
 
 export interface AimWorkerOptions {
-  temporalAddress: string;
+  /** How to connect (client/temporalConnection.ts: address, TLS, API key); wins over `temporalAddress`. */
+  temporal?: TemporalSettings;
+  /** A plaintext address (tests on the local dev server) when `temporal` is not given. */
+  temporalAddress?: string;
   namespace?: string;
   taskQueue?: string;
   kubeConfig: KubeConfig;
@@ -36,10 +45,20 @@ export interface AimWorker {
 }
 
 export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
-  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const settings =
+    opts.temporal ?? temporalSettingsFromEnv({}, opts.temporalAddress ? { address: opts.temporalAddress } : {});
+  const connection = await NativeConnection.connect(settings.connection).catch((err: unknown) => {
+    throw explainConnectError(err, settings);
+  });
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   // Activities start other objects' workflows by signal-with-start; they need a client of their own.
-  const clientConnection = await Connection.connect({ address: opts.temporalAddress });
+  let clientConnection: Connection;
+  try {
+    clientConnection = await connectTemporalClient(settings);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   const client = new Client({
     connection: clientConnection,
     namespace: opts.namespace ?? 'default',

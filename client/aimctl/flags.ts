@@ -23,8 +23,10 @@ export const FLAG = {
 export const GLOBAL_HELP = `Global flags:
   -n, --namespace NS          namespace (default: the kubeconfig context's, else "default")
       --kubeconfig PATH       kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-      --temporal-address ADDR Temporal frontend (default: $TEMPORAL_ADDRESS); enables workflow nudges and queries
-      --temporal-namespace NS Temporal namespace (default: $TEMPORAL_NAMESPACE, else "default")
+      --temporal-address ADDR Temporal frontend (default: $TEMPORAL_ADDRESS or the $TEMPORAL_PROFILE of
+                              $TEMPORAL_CONFIG_FILE; TLS and API key from $TEMPORAL_TLS*, $TEMPORAL_API_KEY);
+                              enables workflow nudges and queries
+      --temporal-namespace NS Temporal namespace (default: $TEMPORAL_NAMESPACE or the profile's, else "default")
       --task-queue NAME       worker task queue (default: $AIM_TASK_QUEUE, else "aim")
   -h, --help                  help for a verb`;
 

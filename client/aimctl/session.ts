@@ -1,10 +1,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { KINDS, type KindName } from '../../schemas/kinds.js';
-import { TASK_QUEUE } from '../../workflows/signals.js';
-import { dataConverterFromEnv } from '../dataConverter.js';
 import { resolveKind } from '../kinds.js';
 import { AimClient } from '../sdk.js';
+import { temporalClientFromEnv, type TemporalOverrides } from '../temporalConnection.js';
 
 /** Exit codes (sysexits for usage and data errors). */
 export const EXIT = { ok: 0, failure: 1, timeout: 2, usage: 64, invalid: 65 } as const;
@@ -100,8 +99,11 @@ export class Session {
     return EXIT.failure;
   }
 
+  private connectedNamespace?: string;
+
+  /** The Temporal namespace (UI links): the connection's (flag, TEMPORAL_NAMESPACE or profile), else as flags say. */
   get temporalNamespace(): string {
-    return this.str('temporal-namespace') ?? this.io.env.TEMPORAL_NAMESPACE ?? 'default';
+    return this.connectedNamespace ?? this.str('temporal-namespace') ?? this.io.env.TEMPORAL_NAMESPACE ?? 'default';
   }
 
   kubeConfig(): KubeConfig {
@@ -119,23 +121,32 @@ export class Session {
     if (this.client) return this.client;
     if (this.io.client) return (this.client = this.io.client);
     const kubeConfig = this.kubeConfig();
-    const address = this.str('temporal-address') ?? this.io.env.TEMPORAL_ADDRESS;
-    let temporal: { client: Client; taskQueue: string } | undefined;
-    if (address) {
-      this.connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
-      this.temporalClient = new Client({
-        connection: this.connection,
-        namespace: this.temporalNamespace,
-        dataConverter: dataConverterFromEnv(this.io.env), // AIM_PAYLOAD_KEY: read what the worker encrypted
-      });
-      temporal = {
-        client: this.temporalClient,
-        taskQueue: this.str('task-queue') ?? this.io.env.AIM_TASK_QUEUE ?? TASK_QUEUE,
-      };
-    }
+    // Temporal the Temporal way (client/temporalConnection.ts): flags over TEMPORAL_* over a profile; none, no Temporal.
+    const temporal = await temporalClientFromEnv(this.io.env, this.temporalOverrides());
+    this.connection = temporal?.connection;
+    this.temporalClient = temporal?.client;
+    this.connectedNamespace = temporal?.settings.namespace;
     const namespace = this.str('namespace');
-    this.client = new AimClient({ kubeConfig, ...(temporal ? { temporal } : {}), ...(namespace ? { namespace } : {}) });
+    this.client = new AimClient({
+      kubeConfig,
+      ...(temporal ? { temporal: { client: temporal.client, taskQueue: temporal.taskQueue } } : {}),
+      ...(namespace ? { namespace } : {}),
+    });
     return this.client;
+  }
+
+  /** `--temporal-address`, `--temporal-namespace`, `--task-queue`: what overrides the TEMPORAL_* settings. */
+  temporalOverrides(): TemporalOverrides & { taskQueue?: string } {
+    const [address, namespace, taskQueue] = [
+      this.str('temporal-address'),
+      this.str('temporal-namespace'),
+      this.str('task-queue'),
+    ];
+    return {
+      ...(address ? { address } : {}),
+      ...(namespace ? { namespace } : {}),
+      ...(taskQueue ? { taskQueue } : {}),
+    };
   }
 
   /** The namespace for a kind (undefined for cluster-scoped kinds). */

@@ -125,29 +125,85 @@ export async function createSelfSignedServingCert(
   await mkdir(dir, { recursive: true });
   const cert = join(dir, 'tls.crt');
   const key = join(dir, 'tls.key');
+  await selfSigned(dir, { cert, key }, commonName, [
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'extendedKeyUsage=serverAuth',
+  ]);
+  return { cert, key };
+}
+
+export interface TestCa {
+  cert: string;
+  key: string;
+  dir: string;
+}
+
+/** A self-signed ECDSA P-256 certificate with the given `-addext` extensions (10 years). */
+async function selfSigned(dir: string, out: { cert: string; key: string }, commonName: string, exts: string[]) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const args = [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    out.key,
+    '-out',
+    out.cert,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${commonName}`,
+  ];
+  await openssl([...args, ...exts.flatMap((e) => ['-addext', e])], dir);
+}
+
+/** A throw-away CA (`<name>.crt`, `<name>.key` in `dir`) for issuing test certificates with `issueCertificate`. */
+export async function createTestCa(dir: string, name: string): Promise<TestCa> {
+  await mkdir(dir, { recursive: true });
+  const ca = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), dir };
+  await selfSigned(dir, ca, name, [
+    'basicConstraints=critical,CA:TRUE',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+  ]);
+  return ca;
+}
+
+/**
+ * A certificate signed by `ca` (`<name>.crt`, `<name>.key` next to the CA): `server` for 127.0.0.1/localhost,
+ * `client` for mTLS client authentication.
+ */
+export async function issueCertificate(
+  ca: TestCa,
+  name: string,
+  use: 'server' | 'client',
+): Promise<{ cert: string; key: string }> {
+  const p = (f: string): string => join(ca.dir, f);
+  const out = { cert: p(`${name}.crt`), key: p(`${name}.key`) };
+  const ext = p(`${name}.ext`);
+  await writeFile(
+    ext,
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n' +
+      (use === 'server'
+        ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
+        : 'extendedKeyUsage=clientAuth\n'),
+  );
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(['req', '-new', ...ec, '-keyout', out.key, '-out', p(`${name}.csr`), '-subj', `/CN=${name}`], ca.dir);
   await openssl(
     [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
       '-out',
-      cert,
-      '-days',
-      '3650',
-      '-subj',
-      `/CN=${commonName}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-    ],
-    dir,
+      out.cert,
+    ].concat(['-days', '3650', '-extfile', ext]),
+    ca.dir,
   );
-  return { cert, key };
+  return out;
 }

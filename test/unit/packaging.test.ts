@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildProgressRole } from '../../domain/jobs.js';
+import { TEMPORAL_ENV_VARIABLES } from '../../client/temporalConnection.js';
 import { CHART_CRD_DIR, CRD_DIR, staleCrdFiles } from '../../schemas/crd/generate.js';
 import { KINDS } from '../../schemas/index.js';
 
@@ -284,7 +285,8 @@ const SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', '
 
 /** Env variables the worker and the bridge read (`process.env.X` or `env.X` in their entry points and settings). */
 function envReadBy(files: string[]): Set<string> {
-  const names = new Set<string>();
+  // Both connect through client/temporalConnection.ts, whose variables @temporalio/envconfig reads.
+  const names = new Set<string>(TEMPORAL_ENV_VARIABLES);
   for (const f of files.filter((x) => existsSync(join(ROOT, x))))
     for (const m of read(f).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|_ENV = '([A-Z][A-Z0-9_]*)'/g))
       names.add((m[1] ?? m[2])!);
