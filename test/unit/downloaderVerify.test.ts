@@ -161,8 +161,10 @@ describe('verifying while downloading', () => {
     const root = volume({ 'a.bin': a });
     const own = new HashPool(1);
     const checks = [1, 2, 3].map(() => own.judge(join(root, 'a.bin'), listing.files[0]!));
+    // Observed before the close, as the downloader observes its checks: a rejection nobody awaits yet is unhandled.
+    const settling = Promise.allSettled(checks);
     await own.close();
-    const settled = await Promise.allSettled(checks);
+    const settled = await settling;
     expect(settled.every((r) => r.status === 'rejected' || r.value !== undefined)).toBe(true);
     expect(settled.some((r) => r.status === 'rejected')).toBe(true);
   });
