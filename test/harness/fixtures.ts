@@ -264,6 +264,20 @@ export const TEST_SECRET_VALUES: readonly string[] = [
   'aim-test-secret-key-0123456789abcdefghij',
   'e2e-secret-',
   'demo-secret-key',
+  // S3 identities (test/integration/s3Identity.test.ts): the test server's admin key, the keys the STS and
+  // container-credentials stand-ins issue, and the web identity / Pod Identity tokens they check.
+  'aimtestadmin-secret',
+  'irsa-secret-one',
+  'pod-identity-secret-one',
+  'rotating-1',
+  'rotating-2',
+  'rotating-3',
+  'eyJhbGciOiJSUzI1NiJ9.irsa-projected-token.sig',
+  'pod-identity-agent-token-value',
+  // Temporal API keys of test/integration/temporalTls.test.ts, the right one and the wrong ones.
+  'aim-test-api-key-7f3c9e',
+  'not-the-key-000',
+  'wrong-key-5a1b2c3d',
   // Wrong keys: still secrets as far as the product knows (and a wrong key given straight to s5cmd).
   'wrong-secret-value',
   'wrong-key-value',
