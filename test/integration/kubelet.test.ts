@@ -62,6 +62,8 @@ beforeAll(async () => {
     extraPath: [join(cacheDir(), 'bin')],
     // Only this file's namespaces: pods other files left behind are none of its business.
     namespaces: (ns) => ns.startsWith(`${prefix}-`),
+    // The kubelet's 10 s → 300 s back-off, compressed tenfold.
+    backoffBaseMs: 1000,
   });
 });
 
@@ -243,18 +245,94 @@ describe('process kubelet: running Jobs', () => {
     expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'quiet')).toBe('only-in-the-log\n');
   });
 
-  it('an unmapped image gives ErrImagePull, then ImagePullBackOff between retries', async () => {
+  it('an unmapped image gives ErrImagePull, then ImagePullBackOff with a doubling back-off; a fixed image runs', async () => {
     const ns = await newNamespace('pull');
     const image = 'registry.invalid/aim/none:1';
+    const imageRe = image.replace(/\./g, '\\.');
     await createPod(ns, 'nopull', podSpec([shell('main', 'true', { image })]));
 
     const pod = await waitForPod(ns, 'nopull', (p) => waitingOf(p)?.reason === 'ErrImagePull', 'ErrImagePull');
-    expect(waitingOf(pod)?.message).toContain(`failed to pull and unpack image "${image}"`);
+    const pullError = waitingOf(pod)?.message ?? '';
+    expect(pullError).toContain(`failed to pull and unpack image "${image}"`);
     expect(pod.status?.phase).toBe('Pending');
-    await waitForEvent(ns, 'nopull', 'Failed', new RegExp(`^Failed to pull image "${image.replace(/\./g, '\\.')}"`));
+    await waitForEvent(ns, 'nopull', 'Pulling', `Pulling image "${image}"`);
+    await waitForEvent(
+      ns,
+      'nopull',
+      'Failed',
+      new RegExp(`^Failed to pull image "${imageRe}": rpc error: code = NotFound`),
+    );
     await waitForEvent(ns, 'nopull', 'Failed', 'Error: ErrImagePull');
-    await waitForPod(ns, 'nopull', (p) => waitingOf(p)?.reason === 'ImagePullBackOff', 'ImagePullBackOff');
+    const backingOff = await waitForPod(
+      ns,
+      'nopull',
+      (p) => waitingOf(p)?.reason === 'ImagePullBackOff',
+      'ImagePullBackOff',
+    );
+    expect(waitingOf(backingOff)?.message).toBe(`Back-off pulling image "${image}": ErrImagePull: ${pullError}`);
+    await waitForEvent(ns, 'nopull', 'BackOff', `Back-off pulling image "${image}"`);
+    await waitForEvent(ns, 'nopull', 'Failed', 'Error: ImagePullBackOff');
     expect(kubelet.processes().filter((p) => p.namespace === ns)).toEqual([]);
+
+    // Retries back off (1 s, 2 s, 4 s here; the kubelet's 10 s, 20 s, 40 s): about 3 pulls in the first 5 s, not a
+    // storm of one per sync (20 at 250 ms).
+    const firstPull = await waitForEvent(ns, 'nopull', 'Pulling');
+    await new Promise((r) => setTimeout(r, 5000 - (Date.now() - new Date(firstPull.firstTimestamp!).getTime())));
+    const pulls = (await waitForEvent(ns, 'nopull', 'Pulling')).count ?? 0;
+    expect(pulls).toBeGreaterThanOrEqual(2);
+    expect(pulls).toBeLessThanOrEqual(4);
+    expect((await core.readNamespacedPod({ name: 'nopull', namespace: ns })).status?.phase).toBe('Pending');
+
+    // The fix is a pod with an image that exists: it runs.
+    await createPod(ns, 'pulls', podSpec([shell('main', 'true')]));
+    await waitForPod(ns, 'pulls', (p) => p.status?.phase === 'Succeeded', 'Succeeded');
+  });
+});
+
+describe('process kubelet: memory limits', () => {
+  // The shell holds 300 MB of output in a variable: far above a 64 MiB limit. Backquotes, not $(...), which the
+  // kubelet would take for a variable reference.
+  const hog = 'x=`head -c 300000000 /dev/zero | tr "\\0" a`; echo survived';
+  const limit64Mi = { limits: { memory: '64Mi' } };
+
+  it('a container above its memory limit is OOMKilled (137): its Job pod fails, a container under its limit is untouched', async () => {
+    const ns = await newNamespace('oom');
+    const spec = podSpec([
+      shell('hog', hog, { resources: limit64Mi }),
+      shell('small', 'x=`head -c 1000000 /dev/zero | tr "\\0" a`; echo fine', { resources: limit64Mi }),
+    ]);
+    await batch.createNamespacedJob({ namespace: ns, body: job('hog', spec) });
+
+    expect(await jobOutcome(ns, 'hog')).toMatchObject({ type: 'Failed' });
+    const pod = await podOfJob(ns, 'hog');
+    expect(pod.status?.phase).toBe('Failed');
+    const byName = new Map(pod.status?.containerStatuses?.map((s) => [s.name, s.state?.terminated]));
+    expect(byName.get('hog')).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+    expect(byName.get('small')).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'hog')).not.toContain('survived');
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'small')).toBe('fine\n');
+    // Where the limit came from: a memory cgroup here (root, cgroupfs writable), sampling elsewhere.
+    console.info(`process kubelet memory limits: ${kubelet.memoryEnforcement}`);
+  });
+
+  it('restartPolicy OnFailure restarts an OOM-killed container after a back-off: lastState OOMKilled, CrashLoopBackOff', async () => {
+    const ns = await newNamespace('oomrestart');
+    await createPod(ns, 'hog', podSpec([shell('main', hog, { resources: limit64Mi })], { restartPolicy: 'OnFailure' }));
+
+    const pod = await waitForPod(
+      ns,
+      'hog',
+      (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1,
+      'restarted',
+    );
+    expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({
+      exitCode: 137,
+      reason: 'OOMKilled',
+    });
+    // A crash-looping OnFailure pod is Running (kubelet getPhase counts the restarting container as stopped).
+    expect(pod.status?.phase).toBe('Running');
+    await waitForEvent(ns, 'hog', 'BackOff', new RegExp(`^Back-off restarting failed container main in pod hog_${ns}`));
+    await core.deleteNamespacedPod({ name: 'hog', namespace: ns, gracePeriodSeconds: 0 });
   });
 });
 

@@ -17,8 +17,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPath, type PathMap } from './env.js';
+import { backoffDelay } from './backoff.js';
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
+import { memoryLimitBytes, type MemoryEnforcement } from './memory.js';
 import { nowRfc3339 } from './node.js';
 import { allocatePodIP, NODE_IP, releasePodIP } from './podIPs.js';
 import { probeLoop, type ProbeKind, type ProbeResult, type ProbeTarget } from './probes.js';
@@ -50,6 +52,8 @@ export interface WorkerDeps {
   caData: string;
   maxGraceMs: number;
   backoffBaseMs: number;
+  backoffMaxMs: number;
+  memory: MemoryEnforcement;
   log(line: string): void;
   isStopped(): boolean;
 }
@@ -292,7 +296,7 @@ export class PodWorker {
   }
 
   private backoff(failures: number): number {
-    return Math.min(this.deps.backoffBaseMs * 2 ** Math.max(0, failures - 1), 60_000);
+    return backoffDelay(this.deps.backoffBaseMs, this.deps.backoffMaxMs, failures);
   }
 
   private async startContainer(c: ContainerRun): Promise<void> {
@@ -382,12 +386,16 @@ export class PodWorker {
 
     c.logFile = join(this.logDir, name, `${c.restartCount}.log`);
     const processEnv = { ...base, ...rewriteEnvPaths(cmd.env ?? {}, paths), ...env };
+    const limit = memoryLimitBytes(c.spec.resources?.limits);
     const proc = new ContainerProcess({
       command: cmd.command,
       args: cmd.args,
       cwd,
       env: processEnv,
       logFile: c.logFile,
+      ...(limit !== undefined
+        ? { memory: this.deps.memory.forContainer(`${this.uid}_${name}_${c.restartCount}`, limit) }
+        : {}),
     });
     c.proc = proc;
     void proc.exited.then((info) => this.onExit(c, proc, info, terminationFile));
@@ -488,7 +496,8 @@ export class PodWorker {
       message = `failed to start container process: exec: "${info.startError}"`;
       void this.event(c, 'Warning', 'Failed', `Error: ${message}`);
     } else {
-      reason = info.exitCode === 0 ? 'Completed' : 'Error';
+      // containerd reports OOMKilled when the container's cgroup saw an OOM kill, whatever the exit code.
+      reason = info.oomKilled ? 'OOMKilled' : info.exitCode === 0 ? 'Completed' : 'Error';
       message = readLastBytes(terminationFile, MAX_TERMINATION_MESSAGE_BYTES);
       if (!message && info.exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError' && c.logFile) {
         message = fallbackLogTail(c.logFile);

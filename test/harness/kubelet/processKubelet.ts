@@ -37,6 +37,7 @@ import {
   nodeConditions,
   nowRfc3339,
 } from './node.js';
+import { detectMemoryEnforcement } from './memory.js';
 import { PodWorker } from './podWorker.js';
 import {
   failedSchedulingMessage,
@@ -181,6 +182,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
 
   // ---- state ----------------------------------------------------------------------------------------------------
   const events = new EventRecorder(kc, nodeName, log);
+  const memory = detectMemoryEnforcement(opts.memoryEnforcement ? { force: opts.memoryEnforcement } : {});
+  log(`memory limits: ${memory.kind} (${memory.why})`);
+  const backoffBaseMs = opts.backoffBaseMs ?? 10_000;
   const workers = new Map<string, PodWorker>();
   /** `ns/pod` → the last worker of that name, kept after the pod is gone so that logs() still works. */
   const byName = new Map<string, PodWorker>();
@@ -201,7 +205,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     server: cluster.server,
     caData,
     maxGraceMs: opts.maxGracePeriodMs ?? 5000,
-    backoffBaseMs: opts.backoffBaseMs ?? 4000,
+    backoffBaseMs,
+    // The kubelet's cap is 30 × its 10 s base; a compressed base compresses the cap too.
+    backoffMaxMs: opts.backoffMaxMs ?? backoffBaseMs * 30,
+    memory,
     log,
     isStopped: () => stopped,
   };
@@ -483,6 +490,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     storageClassName,
     workDir,
     logFile,
+    memoryEnforcement: memory.kind,
 
     async setGpu(next) {
       gpu = next;
@@ -552,6 +560,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         stopped = true;
         await loop;
         await Promise.all([...workers.values()].map((w) => w.forget(2000)));
+        memory.close();
         const crash = stopOpts?.deleteNode === false;
         await releaseStorageClass(storage, storageClassName, crash).catch((err: unknown) =>
           log(`deleting storage class: ${apiErrorMessage(err)}`),

@@ -1,5 +1,6 @@
 // Public types of the process kubelet (see ../kubelet.ts for the overview).
 import type { V1Container, V1Pod, V1Taint } from '@kubernetes/client-node';
+import type { MemoryEnforcementKind } from './memory.js';
 
 /** GPUs the Node advertises: labels as the AMD GPU operator / NVIDIA GPU feature discovery set them, plus allocatable. */
 export interface GpuSpec {
@@ -74,8 +75,15 @@ export interface ProcessKubeletOptions {
   pollIntervalMs?: number;
   /** Cap on the termination grace period honoured on pod deletion (default 5000 ms; real default 30 s). */
   maxGracePeriodMs?: number;
-  /** First image-pull / crash-loop back-off (default 4000 ms, doubling up to 60 s; the real kubelet uses 10 s → 5 min). */
+  /** First image-pull / crash-loop back-off, doubling per failure (default 10 000 ms, the kubelet's). */
   backoffBaseMs?: number;
+  /** Cap of that back-off (default 30 × the base: the kubelet's 300 s for its 10 s). */
+  backoffMaxMs?: number;
+  /**
+   * How `resources.limits.memory` is enforced (memory.ts); default: the first that works of a cgroup v2 / v1 memory
+   * cgroup per container, else sampling the process tree's RSS.
+   */
+  memoryEnforcement?: MemoryEnforcementKind;
 }
 
 export interface ProcessInfo {
@@ -94,6 +102,8 @@ export interface ProcessKubelet {
   workDir: string;
   /** The kubelet's own log (binding decisions, API errors). */
   logFile: string;
+  /** How memory limits are enforced on this host (see ProcessKubeletOptions.memoryEnforcement). */
+  memoryEnforcement: MemoryEnforcementKind;
   /** Replaces the GPU labels and allocatable (`undefined` removes the GPUs). */
   setGpu(gpu: GpuSpec | undefined): Promise<void>;
   /** Merges labels into the Node; a `null` value removes that label. */

@@ -1,0 +1,162 @@
+// The process kubelet's container runtime parts, without an API server: memory-limit detection and accounting (a
+// fake cgroupfs for the layouts this host does not have, real processes for the sampler and the shim), the back-off
+// schedule, and the entrypoint lookup behind StartError.
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { backoffDelay } from '../harness/kubelet/backoff.js';
+import {
+  counter,
+  descendants,
+  detectMemoryEnforcement,
+  memoryLimitBytes,
+  parseProcCgroup,
+} from '../harness/kubelet/memory.js';
+import { ContainerProcess, lookPath } from '../harness/kubelet/runtime.js';
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'kubelet-runtime-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('back-off', () => {
+  it.each([
+    [1, 10_000],
+    [2, 20_000],
+    [3, 40_000],
+    [5, 160_000],
+    [6, 300_000],
+    [20, 300_000],
+  ])('failure %i waits %i ms with the kubelet defaults (10 s doubling to 300 s)', (failures, ms) => {
+    expect(backoffDelay(10_000, 300_000, failures)).toBe(ms);
+  });
+});
+
+describe('memory limits', () => {
+  it.each([
+    [undefined, undefined],
+    [{ cpu: '1' }, undefined],
+    [{ memory: '64Mi' }, 64 * 1024 * 1024],
+    [{ memory: '1G' }, 1e9],
+    [{ memory: '1.5Ki' }, 1536],
+  ])('limits %j → %s bytes', (limits, bytes) => {
+    expect(memoryLimitBytes(limits as Record<string, string> | undefined)).toBe(bytes);
+  });
+
+  it('parses /proc/self/cgroup of a v1, hybrid and v2 host', () => {
+    const hybrid = parseProcCgroup('9:name=systemd:/\n4:memory:/a/b\n3:cpu,cpuacct:/\n0::/\n');
+    expect(hybrid.get('memory')).toBe('/a/b');
+    expect(hybrid.get('cpuacct')).toBe('/');
+    expect(hybrid.get('')).toBe('/');
+    expect(parseProcCgroup('0::/user.slice/x.scope\n').get('')).toBe('/user.slice/x.scope');
+  });
+
+  it('reads the OOM kill counters of memory.events and memory.oom_control', () => {
+    expect(counter('low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n', 'oom_kill')).toBe(1);
+    expect(counter('oom_kill_disable 0\nunder_oom 0\noom_kill 3\n', 'oom_kill')).toBe(3);
+    expect(counter('oom_kill_disable 0\n', 'oom_kill')).toBe(0);
+  });
+
+  it('finds a process tree in a (pid, ppid) table', () => {
+    const rows: Array<[number, number]> = [
+      [1, 0],
+      [10, 1],
+      [11, 10],
+      [12, 11],
+      [13, 1],
+    ];
+    expect(descendants(rows, 10)).toEqual([10, 11, 12]);
+    expect(descendants(rows, 99)).toEqual([]);
+  });
+
+  it('on a cgroup v2 host with the memory controller: memory.max, no swap, oom.group; OOMKilled from memory.events', () => {
+    const root = tmp();
+    const own = join(root, 'user.slice', 'test.scope');
+    mkdirSync(own, { recursive: true });
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory pids');
+    writeFileSync(join(own, 'cgroup.controllers'), 'cpu memory pids');
+    writeFileSync(join(own, 'cgroup.subtree_control'), 'memory');
+    const m = detectMemoryEnforcement({ fsRoot: root, procSelfCgroup: '0::/user.slice/test.scope\n' });
+    expect(m.kind).toBe('cgroup-v2');
+    const c = m.forContainer('uid_main_0', 64 << 20);
+    const dir = join(own, `aim-process-kubelet-${process.pid}`, 'uid_main_0');
+    expect(c.procsFile).toBe(join(dir, 'cgroup.procs'));
+    expect(readFileSync(join(dir, 'memory.max'), 'utf8')).toBe(String(64 << 20));
+    expect(readFileSync(join(dir, 'memory.swap.max'), 'utf8')).toBe('0');
+    expect(readFileSync(join(dir, 'memory.oom.group'), 'utf8')).toBe('1');
+    expect(c.oomKilled()).toBe(false);
+    writeFileSync(join(dir, 'memory.events'), 'oom 1\noom_kill 1\n');
+    expect(c.oomKilled()).toBe(true);
+  });
+
+  it('on a cgroup v1 host: memory.limit_in_bytes; OOMKilled from memory.oom_control', () => {
+    const root = tmp();
+    const own = join(root, 'memory', 'session');
+    mkdirSync(own, { recursive: true });
+    writeFileSync(join(own, 'memory.limit_in_bytes'), '9223372036854771712');
+    const m = detectMemoryEnforcement({ fsRoot: root, procSelfCgroup: '4:memory:/session\n0::/\n' });
+    expect(m.kind).toBe('cgroup-v1');
+    const c = m.forContainer('uid_main_0', 1 << 20);
+    const dir = join(own, `aim-process-kubelet-${process.pid}`, 'uid_main_0');
+    expect(readFileSync(join(dir, 'memory.limit_in_bytes'), 'utf8')).toBe(String(1 << 20));
+    writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    expect(c.oomKilled()).toBe(true);
+  });
+
+  it('without a usable cgroup it samples, and says why', () => {
+    const m = detectMemoryEnforcement({ fsRoot: tmp(), procSelfCgroup: '0::/\n' });
+    expect(m.kind).toBe('sampling');
+    expect(m.why).toMatch(/no writable memory cgroup/);
+  });
+
+  it('the sampler kills a process tree above its limit and reports it OOM-killed', async () => {
+    const m = detectMemoryEnforcement({ force: 'sampling', sampleIntervalMs: 50 });
+    const memory = m.forContainer('sampled', 32 << 20);
+    const dir = tmp();
+    // The child of the shell allocates, as a model server's worker would: the tree's sum counts.
+    const proc = new ContainerProcess({
+      command: '/bin/sh',
+      args: ['-c', `${process.execPath} -e "const a=[]; setInterval(() => a.push(Buffer.alloc(8 << 20, 1)), 20)"`],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      logFile: join(dir, 'log'),
+      memory,
+    });
+    const exit = await proc.exited;
+    expect(exit).toMatchObject({ exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+  });
+
+  it('a process under its limit is left alone', async () => {
+    const m = detectMemoryEnforcement({ force: 'sampling', sampleIntervalMs: 50 });
+    const dir = tmp();
+    const proc = new ContainerProcess({
+      command: '/bin/sh',
+      args: ['-c', 'sleep 0.3; exit 3'],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      logFile: join(dir, 'log'),
+      memory: m.forContainer('small', 256 << 20),
+    });
+    const exit = await proc.exited;
+    expect(exit.exitCode).toBe(3);
+    expect(exit.oomKilled).toBeUndefined();
+  });
+});
+
+describe('entrypoint lookup', () => {
+  it('resolves on PATH like runc, and misses what is absent or not executable', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'data'), '', { mode: 0o644 });
+    expect(lookPath('tool', `/nonexistent:${dir}`, '/')).toBe(join(dir, 'tool'));
+    expect(lookPath('data', dir, '/')).toBeUndefined();
+    expect(lookPath('./tool', '', dir)).toBe(join(dir, 'tool'));
+    expect(lookPath('nope', dir, '/')).toBeUndefined();
+  });
+});
