@@ -3,6 +3,7 @@
 // would see on a cluster:
 // - containers start independently, in order; an unmapped image is ErrImagePull (then ImagePullBackOff between
 //   retries), a missing Secret/ConfigMap is CreateContainerConfigError, both retried until they go away;
+// - a container above its memory limit is killed by its memory cgroup (memory.ts) and terminates as OOMKilled, 137;
 // - status phases follow kubelet's getPhase (Pending while a container waits, Running, Succeeded/Failed when all have
 //   terminated under restartPolicy Never/OnFailure); a terminal phase is final;
 // - the termination message is the last 4 KiB of the file, or with FallbackToLogsOnError and a failure and an empty
