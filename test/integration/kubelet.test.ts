@@ -1,7 +1,7 @@
 // The process kubelet (test/harness/kubelet.ts) against the real control plane: Jobs run as local processes and the
 // real Job controller, PV binder and garbage collector finish the work. Each test uses its own namespace.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -467,6 +467,99 @@ describe('process kubelet: configuration', () => {
     const pod = await core.readNamespacedPod({ name: 'ghostly', namespace: ns });
     expect(pod.status?.phase).toBe('Pending');
     expect(waitingOf(pod)?.reason).toBe('ContainerCreating');
+  });
+});
+
+describe('process kubelet: securityContext', () => {
+  it('runs containers as runAsUser/runAsGroup with fsGroup: real non-root writes, the image tools still reachable', async () => {
+    const ns = await newNamespace('nonroot');
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      body: {
+        metadata: { name: 'cache' },
+        spec: {
+          storageClassName: kubelet.storageClassName,
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+        },
+      },
+    });
+    // Backquotes, not $(...), which the kubelet would take for variable references.
+    const script = [
+      'touch /scratch/e && touch /cache/p',
+      'if touch /etc/creds/x 2>/dev/null; then echo secret-writable; fi',
+      // kubectl lives in the tools venv under a 0700 home: reachable as in an image; the token is readable.
+      'who=`kubectl auth whoami -o jsonpath={.status.userInfo.username}`',
+      'printf "%s|%s|%s|%s|%s|%s" `id -u` `id -g` "`id -G`" "`stat -c %u:%g /scratch/e`" "`stat -c %u:%g /cache/p`" "$who" > "$TERMINATION_MESSAGE_PATH"',
+    ].join('; ');
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'creds' }, stringData: { k: 'v' } } });
+    const spec = podSpec(
+      [
+        shell('main', script, {
+          volumeMounts: [
+            { name: 'scratch', mountPath: '/scratch' },
+            { name: 'cache', mountPath: '/cache' },
+            { name: 'creds', mountPath: '/etc/creds', readOnly: true },
+          ],
+        }),
+      ],
+      {
+        automountServiceAccountToken: true,
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000 },
+        volumes: [
+          { name: 'scratch', emptyDir: {} },
+          { name: 'cache', persistentVolumeClaim: { claimName: 'cache' } },
+          { name: 'creds', secret: { secretName: 'creds' } },
+        ],
+      },
+    );
+    await batch.createNamespacedJob({ namespace: ns, body: job('as-1000', spec) });
+
+    expect(await jobOutcome(ns, 'as-1000')).toMatchObject({ type: 'Complete' });
+    const pod = await podOfJob(ns, 'as-1000');
+    // uid, gid, groups (runAsGroup + fsGroup), an emptyDir file (setgid fsGroup directory), a local-path PV file
+    // (hostPath: no fsGroup), and the pod's service account.
+    expect(terminated(pod)?.message).toBe(
+      `1000|3000|3000 2000|1000:2000|1000:3000|system:serviceaccount:${ns}:default`,
+    );
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '')).not.toContain('secret-writable');
+    const onHost = statSync(join(await kubelet.volumePath(ns, 'cache'), 'p'));
+    expect([onHost.uid, onHost.gid]).toEqual([1000, 3000]);
+  });
+
+  it('runAsNonRoot with an image that runs as root is CreateContainerConfigError, as the kubelet verifies it', async () => {
+    const ns = await newNamespace('runasroot');
+    const nonRoot = (name: string, runAsUser?: number) =>
+      createPod(
+        ns,
+        name,
+        podSpec([shell('main', 'true')], {
+          securityContext: { runAsNonRoot: true, ...(runAsUser !== undefined ? { runAsUser } : {}) },
+        }),
+      );
+    const imageRoot = await nonRoot('image-root');
+    const explicitRoot = await nonRoot('uid-0', 0);
+
+    const pod = await waitForPod(
+      ns,
+      'image-root',
+      (p) => waitingOf(p)?.reason === 'CreateContainerConfigError',
+      'CreateContainerConfigError',
+    );
+    const message = `container has runAsNonRoot and image will run as root (pod: "image-root_${ns}(${imageRoot.metadata?.uid})", container: main)`;
+    expect(waitingOf(pod)?.message).toBe(message);
+    expect(pod.status?.phase).toBe('Pending');
+    await waitForEvent(ns, 'image-root', 'Failed', `Error: ${message}`);
+    const uid0 = await waitForPod(
+      ns,
+      'uid-0',
+      (p) => waitingOf(p)?.reason === 'CreateContainerConfigError',
+      'CreateContainerConfigError',
+    );
+    expect(waitingOf(uid0)?.message).toBe(
+      `container's runAsUser breaks non-root policy (pod: "uid-0_${ns}(${explicitRoot.metadata?.uid})", container: main)`,
+    );
+    expect(kubelet.processes().filter((p) => p.namespace === ns)).toEqual([]);
   });
 });
 

@@ -1,9 +1,10 @@
 // The process kubelet's container runtime parts, without an API server: memory-limit detection and accounting (a
 // fake cgroupfs for the layouts this host does not have, real processes for the sampler and the shim), the back-off
-// schedule, and the entrypoint lookup behind StartError.
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// schedule, the entrypoint lookup behind StartError, who a container runs as, and the image view of the tools.
+import { mkdtempSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { V1Container, V1Pod, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../harness/kubelet/backoff.js';
 import {
@@ -13,7 +14,14 @@ import {
   memoryLimitBytes,
   parseProcCgroup,
 } from '../harness/kubelet/memory.js';
+import { exposuresFor, rootfsScript, toolPaths } from '../harness/kubelet/rootfs.js';
 import { ContainerProcess, lookPath } from '../harness/kubelet/runtime.js';
+import {
+  containerUser,
+  parseImageUser,
+  runAsNonRootError,
+  tokenOwnership,
+} from '../harness/kubelet/securityContext.js';
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -158,5 +166,128 @@ describe('entrypoint lookup', () => {
     expect(lookPath('data', dir, '/')).toBeUndefined();
     expect(lookPath('./tool', '', dir)).toBe(join(dir, 'tool'));
     expect(lookPath('nope', dir, '/')).toBeUndefined();
+  });
+});
+
+describe('securityContext', () => {
+  const pod = (sc: V1PodSecurityContext = {}, containers: V1Container[] = [{ name: 'main' }]): V1Pod => ({
+    metadata: { name: 'p', namespace: 'ns', uid: 'u-1' },
+    spec: { securityContext: sc, containers },
+  });
+  const main = (sc: V1SecurityContext = {}): V1Container => ({ name: 'main', securityContext: sc });
+
+  it.each([
+    [undefined, { uid: 0, gid: 0 }],
+    ['1000:1000', { uid: 1000, gid: 1000 }],
+    ['1000', { uid: 1000 }],
+    ['root', { uid: 0, gid: 0 }],
+    ['node:1000', { name: 'node', gid: 1000 }],
+  ])('image USER %s → %j', (user, parsed) => {
+    expect(parseImageUser(user)).toEqual(parsed);
+  });
+
+  it('verifies runAsNonRoot with the kubelet messages', () => {
+    const where = '(pod: "p_ns(u-1)", container: main)';
+    expect(runAsNonRootError(pod(), main(), parseImageUser(undefined))).toBeUndefined();
+    expect(runAsNonRootError(pod({ runAsNonRoot: true }), main(), parseImageUser(undefined))).toBe(
+      `container has runAsNonRoot and image will run as root ${where}`,
+    );
+    expect(runAsNonRootError(pod({ runAsNonRoot: true }), main({ runAsUser: 0 }), parseImageUser('1000'))).toBe(
+      `container's runAsUser breaks non-root policy ${where}`,
+    );
+    expect(runAsNonRootError(pod({ runAsNonRoot: true }), main(), parseImageUser('node'))).toBe(
+      `container has runAsNonRoot and image has non-numeric user (node), cannot verify user is non-root ${where}`,
+    );
+    expect(runAsNonRootError(pod({ runAsNonRoot: true, runAsUser: 1000 }), main(), parseImageUser(undefined))).toBe(
+      undefined,
+    );
+    expect(runAsNonRootError(pod({ runAsNonRoot: true }), main(), parseImageUser('1000:1000'))).toBeUndefined();
+    // The container's setting wins over the pod's.
+    expect(
+      runAsNonRootError(pod({ runAsNonRoot: true }), main({ runAsNonRoot: false }), parseImageUser(undefined)),
+    ).toBe(undefined);
+  });
+
+  it('decides uid, gid and supplementary groups as containerd does', () => {
+    expect(containerUser(pod(), main(), parseImageUser(undefined))).toBeUndefined();
+    expect(
+      containerUser(pod({ runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, supplementalGroups: [4000] }), main(), {
+        uid: 0,
+        gid: 0,
+      }),
+    ).toEqual({ uid: 1000, gid: 3000, groups: [3000, 2000, 4000] });
+    // runAsUser without runAsGroup: the image's group only when the image's user is the one running, else 0.
+    expect(containerUser(pod({ runAsUser: 1000 }), main(), parseImageUser('1000:1000'))).toEqual({
+      uid: 1000,
+      gid: 1000,
+      groups: [1000],
+    });
+    expect(containerUser(pod({ runAsUser: 1001 }), main(), parseImageUser('1000:1000'))).toEqual({
+      uid: 1001,
+      gid: 0,
+      groups: [0],
+    });
+    expect(containerUser(pod(), main({ runAsUser: 5 }), parseImageUser(undefined))).toEqual({
+      uid: 5,
+      gid: 0,
+      groups: [0],
+    });
+  });
+
+  it('gives the service-account token to the one runAsUser, else to fsGroup, else 0644', () => {
+    expect(tokenOwnership(pod({ runAsUser: 1000 }))).toEqual({ uid: 1000, mode: 0o600 });
+    expect(tokenOwnership(pod({ runAsUser: 1000, fsGroup: 2000 }))).toEqual({ uid: 1000, gid: 2000, mode: 0o640 });
+    expect(
+      tokenOwnership(
+        pod({ fsGroup: 2000 }, [main({ runAsUser: 1 }), { name: 'b', securityContext: { runAsUser: 2 } }]),
+      ),
+    ).toEqual({
+      gid: 2000,
+      mode: 0o640,
+    });
+    expect(tokenOwnership(pod())).toEqual({ mode: 0o644 });
+  });
+});
+
+describe('image view of the tools for non-root containers', () => {
+  it('hides the topmost untraversable directory and mounts back what lies below the deepest one', () => {
+    const closed = new Set(['/root', '/root/.cache']);
+    const traversable = (d: string) => !closed.has(d);
+    expect(
+      exposuresFor(
+        ['/root/.cache/aim/bin', '/root/.cache/aim/venv/bin', '/root/.pyenv/versions/3.11', '/usr/bin'],
+        traversable,
+      ),
+    ).toEqual([
+      { hide: '/root', expose: '/root/.cache/aim' },
+      { hide: '/root', expose: '/root/.pyenv' },
+    ]);
+    expect(exposuresFor(['/usr/local/bin'], traversable)).toEqual([]);
+  });
+
+  it('follows the tools to their interpreter installation', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'venv', 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'venv', 'bin', 'tool'), `#!${process.execPath}\n`, { mode: 0o755 });
+    symlinkSync(join(dir, 'venv', 'bin', 'tool'), join(dir, 'bin', 'tool'));
+    const paths = toolPaths([join(dir, 'bin')]);
+    expect(paths).toContain(join(dir, 'bin'));
+    expect(paths).toContain(join(dir, 'venv', 'bin'));
+    expect(paths).toContain(dirname(dirname(realpathSync(process.execPath))));
+  });
+
+  it('the mount script binds, covers and moves back, then execs the entrypoint', () => {
+    const stage = tmp();
+    const script = rootfsScript([{ hide: '/root', expose: "/root/it's" }], stage);
+    expect(script?.split('\n')).toEqual([
+      'set -e',
+      `mount --bind '/root/it'\\''s' '${stage}/stage-0'`,
+      "mount -t tmpfs -o mode=0755,size=1m aim-image-view '/root'",
+      `mkdir -p '/root/it'\\''s'`,
+      `mount --move '${stage}/stage-0' '/root/it'\\''s'`,
+      'exec "$@"',
+    ]);
+    expect(rootfsScript([], stage)).toBeUndefined();
   });
 });

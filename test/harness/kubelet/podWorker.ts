@@ -14,7 +14,7 @@
 //   startup or liveness probe kills the container, which then restarts under the pod's restart policy;
 // - a deletion (deletionTimestamp) stops the containers with SIGTERM, SIGKILL after the grace period (capped), writes
 //   the final status and finishes the deletion with gracePeriodSeconds 0, as the kubelet's status manager does.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPath, type PathMap } from './env.js';
@@ -22,6 +22,7 @@ import { backoffDelay } from './backoff.js';
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
 import { memoryLimitBytes, type MemoryEnforcement } from './memory.js';
+import { containerUser, parseImageUser, runAsNonRootError } from './securityContext.js';
 import { nowRfc3339 } from './node.js';
 import { allocatePodIP, NODE_IP, releasePodIP } from './podIPs.js';
 import { probeLoop, type ProbeKind, type ProbeResult, type ProbeTarget } from './probes.js';
@@ -55,6 +56,8 @@ export interface WorkerDeps {
   backoffBaseMs: number;
   backoffMaxMs: number;
   memory: MemoryEnforcement;
+  /** rootfs.ts's mount script for non-root containers (undefined: their tools are reachable as they are). */
+  rootfsScript?: string;
   log(line: string): void;
   isStopped(): boolean;
 }
@@ -377,6 +380,16 @@ export class PodWorker {
       podIP: this.podIP ?? NODE_IP,
     };
     const cmd = mapping(spec);
+    const imageUser = parseImageUser(cmd.user);
+    const nonRoot = runAsNonRootError(this.pod, c.spec, imageUser);
+    if (nonRoot) {
+      // The kubelet's generateContainerConfig refuses it; retried like any CreateContainerConfigError.
+      c.state = waiting('CreateContainerConfigError', nonRoot);
+      c.nextAttemptAt = Date.now() + 1000;
+      void this.event(c, 'Warning', 'Failed', `Error: ${nonRoot}`);
+      return;
+    }
+    const user = containerUser(this.pod, c.spec, imageUser);
     const workingDir = c.spec.workingDir ? toHostPath(paths, c.spec.workingDir) : undefined;
     const cwd = cmd.cwd ?? (workingDir && workingDir !== c.spec.workingDir ? workingDir : join(containerDir, 'rootfs'));
     // Re-checked after the awaits above: a deletion or stop() that came meanwhile must not be followed by a spawn.
@@ -384,6 +397,12 @@ export class PodWorker {
     mkdirSync(home, { recursive: true });
     mkdirSync(cwd, { recursive: true });
     writeFileSync(terminationFile, '');
+    // The kubelet makes the termination-log file writable by any container user.
+    chmodSync(terminationFile, 0o666);
+    if (user) {
+      // The container's own writable layer (its home and default working directory) belongs to its user.
+      for (const d of [home, cwd]) if (d.startsWith(`${containerDir}/`)) chownSync(d, user.uid, user.gid);
+    }
 
     c.logFile = join(this.logDir, name, `${c.restartCount}.log`);
     const processEnv = { ...base, ...rewriteEnvPaths(cmd.env ?? {}, paths), ...env };
@@ -394,6 +413,8 @@ export class PodWorker {
       cwd,
       env: processEnv,
       logFile: c.logFile,
+      ...(user ? { user } : {}),
+      ...(this.deps.rootfsScript ? { rootfsScript: this.deps.rootfsScript } : {}),
       ...(limit !== undefined
         ? { memory: this.deps.memory.forContainer(`${this.uid}_${name}_${c.restartCount}`, limit) }
         : {}),

@@ -9,7 +9,7 @@
 // special code (a failed list just skips one round), and costs four cheap list calls per round against a cluster that
 // holds a few dozen objects. 250 ms is well below anything the product waits for. The real components are
 // edge-triggered through informers for scale, which this cluster does not need.
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -38,6 +38,7 @@ import {
   nowRfc3339,
 } from './node.js';
 import { detectMemoryEnforcement } from './memory.js';
+import { exposuresFor, makeTraversable, rootfsScript, toolPaths } from './rootfs.js';
 import { PodWorker } from './podWorker.js';
 import {
   failedSchedulingMessage,
@@ -185,6 +186,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   const memory = detectMemoryEnforcement(opts.memoryEnforcement ? { force: opts.memoryEnforcement } : {});
   log(`memory limits: ${memory.kind} (${memory.why})`);
   const backoffBaseMs = opts.backoffBaseMs ?? 10_000;
+  // Containers may run as another user (securityContext): the pod directories must be reachable for it, and the
+  // image tools (extraPath) visible as an image would have them (rootfs.ts).
+  makeTraversable(workDir, log);
+  const imageView = rootfsScript(exposuresFor(toolPaths(opts.extraPath ?? [])), join(workDir, 'image-view'));
+  if (imageView) log(`non-root containers see the tools through a private mount namespace:\n${imageView}`);
   const workers = new Map<string, PodWorker>();
   /** `ns/pod` → the last worker of that name, kept after the pod is gone so that logs() still works. */
   const byName = new Map<string, PodWorker>();
@@ -209,6 +215,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     // The kubelet's cap is 30 × its 10 s base; a compressed base compresses the cap too.
     backoffMaxMs: opts.backoffMaxMs ?? backoffBaseMs * 30,
     memory,
+    ...(imageView ? { rootfsScript: imageView } : {}),
     log,
     isStopped: () => stopped,
   };
@@ -225,6 +232,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (pvs.has(pvName)) continue;
       const dir = join(volumesRoot, pvc.metadata?.uid ?? '');
       mkdirSync(dir, { recursive: true });
+      // As local-path's helper does (`mkdir -m 0777`): hostPath volumes get no fsGroup, any container user may write.
+      chmodSync(dir, 0o777);
       const ref = {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',

@@ -2,7 +2,18 @@
 // processes that dies together), output appended to a log file like /var/log/pods/<ns>_<pod>_<uid>/<c>/<n>.log, and a
 // watchdog that kills the group if the test process dies first (no orphans even after a SIGKILL of vitest).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,7 +87,18 @@ export function lookPath(command: string, path: string, cwd: string): string | u
  */
 const SHIM = 'if [ -n "$1" ]; then echo $$ > "$1" || exit 128; fi; shift; exec "$@"';
 
-function shimArgs(command: string, args: string[], procsFile: string | undefined, user: ContainerUser | undefined) {
+function shimArgs(
+  command: string,
+  args: string[],
+  procsFile: string | undefined,
+  user: ContainerUser | undefined,
+  rootfsScript: string | undefined,
+) {
+  // A non-root user gets the image's view of the tools (rootfs.ts) in a private mount namespace, set up as root.
+  const view =
+    user && user.uid !== 0 && rootfsScript
+      ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', rootfsScript, 'aim-image-view']
+      : [];
   const setpriv = user
     ? [
         'setpriv',
@@ -86,7 +108,7 @@ function shimArgs(command: string, args: string[], procsFile: string | undefined
         '--',
       ]
     : [];
-  return ['-c', SHIM, 'aim-container-shim', procsFile ?? '', ...setpriv, command, ...args];
+  return ['-c', SHIM, 'aim-container-shim', procsFile ?? '', ...view, ...setpriv, command, ...args];
 }
 
 export class ContainerProcess {
@@ -107,6 +129,8 @@ export class ContainerProcess {
     memory?: ContainerMemory;
     /** Run as this user instead of the kubelet's (root). */
     user?: ContainerUser;
+    /** rootfs.ts's mount script, applied when `user` is not root. */
+    rootfsScript?: string;
   }) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     this.memory = opts.memory;
@@ -140,7 +164,7 @@ export class ContainerProcess {
       return;
     }
     const [command, args] = shim
-      ? ['/bin/sh', shimArgs(opts.command, opts.args, opts.memory?.procsFile, opts.user)]
+      ? ['/bin/sh', shimArgs(opts.command, opts.args, opts.memory?.procsFile, opts.user, opts.rootfsScript)]
       : [opts.command, opts.args];
     const fd = openSync(opts.logFile, 'a');
     let child: ChildProcess;

@@ -38,6 +38,8 @@ export interface ProcessCommand {
   cwd?: string;
   /** The image's own `ENV` (lowest precedence: the pod's env overrides it). */
   env?: Record<string, string>;
+  /** The image's `USER` (`1000:1000`, `1000`, a name); default root, as for most images. */
+  user?: string;
 }
 
 export type ImageMapping = (c: ContainerSpec) => ProcessCommand;
