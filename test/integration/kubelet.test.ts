@@ -114,6 +114,21 @@ async function createPod(ns: string, name: string, spec: V1PodSpec): Promise<V1P
   return core.createNamespacedPod({ namespace: ns, body: { metadata: { name }, spec } });
 }
 
+/** A 1Gi ReadWriteOnce claim of the kubelet's StorageClass. */
+async function createClaim(ns: string, name: string): Promise<void> {
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: ns,
+    body: {
+      metadata: { name },
+      spec: {
+        storageClassName: kubelet.storageClassName,
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+      },
+    },
+  });
+}
+
 /** Waits for the Job's Complete or Failed condition. */
 async function jobOutcome(ns: string, name: string): Promise<{ type: 'Complete' | 'Failed'; reason?: string }> {
   return vi.waitFor(async () => {
@@ -473,17 +488,7 @@ describe('process kubelet: configuration', () => {
 describe('process kubelet: securityContext', () => {
   it('runs containers as runAsUser/runAsGroup with fsGroup: real non-root writes, the image tools still reachable', async () => {
     const ns = await newNamespace('nonroot');
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      body: {
-        metadata: { name: 'cache' },
-        spec: {
-          storageClassName: kubelet.storageClassName,
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    });
+    await createClaim(ns, 'cache');
     // Backquotes, not $(...), which the kubelet would take for variable references.
     const script = [
       'touch /scratch/e && touch /cache/p',
@@ -566,17 +571,7 @@ describe('process kubelet: securityContext', () => {
 describe('process kubelet: volumes', () => {
   it('binds a WaitForFirstConsumer PVC on first use; files written by one Job are seen by the next and on the host', async () => {
     const ns = await newNamespace('pvc');
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      body: {
-        metadata: { name: 'cache' },
-        spec: {
-          storageClassName: kubelet.storageClassName,
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    });
+    await createClaim(ns, 'cache');
     // No consumer yet: a WaitForFirstConsumer claim stays Pending, as on a real cluster.
     await waitForEvent(ns, 'cache', 'WaitForFirstConsumer');
     expect((await core.readNamespacedPersistentVolumeClaim({ name: 'cache', namespace: ns })).status?.phase).toBe(
