@@ -491,16 +491,22 @@ describe('process kubelet: securityContext', () => {
     await createClaim(ns, 'cache');
     // Backquotes, not $(...), which the kubelet would take for variable references.
     const script = [
-      'touch /scratch/e && touch /cache/p',
-      'if touch /etc/creds/x 2>/dev/null; then echo secret-writable; fi',
+      // Paths through env, which the kubelet rewrites to the volumes' host directories.
+      'touch "$SCRATCH/e" "$CACHE/p"',
+      'if touch "$CREDS/x" 2>/dev/null; then echo secret-writable; fi',
       // kubectl lives in the tools venv under a 0700 home: reachable as in an image; the token is readable.
       'who=`kubectl auth whoami -o jsonpath={.status.userInfo.username}`',
-      'printf "%s|%s|%s|%s|%s|%s" `id -u` `id -g` "`id -G`" "`stat -c %u:%g /scratch/e`" "`stat -c %u:%g /cache/p`" "$who" > "$TERMINATION_MESSAGE_PATH"',
+      'printf "%s|%s|%s|%s|%s|%s" `id -u` `id -g` "`id -G`" "`stat -c %u:%g $SCRATCH/e`" "`stat -c %u:%g $CACHE/p`" "$who" > "$TERMINATION_MESSAGE_PATH"',
     ].join('; ');
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'creds' }, stringData: { k: 'v' } } });
     const spec = podSpec(
       [
         shell('main', script, {
+          env: [
+            { name: 'SCRATCH', value: '/scratch' },
+            { name: 'CACHE', value: '/cache' },
+            { name: 'CREDS', value: '/etc/creds' },
+          ],
           volumeMounts: [
             { name: 'scratch', mountPath: '/scratch' },
             { name: 'cache', mountPath: '/cache' },
