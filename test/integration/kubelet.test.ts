@@ -759,6 +759,65 @@ describe('process kubelet: the downloader image', () => {
   });
 });
 
+describe('process kubelet: node-pressure eviction', () => {
+  it('under memory pressure the kubelet evicts the pod above its requests first: Failed/Evicted with its message, DisruptionTarget, Event', async () => {
+    // A node of its own, so that no other test's pod is a candidate.
+    const ns = `evict-${randomBytes(3).toString('hex')}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    namespaces.push(ns);
+    const node = await startProcessKubelet({
+      kubeconfigPath: inject('kubeconfigPath'),
+      workDir: join(workDir, 'evict'),
+      nodeName: `${prefix}-evict`,
+      images: shellImageMapping(),
+      namespaces: [ns],
+      // The kubelet's 10 s, compressed: the first eviction comes at once, the next one 3 s later.
+      evictionMonitoringPeriodMs: 3000,
+    });
+    try {
+      const sleeper = (resources?: V1Container['resources']): V1PodSpec =>
+        podSpec([shell('main', 'sleep 300', resources ? { resources } : {})], {
+          restartPolicy: 'Always',
+          terminationGracePeriodSeconds: 1,
+        });
+      await createPod(ns, 'guaranteed', sleeper({ requests: { memory: '64Mi' }, limits: { memory: '64Mi' } }));
+      await createPod(ns, 'besteffort', sleeper());
+      for (const name of ['guaranteed', 'besteffort'])
+        await waitForPod(ns, name, (p) => p.status?.phase === 'Running', 'Running');
+
+      await node.setNodePressure('memory', { available: '51200Ki' });
+      const pressured = await core.readNode({ name: node.nodeName });
+      expect(pressured.status?.conditions?.find((c) => c.type === 'MemoryPressure')).toMatchObject({
+        status: 'True',
+        reason: 'KubeletHasInsufficientMemory',
+        message: 'kubelet has insufficient memory available',
+      });
+      const evicted = await waitForPod(ns, 'besteffort', (p) => p.status?.reason === 'Evicted', 'Evicted');
+      await node.setNodePressure('memory', undefined);
+
+      const message = evicted.status?.message ?? '';
+      expect(message).toMatch(
+        /^The node was low on resource: memory\. Threshold quantity: 100Mi, available: 51200Ki\. Container main was using \d+Ki, request is 0, has larger consumption of memory\. $/,
+      );
+      const final = await waitForPod(ns, 'besteffort', (p) => terminated(p) !== undefined, 'terminated');
+      expect(final.status?.phase).toBe('Failed');
+      expect(terminated(final)).toMatchObject({ exitCode: 137 });
+      expect(final.status?.conditions?.find((c) => c.type === 'DisruptionTarget')).toMatchObject({
+        status: 'True',
+        reason: 'TerminationByKubelet',
+        message,
+      });
+      await waitForEvent(ns, 'besteffort', 'Evicted', message);
+      // The pod within its requests was ranked after it and survived the pressure; the condition is back to False.
+      expect((await core.readNamespacedPod({ name: 'guaranteed', namespace: ns })).status?.phase).toBe('Running');
+      const relieved = await core.readNode({ name: node.nodeName });
+      expect(relieved.status?.conditions?.find((c) => c.type === 'MemoryPressure')?.status).toBe('False');
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
 // Last: these restart the shared API server and replace the kubelet instance.
 describe('process kubelet: faults', () => {
   it('keeps running pods through an API-server restart and finishes their Job afterwards', async () => {

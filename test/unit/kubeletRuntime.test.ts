@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import type { V1Container, V1Pod, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../harness/kubelet/backoff.js';
+import { evictionMessage, pressureCondition, rankForEviction } from '../harness/kubelet/eviction.js';
 import {
   counter,
   descendants,
@@ -289,5 +290,46 @@ describe('image view of the tools for non-root containers', () => {
       'exec "$@"',
     ]);
     expect(rootfsScript([], stage)).toBeUndefined();
+  });
+});
+
+describe('node-pressure eviction', () => {
+  it('words the eviction as the kubelet does', () => {
+    expect(
+      evictionMessage('memory', '51200Ki', [
+        { name: 'main', usageBytes: 3 * 1024 * 1024, request: '0' },
+        { name: 'idle', request: '64Mi' },
+      ]),
+    ).toBe(
+      'The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki. ' +
+        'Container main was using 3072Ki, request is 0, has larger consumption of memory. ',
+    );
+    expect(evictionMessage('disk', '4Gi', [])).toBe(
+      'The node was low on resource: ephemeral-storage. Threshold quantity: 10%, available: 4Gi. ',
+    );
+  });
+
+  it('ranks pods above their requests first, then by priority', () => {
+    const pod = (name: string, request?: string, priority?: number): V1Pod => ({
+      metadata: { name },
+      spec: {
+        ...(priority !== undefined ? { priority } : {}),
+        containers: [{ name: 'c', ...(request ? { resources: { requests: { memory: request } } } : {}) }],
+      },
+    });
+    const ranked = rankForEviction(
+      [pod('within', '1Gi'), pod('important-over', undefined, 1000), pod('over', undefined, 0)],
+      'memory',
+    );
+    expect(ranked.map((p) => p.metadata?.name)).toEqual(['over', 'important-over', 'within']);
+  });
+
+  it('reports the pressure conditions with the kubelet reasons', () => {
+    expect(pressureCondition('memory', true)).toEqual({
+      status: 'True',
+      reason: 'KubeletHasInsufficientMemory',
+      message: 'kubelet has insufficient memory available',
+    });
+    expect(pressureCondition('disk', false)).toMatchObject({ status: 'False', reason: 'KubeletHasNoDiskPressure' });
   });
 });

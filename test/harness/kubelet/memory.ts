@@ -219,6 +219,11 @@ function rssBytes(pid: number): number {
   return Number(statm.split(' ')[1] ?? 0) * PAGE_SIZE;
 }
 
+/** RSS of a process and its descendants, in bytes. */
+export function treeRssBytes(pid: number): number {
+  return descendants(processTable(), pid).reduce((sum, p) => sum + rssBytes(p), 0);
+}
+
 function sampledContainer(limit: number, intervalMs: number): ContainerMemory {
   let killed = false;
   let timer: NodeJS.Timeout | undefined;

@@ -21,7 +21,8 @@ import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPa
 import { backoffDelay } from './backoff.js';
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
-import { memoryLimitBytes, type MemoryEnforcement } from './memory.js';
+import type { ContainerUsage } from './eviction.js';
+import { memoryLimitBytes, treeRssBytes, type MemoryEnforcement } from './memory.js';
 import { containerUser, parseImageUser, runAsNonRootError } from './securityContext.js';
 import { nowRfc3339 } from './node.js';
 import { allocatePodIP, NODE_IP, releasePodIP } from './podIPs.js';
@@ -137,6 +138,8 @@ export class PodWorker {
   private readOnly = false;
   private finalPhase?: 'Succeeded' | 'Failed';
   private failMessage?: string;
+  /** Set when the eviction manager evicted the pod: the pod's reason Evicted and this message. */
+  private evictedMessage?: string;
   private terminating?: Promise<void>;
   private stopping = false;
   private gone = false;
@@ -658,7 +661,14 @@ export class PodWorker {
     return {
       phase,
       ...(this.failMessage ? { reason: 'UnexpectedAdmissionError', message: this.failMessage } : {}),
-      conditions: [...foreign, ...ours],
+      ...(this.evictedMessage ? { reason: 'Evicted', message: this.evictedMessage } : {}),
+      conditions: [
+        ...foreign.filter((c) => !(this.evictedMessage && c.type === 'DisruptionTarget')),
+        ...(this.evictedMessage
+          ? [this.condition('DisruptionTarget', true, 'TerminationByKubelet', this.evictedMessage)]
+          : []),
+        ...ours,
+      ],
       hostIP: NODE_IP,
       hostIPs: [{ ip: NODE_IP }],
       ...ip,
@@ -696,6 +706,40 @@ export class PodWorker {
       }
     });
     return this.statusChain;
+  }
+
+  /** A candidate for eviction: running here, not finished, not being deleted. */
+  get evictable(): boolean {
+    return this.started && !this.readOnly && !this.finalPhase && !this.stopping && !this.gone && !this.terminating;
+  }
+
+  /** Each container's memory in use (its process tree's RSS) and request, for the eviction message. */
+  usage(resource: string): ContainerUsage[] {
+    return this.containers.map((c) => ({
+      name: c.spec.name,
+      ...(resource === 'memory' && c.proc?.pid !== undefined ? { usageBytes: treeRssBytes(c.proc.pid) } : {}),
+      request: c.spec.resources?.requests?.[resource] ?? '0',
+    }));
+  }
+
+  /**
+   * Evicted by the eviction manager under node pressure: killed at once (a hard threshold grants no grace), never
+   * restarted, and reported Failed / Evicted with the message.
+   */
+  async evict(message: string): Promise<void> {
+    this.evictedMessage = message;
+    void this.event(undefined, 'Warning', 'Evicted', message);
+    await this.killAll(0);
+    for (const c of this.containers) {
+      if (c.done) continue;
+      this.finish(c, {
+        exitCode: 137,
+        reason: 'ContainerStatusUnknown',
+        message: 'The container could not be located when the pod was terminated',
+      });
+    }
+    this.finalPhase = 'Failed';
+    await this.flush();
   }
 
   /** Graceful deletion: stop the containers, report the final status, then finish the deletion. */

@@ -37,6 +37,7 @@ import {
   nodeConditions,
   nowRfc3339,
 } from './node.js';
+import { evictionMessage, rankForEviction, SIGNAL_RESOURCE, type PressureSignal } from './eviction.js';
 import { detectMemoryEnforcement } from './memory.js';
 import { exposuresFor, makeTraversable, rootfsScript, toolPaths } from './rootfs.js';
 import { PodWorker } from './podWorker.js';
@@ -111,7 +112,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     ...(opts.capacity as Record<string, string> | undefined),
   };
   let capacity: Record<string, string> = { ...baseCapacity, ...gpuResources(gpu) };
-  const taints: V1Taint[] = opts.taints ?? [];
+  const taints: V1Taint[] = [...(opts.taints ?? [])];
   const since = nowRfc3339();
 
   try {
@@ -152,7 +153,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
           status: {
             capacity: { ...resources, ...capacity },
             allocatable: { ...resources, ...capacity },
-            conditions: nodeConditions(since, nowRfc3339()),
+            conditions: nodeConditions(since, nowRfc3339(), pressureSince),
           },
         },
       },
@@ -197,6 +198,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
   const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
   let paused = false;
+  /** Signals under pressure (setNodePressure) and since when; the eviction manager acts while one is set. */
+  const pressureSince: { memory?: { since: string }; disk?: { since: string } } = {};
+  const pressureAvailable: Partial<Record<PressureSignal, string>> = {};
+  const evictionPeriodMs = opts.evictionMonitoringPeriodMs ?? 10_000;
+  let nextEvictionAt = 0;
   let stopped = false;
   let lastError: string | undefined;
   let lastHeartbeat = Date.now();
@@ -449,6 +455,30 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
   }
 
+  /** The eviction manager's synchronize: under pressure, one pod per monitoring period. */
+  function evictUnderPressure(): void {
+    const signal = (['memory', 'disk'] as const).find((s) => pressureSince[s]);
+    if (!signal || Date.now() < nextEvictionAt) return;
+    nextEvictionAt = Date.now() + evictionPeriodMs;
+    const candidates = [...workers.values()].filter((w) => w.evictable);
+    const [victim] = rankForEviction(
+      candidates.map((w) => w.pod),
+      signal,
+    );
+    const worker = candidates.find((w) => w.pod === victim);
+    void events.record({
+      object: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeName },
+      type: 'Warning',
+      reason: 'EvictionThresholdMet',
+      message: `Attempting to reclaim ${SIGNAL_RESOURCE[signal]}`,
+      component: 'kubelet',
+    });
+    if (!worker) return;
+    const message = evictionMessage(signal, pressureAvailable[signal] ?? '0', worker.usage(SIGNAL_RESOURCE[signal]));
+    log(`evicting ${worker.namespace}/${worker.name}: ${message}`);
+    worker.evict(message).catch((err: unknown) => log(`evicting ${worker.name}: ${apiErrorMessage(err)}`));
+  }
+
   async function tick(): Promise<void> {
     const [podList, pvcList, pvList, scList] = await Promise.all([
       core.listPodForAllNamespaces(),
@@ -465,6 +495,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
 
     // Kubelet first: status and deletions of running pods must not wait behind scheduling work.
     syncPods(pods);
+    evictUnderPressure();
     if (sc) {
       await provision(pvcs, pvs, sc);
       await reclaim(pvs.values());
@@ -525,6 +556,22 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       labels = next;
       await core.patchNode({ name: nodeName, body: { metadata: { labels: changes } } }, mergePatch());
       scheduleBackoff.clear();
+    },
+
+    async setNodePressure(signal, pressure) {
+      if (pressure) {
+        pressureSince[signal] ??= { since: nowRfc3339() };
+        pressureAvailable[signal] = pressure.available ?? (signal === 'memory' ? '51200Ki' : '4Gi');
+      } else {
+        delete pressureSince[signal];
+        delete pressureAvailable[signal];
+      }
+      // The node lifecycle controller taints a node under pressure; the scheduler here keeps new pods off it too.
+      const taint = `node.kubernetes.io/${signal}-pressure`;
+      const others = taints.filter((t) => t.key !== taint);
+      taints.splice(0, taints.length, ...others, ...(pressure ? [{ key: taint, effect: 'NoSchedule' }] : []));
+      await writeNodeStatus();
+      log(`${signal} pressure ${pressure ? `on (available ${pressureAvailable[signal]})` : 'off'}`);
     },
 
     pause() {

@@ -202,6 +202,11 @@ export class ContainerProcess {
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the main process has exited. */
   async kill(graceMs: number): Promise<ProcessExit> {
     if (!this.running || this.pid === undefined) return this.exited;
+    if (graceMs <= 0) {
+      // No grace at all (a hard eviction): the runtime kills outright.
+      killGroup(this.pid, 'SIGKILL');
+      return this.exited;
+    }
     killGroup(this.pid, 'SIGTERM');
     const ac = new AbortController();
     const timer = sleep(graceMs, undefined, { signal: ac.signal }).then(

@@ -79,6 +79,8 @@ export interface ProcessKubeletOptions {
   maxGracePeriodMs?: number;
   /** First image-pull / crash-loop back-off, doubling per failure (default 10 000 ms, the kubelet's). */
   backoffBaseMs?: number;
+  /** The eviction manager's monitoring period under node pressure (default 10 000 ms, the kubelet's). */
+  evictionMonitoringPeriodMs?: number;
   /** Cap of that back-off (default 30 × the base: the kubelet's 300 s for its 10 s). */
   backoffMaxMs?: number;
   /**
@@ -110,6 +112,12 @@ export interface ProcessKubelet {
   setGpu(gpu: GpuSpec | undefined): Promise<void>;
   /** Merges labels into the Node; a `null` value removes that label. */
   updateNodeLabels(labels: Record<string, string | null>): Promise<void>;
+  /**
+   * Puts the node under memory or disk pressure (`available`: what the kubelet reports as left, default 50Mi / 4Gi)
+   * or takes it off (`undefined`): the pressure condition, the NoSchedule taint, and the eviction manager evicting one
+   * pod per monitoring period (eviction.ts) while it lasts.
+   */
+  setNodePressure(signal: 'memory' | 'disk', pressure: { available?: string } | undefined): Promise<void>;
   /** Stop binding pods (the "scheduler" half); pods already bound keep running. */
   pause(): void;
   resume(): void;
