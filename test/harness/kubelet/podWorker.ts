@@ -430,7 +430,9 @@ export class PodWorker {
     c.state = { running: { startedAt: nowRfc3339() } };
     this.startProbes(c, proc, { podIP: this.podIP ?? NODE_IP, container: c.spec, env: processEnv, cwd });
     this.deps.log(
-      `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}: ${cmd.command} ${cmd.args.join(' ')}`,
+      `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}` +
+        `${user ? ` as ${user.uid}:${user.gid} (groups ${user.groups.join(',')})` : ''}` +
+        `${limit !== undefined ? `, memory limit ${limit} (${this.deps.memory.kind})` : ''}: ${cmd.command} ${cmd.args.join(' ')}`,
     );
     void this.event(c, 'Normal', 'Created', `Created container: ${name}`);
     void this.event(c, 'Normal', 'Started', `Started container ${name}`);
