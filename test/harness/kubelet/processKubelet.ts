@@ -114,6 +114,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   let capacity: Record<string, string> = { ...baseCapacity, ...gpuResources(gpu) };
   const taints: V1Taint[] = [...(opts.taints ?? [])];
   const since = nowRfc3339();
+  /** Signals under pressure (setNodePressure) and since when; the eviction manager acts while one is set. */
+  const pressureSince: { memory?: { since: string }; disk?: { since: string } } = {};
 
   try {
     await registerNode();
@@ -198,8 +200,6 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
   const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
   let paused = false;
-  /** Signals under pressure (setNodePressure) and since when; the eviction manager acts while one is set. */
-  const pressureSince: { memory?: { since: string }; disk?: { since: string } } = {};
   const pressureAvailable: Partial<Record<PressureSignal, string>> = {};
   const evictionPeriodMs = opts.evictionMonitoringPeriodMs ?? 10_000;
   let nextEvictionAt = 0;
