@@ -732,6 +732,13 @@ export class PodWorker {
     this.evictedMessage = message;
     void this.event(undefined, 'Warning', 'Evicted', message);
     await this.killAll(0);
+    this.finishUnfinished();
+    this.finalPhase = 'Failed';
+    await this.flush();
+  }
+
+  /** Containers that never started (or were waiting to restart): what the kubelet reports for a stopped pod's. */
+  private finishUnfinished(): void {
     for (const c of this.containers) {
       if (c.done) continue;
       this.finish(c, {
@@ -740,8 +747,6 @@ export class PodWorker {
         message: 'The container could not be located when the pod was terminated',
       });
     }
-    this.finalPhase = 'Failed';
-    await this.flush();
   }
 
   /** Graceful deletion: stop the containers, report the final status, then finish the deletion. */
@@ -750,15 +755,7 @@ export class PodWorker {
       const alreadyTerminal = this.readOnly || this.finalPhase !== undefined;
       await this.killAll(this.graceMs());
       if (!alreadyTerminal && this.started) {
-        for (const c of this.containers) {
-          if (c.done) continue;
-          // Never started (or waiting to restart): what the kubelet reports for a container of a deleted pod.
-          this.finish(c, {
-            exitCode: 137,
-            reason: 'ContainerStatusUnknown',
-            message: 'The container could not be located when the pod was terminated',
-          });
-        }
+        this.finishUnfinished();
         await this.flush();
       }
       if (this.deps.isStopped() || this.gone) return;
