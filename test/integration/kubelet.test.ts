@@ -756,6 +756,12 @@ describe('process kubelet: the downloader image', () => {
     const message = JSON.parse(t?.message ?? '{}') as { reason?: string; attempt?: number; downloadedBytes?: number };
     expect(message).toMatchObject({ reason: 'EndpointUnreachable', attempt: 1, downloadedBytes: 0 });
     expect(kubelet.logs(ns, pod.metadata?.name ?? '')).toContain('"event":"failed"');
+    // As the Job's restricted securityContext says (uid/gid 1000, fsGroup 1000) and within its 512Mi limit.
+    expect(readFileSync(kubelet.logFile, 'utf8')).toMatch(
+      new RegExp(
+        `${ns}/${pod.metadata?.name}/probe: started pid \\d+ as 1000:1000 \\(groups 1000\\), memory limit 536870912 `,
+      ),
+    );
   });
 });
 
