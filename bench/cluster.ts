@@ -146,6 +146,10 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       kubeconfigPath: stack.kubeconfigPath,
       workDir: join(work, 'kubelet'),
       nodeName: BENCH_NODE.name,
+      // Crash-loop and image-pull back-off compressed as before the kubelet's own 10 s → 300 s became the default:
+      // lifecycle tests wait for pods to come back, not for the kubelet's wall-clock schedule.
+      backoffBaseMs: 4000,
+      backoffMaxMs: 60_000,
       gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: BENCH_NODE.gpus },
       capacity: { ...BENCH_NODE.capacity },
       images: {

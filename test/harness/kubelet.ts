@@ -23,9 +23,18 @@
 // Each pod gets its own loopback IP (127.x.y.z, status.podIP) that servers bind; startup, readiness and liveness
 // probes (tcpSocket, httpGet, exec) drive containers' ready/started and the pod's Ready condition.
 //
-// Not emulated (documented so nobody relies on it): securityContext (processes run as the test user), resource
-// limits (no OOMKilled), readOnly mounts, grpc probes, init containers (the pod fails), Secret/ConfigMap updates after
-// start, image pull secrets.
+// Memory limits are enforced (kubelet/memory.ts): a memory cgroup per container with the limit (cgroup v2 or v1,
+// whichever this host lets the test process create), else sampling the process tree's RSS; a container above its
+// limit is killed and reported OOMKilled with exit code 137. Image pulls and crashing containers back off as the
+// kubelet does (10 s doubling to 300 s; `backoffBaseMs` compresses it). Containers run as their securityContext's
+// runAsUser/runAsGroup with fsGroup and supplementalGroups (setpriv; runAsNonRoot checked as the kubelet checks it),
+// volumes get the kubelet's ownership and modes, and a non-root container sees the extraPath tools through a private
+// mount namespace (kubelet/rootfs.ts). `setNodePressure` puts the node under memory or disk pressure: the eviction
+// manager then evicts pods (Failed / Evicted, kubelet/eviction.ts).
+//
+// Not emulated (documented so nobody relies on it): readOnly mounts and readOnlyRootFilesystem, capabilities and
+// seccomp, grpc probes, init containers (the pod fails), Secret/ConfigMap updates after start, image pull secrets,
+// eviction driven by measured node usage (pressure is set by a test).
 export { startProcessKubelet } from './kubelet/processKubelet.js';
 export {
   AIM_SERVING_IMAGES,

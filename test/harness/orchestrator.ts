@@ -124,6 +124,10 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     kubeconfigPath: opts.kubeconfigPath,
     workDir: join(workDir, 'kubelet'),
     nodeName: opts.nodeName ?? `node-${namespace}`,
+    // Crash-loop and image-pull back-off compressed as before the kubelet's own 10 s → 300 s became the default:
+    // lifecycle tests wait for pods to come back, not for the kubelet's wall-clock schedule.
+    backoffBaseMs: 4000,
+    backoffMaxMs: 60_000,
     ...(opts.gpu ? { gpu: opts.gpu } : {}),
     // The downloader for Jobs; the AIM serving images run the model server KServe's predictor pods start.
     images: { ...downloaderImageMapping(REPO_ROOT, opts.downloaderEnv), ...modelServerImageMapping(REPO_ROOT) },

@@ -1,7 +1,7 @@
 // The process kubelet (test/harness/kubelet.ts) against the real control plane: Jobs run as local processes and the
 // real Job controller, PV binder and garbage collector finish the work. Each test uses its own namespace.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -62,6 +62,8 @@ beforeAll(async () => {
     extraPath: [join(cacheDir(), 'bin')],
     // Only this file's namespaces: pods other files left behind are none of its business.
     namespaces: (ns) => ns.startsWith(`${prefix}-`),
+    // The kubelet's 10 s → 300 s back-off, compressed tenfold.
+    backoffBaseMs: 1000,
   });
 });
 
@@ -110,6 +112,21 @@ function job(name: string, spec: V1PodSpec): V1Job {
 
 async function createPod(ns: string, name: string, spec: V1PodSpec): Promise<V1Pod> {
   return core.createNamespacedPod({ namespace: ns, body: { metadata: { name }, spec } });
+}
+
+/** A 1Gi ReadWriteOnce claim of the kubelet's StorageClass. */
+async function createClaim(ns: string, name: string): Promise<void> {
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: ns,
+    body: {
+      metadata: { name },
+      spec: {
+        storageClassName: kubelet.storageClassName,
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+      },
+    },
+  });
 }
 
 /** Waits for the Job's Complete or Failed condition. */
@@ -243,18 +260,94 @@ describe('process kubelet: running Jobs', () => {
     expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'quiet')).toBe('only-in-the-log\n');
   });
 
-  it('an unmapped image gives ErrImagePull, then ImagePullBackOff between retries', async () => {
+  it('an unmapped image gives ErrImagePull, then ImagePullBackOff with a doubling back-off; a fixed image runs', async () => {
     const ns = await newNamespace('pull');
     const image = 'registry.invalid/aim/none:1';
+    const imageRe = image.replace(/\./g, '\\.');
     await createPod(ns, 'nopull', podSpec([shell('main', 'true', { image })]));
 
     const pod = await waitForPod(ns, 'nopull', (p) => waitingOf(p)?.reason === 'ErrImagePull', 'ErrImagePull');
-    expect(waitingOf(pod)?.message).toContain(`failed to pull and unpack image "${image}"`);
+    const pullError = waitingOf(pod)?.message ?? '';
+    expect(pullError).toContain(`failed to pull and unpack image "${image}"`);
     expect(pod.status?.phase).toBe('Pending');
-    await waitForEvent(ns, 'nopull', 'Failed', new RegExp(`^Failed to pull image "${image.replace(/\./g, '\\.')}"`));
+    await waitForEvent(ns, 'nopull', 'Pulling', `Pulling image "${image}"`);
+    await waitForEvent(
+      ns,
+      'nopull',
+      'Failed',
+      new RegExp(`^Failed to pull image "${imageRe}": rpc error: code = NotFound`),
+    );
     await waitForEvent(ns, 'nopull', 'Failed', 'Error: ErrImagePull');
-    await waitForPod(ns, 'nopull', (p) => waitingOf(p)?.reason === 'ImagePullBackOff', 'ImagePullBackOff');
+    const backingOff = await waitForPod(
+      ns,
+      'nopull',
+      (p) => waitingOf(p)?.reason === 'ImagePullBackOff',
+      'ImagePullBackOff',
+    );
+    expect(waitingOf(backingOff)?.message).toBe(`Back-off pulling image "${image}": ErrImagePull: ${pullError}`);
+    await waitForEvent(ns, 'nopull', 'BackOff', `Back-off pulling image "${image}"`);
+    await waitForEvent(ns, 'nopull', 'Failed', 'Error: ImagePullBackOff');
     expect(kubelet.processes().filter((p) => p.namespace === ns)).toEqual([]);
+
+    // Retries back off (1 s, 2 s, 4 s here; the kubelet's 10 s, 20 s, 40 s): about 3 pulls in the first 5 s, not a
+    // storm of one per sync (20 at 250 ms).
+    const firstPull = await waitForEvent(ns, 'nopull', 'Pulling');
+    await new Promise((r) => setTimeout(r, 5000 - (Date.now() - new Date(firstPull.firstTimestamp!).getTime())));
+    const pulls = (await waitForEvent(ns, 'nopull', 'Pulling')).count ?? 0;
+    expect(pulls).toBeGreaterThanOrEqual(2);
+    expect(pulls).toBeLessThanOrEqual(4);
+    expect((await core.readNamespacedPod({ name: 'nopull', namespace: ns })).status?.phase).toBe('Pending');
+
+    // The fix is a pod with an image that exists: it runs.
+    await createPod(ns, 'pulls', podSpec([shell('main', 'true')]));
+    await waitForPod(ns, 'pulls', (p) => p.status?.phase === 'Succeeded', 'Succeeded');
+  });
+});
+
+describe('process kubelet: memory limits', () => {
+  // The shell holds 300 MB of output in a variable: far above a 64 MiB limit. Backquotes, not $(...), which the
+  // kubelet would take for a variable reference.
+  const hog = 'x=`head -c 300000000 /dev/zero | tr "\\0" a`; echo survived';
+  const limit64Mi = { limits: { memory: '64Mi' } };
+
+  it('a container above its memory limit is OOMKilled (137): its Job pod fails, a container under its limit is untouched', async () => {
+    const ns = await newNamespace('oom');
+    const spec = podSpec([
+      shell('hog', hog, { resources: limit64Mi }),
+      shell('small', 'x=`head -c 1000000 /dev/zero | tr "\\0" a`; echo fine', { resources: limit64Mi }),
+    ]);
+    await batch.createNamespacedJob({ namespace: ns, body: job('hog', spec) });
+
+    expect(await jobOutcome(ns, 'hog')).toMatchObject({ type: 'Failed' });
+    const pod = await podOfJob(ns, 'hog');
+    expect(pod.status?.phase).toBe('Failed');
+    const byName = new Map(pod.status?.containerStatuses?.map((s) => [s.name, s.state?.terminated]));
+    expect(byName.get('hog')).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+    expect(byName.get('small')).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'hog')).not.toContain('survived');
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '', 'small')).toBe('fine\n');
+    // Where the limit came from: a memory cgroup here (root, cgroupfs writable), sampling elsewhere.
+    console.info(`process kubelet memory limits: ${kubelet.memoryEnforcement}`);
+  });
+
+  it('restartPolicy OnFailure restarts an OOM-killed container after a back-off: lastState OOMKilled, CrashLoopBackOff', async () => {
+    const ns = await newNamespace('oomrestart');
+    await createPod(ns, 'hog', podSpec([shell('main', hog, { resources: limit64Mi })], { restartPolicy: 'OnFailure' }));
+
+    const pod = await waitForPod(
+      ns,
+      'hog',
+      (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1,
+      'restarted',
+    );
+    expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({
+      exitCode: 137,
+      reason: 'OOMKilled',
+    });
+    // A crash-looping OnFailure pod is Running (kubelet getPhase counts the restarting container as stopped).
+    expect(pod.status?.phase).toBe('Running');
+    await waitForEvent(ns, 'hog', 'BackOff', new RegExp(`^Back-off restarting failed container main in pod hog_${ns}`));
+    await core.deleteNamespacedPod({ name: 'hog', namespace: ns, gracePeriodSeconds: 0 });
   });
 });
 
@@ -392,20 +485,99 @@ describe('process kubelet: configuration', () => {
   });
 });
 
+describe('process kubelet: securityContext', () => {
+  it('runs containers as runAsUser/runAsGroup with fsGroup: real non-root writes, the image tools still reachable', async () => {
+    const ns = await newNamespace('nonroot');
+    await createClaim(ns, 'cache');
+    // Backquotes, not $(...), which the kubelet would take for variable references.
+    const script = [
+      // Paths through env, which the kubelet rewrites to the volumes' host directories.
+      'touch "$SCRATCH/e" "$CACHE/p"',
+      'if touch "$CREDS/x" 2>/dev/null; then echo secret-writable; fi',
+      // kubectl lives in the tools venv under a 0700 home: reachable as in an image; the token is readable.
+      'who=`kubectl auth whoami -o jsonpath={.status.userInfo.username}`',
+      'printf "%s|%s|%s|%s|%s|%s" `id -u` `id -g` "`id -G`" "`stat -c %u:%g $SCRATCH/e`" "`stat -c %u:%g $CACHE/p`" "$who" > "$TERMINATION_MESSAGE_PATH"',
+    ].join('; ');
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'creds' }, stringData: { k: 'v' } } });
+    const spec = podSpec(
+      [
+        shell('main', script, {
+          env: [
+            { name: 'SCRATCH', value: '/scratch' },
+            { name: 'CACHE', value: '/cache' },
+            { name: 'CREDS', value: '/etc/creds' },
+          ],
+          volumeMounts: [
+            { name: 'scratch', mountPath: '/scratch' },
+            { name: 'cache', mountPath: '/cache' },
+            { name: 'creds', mountPath: '/etc/creds', readOnly: true },
+          ],
+        }),
+      ],
+      {
+        automountServiceAccountToken: true,
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000 },
+        volumes: [
+          { name: 'scratch', emptyDir: {} },
+          { name: 'cache', persistentVolumeClaim: { claimName: 'cache' } },
+          { name: 'creds', secret: { secretName: 'creds' } },
+        ],
+      },
+    );
+    await batch.createNamespacedJob({ namespace: ns, body: job('as-1000', spec) });
+
+    expect(await jobOutcome(ns, 'as-1000')).toMatchObject({ type: 'Complete' });
+    const pod = await podOfJob(ns, 'as-1000');
+    // uid, gid, groups (runAsGroup + fsGroup), an emptyDir file (setgid fsGroup directory), a local-path PV file
+    // (hostPath: no fsGroup), and the pod's service account.
+    expect(terminated(pod)?.message).toBe(
+      `1000|3000|3000 2000|1000:2000|1000:3000|system:serviceaccount:${ns}:default`,
+    );
+    expect(kubelet.logs(ns, pod.metadata?.name ?? '')).not.toContain('secret-writable');
+    const onHost = statSync(join(await kubelet.volumePath(ns, 'cache'), 'p'));
+    expect([onHost.uid, onHost.gid]).toEqual([1000, 3000]);
+  });
+
+  it('runAsNonRoot with an image that runs as root is CreateContainerConfigError, as the kubelet verifies it', async () => {
+    const ns = await newNamespace('runasroot');
+    const nonRoot = (name: string, runAsUser?: number) =>
+      createPod(
+        ns,
+        name,
+        podSpec([shell('main', 'true')], {
+          securityContext: { runAsNonRoot: true, ...(runAsUser !== undefined ? { runAsUser } : {}) },
+        }),
+      );
+    const imageRoot = await nonRoot('image-root');
+    const explicitRoot = await nonRoot('uid-0', 0);
+
+    const pod = await waitForPod(
+      ns,
+      'image-root',
+      (p) => waitingOf(p)?.reason === 'CreateContainerConfigError',
+      'CreateContainerConfigError',
+    );
+    const message = `container has runAsNonRoot and image will run as root (pod: "image-root_${ns}(${imageRoot.metadata?.uid})", container: main)`;
+    expect(waitingOf(pod)?.message).toBe(message);
+    expect(pod.status?.phase).toBe('Pending');
+    await waitForEvent(ns, 'image-root', 'Failed', `Error: ${message}`);
+    const uid0 = await waitForPod(
+      ns,
+      'uid-0',
+      (p) => waitingOf(p)?.reason === 'CreateContainerConfigError',
+      'CreateContainerConfigError',
+    );
+    expect(waitingOf(uid0)?.message).toBe(
+      `container's runAsUser breaks non-root policy (pod: "uid-0_${ns}(${explicitRoot.metadata?.uid})", container: main)`,
+    );
+    expect(kubelet.processes().filter((p) => p.namespace === ns)).toEqual([]);
+  });
+});
+
 describe('process kubelet: volumes', () => {
   it('binds a WaitForFirstConsumer PVC on first use; files written by one Job are seen by the next and on the host', async () => {
     const ns = await newNamespace('pvc');
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      body: {
-        metadata: { name: 'cache' },
-        spec: {
-          storageClassName: kubelet.storageClassName,
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    });
+    await createClaim(ns, 'cache');
     // No consumer yet: a WaitForFirstConsumer claim stays Pending, as on a real cluster.
     await waitForEvent(ns, 'cache', 'WaitForFirstConsumer');
     expect((await core.readNamespacedPersistentVolumeClaim({ name: 'cache', namespace: ns })).status?.phase).toBe(
@@ -584,6 +756,71 @@ describe('process kubelet: the downloader image', () => {
     const message = JSON.parse(t?.message ?? '{}') as { reason?: string; attempt?: number; downloadedBytes?: number };
     expect(message).toMatchObject({ reason: 'EndpointUnreachable', attempt: 1, downloadedBytes: 0 });
     expect(kubelet.logs(ns, pod.metadata?.name ?? '')).toContain('"event":"failed"');
+    // As the Job's restricted securityContext says (uid/gid 1000, fsGroup 1000) and within its 512Mi limit.
+    expect(readFileSync(kubelet.logFile, 'utf8')).toMatch(
+      new RegExp(
+        `${ns}/${pod.metadata?.name}/probe: started pid \\d+ as 1000:1000 \\(groups 1000\\), memory limit 536870912 `,
+      ),
+    );
+  });
+});
+
+describe('process kubelet: node-pressure eviction', () => {
+  it('under memory pressure the kubelet evicts the pod above its requests first: Failed/Evicted with its message, DisruptionTarget, Event', async () => {
+    // A node of its own, so that no other test's pod is a candidate.
+    const ns = `evict-${randomBytes(3).toString('hex')}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    namespaces.push(ns);
+    const node = await startProcessKubelet({
+      kubeconfigPath: inject('kubeconfigPath'),
+      workDir: join(workDir, 'evict'),
+      nodeName: `${prefix}-evict`,
+      images: shellImageMapping(),
+      namespaces: [ns],
+      // The kubelet's 10 s, compressed: the first eviction comes at once, the next one 3 s later.
+      evictionMonitoringPeriodMs: 3000,
+    });
+    try {
+      const sleeper = (resources?: V1Container['resources']): V1PodSpec =>
+        podSpec([shell('main', 'sleep 300', resources ? { resources } : {})], {
+          restartPolicy: 'Always',
+          terminationGracePeriodSeconds: 1,
+        });
+      await createPod(ns, 'guaranteed', sleeper({ requests: { memory: '64Mi' }, limits: { memory: '64Mi' } }));
+      await createPod(ns, 'besteffort', sleeper());
+      for (const name of ['guaranteed', 'besteffort'])
+        await waitForPod(ns, name, (p) => p.status?.phase === 'Running', 'Running');
+
+      await node.setNodePressure('memory', { available: '51200Ki' });
+      const pressured = await core.readNode({ name: node.nodeName });
+      expect(pressured.status?.conditions?.find((c) => c.type === 'MemoryPressure')).toMatchObject({
+        status: 'True',
+        reason: 'KubeletHasInsufficientMemory',
+        message: 'kubelet has insufficient memory available',
+      });
+      const evicted = await waitForPod(ns, 'besteffort', (p) => p.status?.reason === 'Evicted', 'Evicted');
+      await node.setNodePressure('memory', undefined);
+
+      const message = evicted.status?.message ?? '';
+      expect(message).toMatch(
+        /^The node was low on resource: memory\. Threshold quantity: 100Mi, available: 51200Ki\. Container main was using \d+Ki, request is 0, has larger consumption of memory\. $/,
+      );
+      const final = await waitForPod(ns, 'besteffort', (p) => terminated(p) !== undefined, 'terminated');
+      expect(final.status?.phase).toBe('Failed');
+      expect(terminated(final)).toMatchObject({ exitCode: 137 });
+      expect(final.status?.conditions?.find((c) => c.type === 'DisruptionTarget')).toMatchObject({
+        status: 'True',
+        reason: 'TerminationByKubelet',
+        message,
+      });
+      await waitForEvent(ns, 'besteffort', 'Evicted', message);
+      // The pod within its requests was ranked after it and survived the pressure; the condition is back to False.
+      expect((await core.readNamespacedPod({ name: 'guaranteed', namespace: ns })).status?.phase).toBe('Running');
+      const relieved = await core.readNode({ name: node.nodeName });
+      expect(relieved.status?.conditions?.find((c) => c.type === 'MemoryPressure')?.status).toBe('False');
+    } finally {
+      await node.stop();
+    }
   });
 });
 

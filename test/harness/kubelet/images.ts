@@ -17,6 +17,8 @@ export function downloaderImageMapping(repoRoot: string, imageEnv: Record<string
     cwd: repoRoot,
     // As an image's ENV: e.g. AIM_PROGRESS_INTERVAL_MS for a test that compresses time.
     env: imageEnv,
+    // images/downloader/Dockerfile: `USER 1000:1000`.
+    user: '1000:1000',
   });
   return { [TEST_DOWNLOADER_IMAGE]: mapping };
 }

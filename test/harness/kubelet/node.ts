@@ -2,6 +2,7 @@
 // NVIDIA GPU feature discovery set them), capacity = allocatable, Ready=True and the pressure conditions, and a node
 // Lease. The node-lifecycle controller is disabled in the test control plane, so nothing would mark the Node NotReady;
 // the heartbeat and Lease are kept anyway so that the Node looks like a live kubelet's to anything that reads them.
+import { pressureCondition } from './eviction.js';
 import { arch, cpus, release } from 'node:os';
 import type { V1Node, V1NodeCondition, V1Taint } from '@kubernetes/client-node';
 import { K8S_VERSION } from '../bins.js';
@@ -46,7 +47,11 @@ const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm
 
 export const nowRfc3339 = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function nodeConditions(since: string, heartbeat: string): V1NodeCondition[] {
+export function nodeConditions(
+  since: string,
+  heartbeat: string,
+  pressure: { memory?: { since: string }; disk?: { since: string } } = {},
+): V1NodeCondition[] {
   const c = (type: string, status: string, reason: string, message: string): V1NodeCondition =>
     ({
       type,
@@ -56,9 +61,17 @@ export function nodeConditions(since: string, heartbeat: string): V1NodeConditio
       lastHeartbeatTime: heartbeat,
       lastTransitionTime: since,
     }) as unknown as V1NodeCondition;
+  const p = (type: string, signal: 'memory' | 'disk'): V1NodeCondition => {
+    const under = pressure[signal];
+    const { status, reason, message } = pressureCondition(signal, under !== undefined);
+    return {
+      ...c(type, status, reason, message),
+      lastTransitionTime: under?.since ?? since,
+    } as unknown as V1NodeCondition;
+  };
   return [
-    c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-    c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+    p('MemoryPressure', 'memory'),
+    p('DiskPressure', 'disk'),
     c('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
     c('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
   ];

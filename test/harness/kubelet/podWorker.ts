@@ -3,6 +3,7 @@
 // would see on a cluster:
 // - containers start independently, in order; an unmapped image is ErrImagePull (then ImagePullBackOff between
 //   retries), a missing Secret/ConfigMap is CreateContainerConfigError, both retried until they go away;
+// - a container above its memory limit is killed by its memory cgroup (memory.ts) and terminates as OOMKilled, 137;
 // - status phases follow kubelet's getPhase (Pending while a container waits, Running, Succeeded/Failed when all have
 //   terminated under restartPolicy Never/OnFailure); a terminal phase is final;
 // - the termination message is the last 4 KiB of the file, or with FallbackToLogsOnError and a failure and an empty
@@ -13,12 +14,16 @@
 //   startup or liveness probe kills the container, which then restarts under the pod's restart policy;
 // - a deletion (deletionTimestamp) stops the containers with SIGTERM, SIGKILL after the grace period (capped), writes
 //   the final status and finishes the deletion with gracePeriodSeconds 0, as the kubelet's status manager does.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ContainerConfigError, expandVars, resolveEnv, rewriteEnvPaths, toHostPath, type PathMap } from './env.js';
+import { backoffDelay } from './backoff.js';
 import type { EventRecorder } from './events.js';
 import { qualifiedImage, resolveImage } from './images.js';
+import type { ContainerUsage } from './eviction.js';
+import { memoryLimitBytes, treeRssBytes, type MemoryEnforcement } from './memory.js';
+import { containerUser, parseImageUser, runAsNonRootError } from './securityContext.js';
 import { nowRfc3339 } from './node.js';
 import { allocatePodIP, NODE_IP, releasePodIP } from './podIPs.js';
 import { probeLoop, type ProbeKind, type ProbeResult, type ProbeTarget } from './probes.js';
@@ -50,6 +55,10 @@ export interface WorkerDeps {
   caData: string;
   maxGraceMs: number;
   backoffBaseMs: number;
+  backoffMaxMs: number;
+  memory: MemoryEnforcement;
+  /** rootfs.ts's mount script for non-root containers (undefined: their tools are reachable as they are). */
+  rootfsScript?: string;
   log(line: string): void;
   isStopped(): boolean;
 }
@@ -129,6 +138,8 @@ export class PodWorker {
   private readOnly = false;
   private finalPhase?: 'Succeeded' | 'Failed';
   private failMessage?: string;
+  /** Set when the eviction manager evicted the pod: the pod's reason Evicted and this message. */
+  private evictedMessage?: string;
   private terminating?: Promise<void>;
   private stopping = false;
   private gone = false;
@@ -292,7 +303,7 @@ export class PodWorker {
   }
 
   private backoff(failures: number): number {
-    return Math.min(this.deps.backoffBaseMs * 2 ** Math.max(0, failures - 1), 60_000);
+    return backoffDelay(this.deps.backoffBaseMs, this.deps.backoffMaxMs, failures);
   }
 
   private async startContainer(c: ContainerRun): Promise<void> {
@@ -372,6 +383,16 @@ export class PodWorker {
       podIP: this.podIP ?? NODE_IP,
     };
     const cmd = mapping(spec);
+    const imageUser = parseImageUser(cmd.user);
+    const nonRoot = runAsNonRootError(this.pod, c.spec, imageUser);
+    if (nonRoot) {
+      // The kubelet's generateContainerConfig refuses it; retried like any CreateContainerConfigError.
+      c.state = waiting('CreateContainerConfigError', nonRoot);
+      c.nextAttemptAt = Date.now() + 1000;
+      void this.event(c, 'Warning', 'Failed', `Error: ${nonRoot}`);
+      return;
+    }
+    const user = containerUser(this.pod, c.spec, imageUser);
     const workingDir = c.spec.workingDir ? toHostPath(paths, c.spec.workingDir) : undefined;
     const cwd = cmd.cwd ?? (workingDir && workingDir !== c.spec.workingDir ? workingDir : join(containerDir, 'rootfs'));
     // Re-checked after the awaits above: a deletion or stop() that came meanwhile must not be followed by a spawn.
@@ -379,15 +400,27 @@ export class PodWorker {
     mkdirSync(home, { recursive: true });
     mkdirSync(cwd, { recursive: true });
     writeFileSync(terminationFile, '');
+    // The kubelet makes the termination-log file writable by any container user.
+    chmodSync(terminationFile, 0o666);
+    if (user) {
+      // The container's own writable layer (its home and default working directory) belongs to its user.
+      for (const d of [home, cwd]) if (d.startsWith(`${containerDir}/`)) chownSync(d, user.uid, user.gid);
+    }
 
     c.logFile = join(this.logDir, name, `${c.restartCount}.log`);
     const processEnv = { ...base, ...rewriteEnvPaths(cmd.env ?? {}, paths), ...env };
+    const limit = memoryLimitBytes(c.spec.resources?.limits);
     const proc = new ContainerProcess({
       command: cmd.command,
       args: cmd.args,
       cwd,
       env: processEnv,
       logFile: c.logFile,
+      ...(user ? { user } : {}),
+      ...(this.deps.rootfsScript ? { rootfsScript: this.deps.rootfsScript } : {}),
+      ...(limit !== undefined
+        ? { memory: this.deps.memory.forContainer(`${this.uid}_${name}_${c.restartCount}`, limit) }
+        : {}),
     });
     c.proc = proc;
     void proc.exited.then((info) => this.onExit(c, proc, info, terminationFile));
@@ -397,7 +430,9 @@ export class PodWorker {
     c.state = { running: { startedAt: nowRfc3339() } };
     this.startProbes(c, proc, { podIP: this.podIP ?? NODE_IP, container: c.spec, env: processEnv, cwd });
     this.deps.log(
-      `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}: ${cmd.command} ${cmd.args.join(' ')}`,
+      `${this.namespace}/${this.name}/${name}: started pid ${proc.pid}` +
+        `${user ? ` as ${user.uid}:${user.gid} (groups ${user.groups.join(',')})` : ''}` +
+        `${limit !== undefined ? `, memory limit ${limit} (${this.deps.memory.kind})` : ''}: ${cmd.command} ${cmd.args.join(' ')}`,
     );
     void this.event(c, 'Normal', 'Created', `Created container: ${name}`);
     void this.event(c, 'Normal', 'Started', `Started container ${name}`);
@@ -488,7 +523,8 @@ export class PodWorker {
       message = `failed to start container process: exec: "${info.startError}"`;
       void this.event(c, 'Warning', 'Failed', `Error: ${message}`);
     } else {
-      reason = info.exitCode === 0 ? 'Completed' : 'Error';
+      // containerd reports OOMKilled when the container's cgroup saw an OOM kill, whatever the exit code.
+      reason = info.oomKilled ? 'OOMKilled' : info.exitCode === 0 ? 'Completed' : 'Error';
       message = readLastBytes(terminationFile, MAX_TERMINATION_MESSAGE_BYTES);
       if (!message && info.exitCode !== 0 && c.spec.terminationMessagePolicy === 'FallbackToLogsOnError' && c.logFile) {
         message = fallbackLogTail(c.logFile);
@@ -627,7 +663,14 @@ export class PodWorker {
     return {
       phase,
       ...(this.failMessage ? { reason: 'UnexpectedAdmissionError', message: this.failMessage } : {}),
-      conditions: [...foreign, ...ours],
+      ...(this.evictedMessage ? { reason: 'Evicted', message: this.evictedMessage } : {}),
+      conditions: [
+        ...foreign.filter((c) => !(this.evictedMessage && c.type === 'DisruptionTarget')),
+        ...(this.evictedMessage
+          ? [this.condition('DisruptionTarget', true, 'TerminationByKubelet', this.evictedMessage)]
+          : []),
+        ...ours,
+      ],
       hostIP: NODE_IP,
       hostIPs: [{ ip: NODE_IP }],
       ...ip,
@@ -667,21 +710,52 @@ export class PodWorker {
     return this.statusChain;
   }
 
+  /** A candidate for eviction: running here, not finished, not being deleted. */
+  get evictable(): boolean {
+    return this.started && !this.readOnly && !this.finalPhase && !this.stopping && !this.gone && !this.terminating;
+  }
+
+  /** Each container's memory in use (its process tree's RSS) and request, for the eviction message. */
+  usage(resource: string): ContainerUsage[] {
+    return this.containers.map((c) => ({
+      name: c.spec.name,
+      ...(resource === 'memory' && c.proc?.pid !== undefined ? { usageBytes: treeRssBytes(c.proc.pid) } : {}),
+      request: c.spec.resources?.requests?.[resource] ?? '0',
+    }));
+  }
+
+  /**
+   * Evicted by the eviction manager under node pressure: killed at once (a hard threshold grants no grace), never
+   * restarted, and reported Failed / Evicted with the message.
+   */
+  async evict(message: string): Promise<void> {
+    this.evictedMessage = message;
+    void this.event(undefined, 'Warning', 'Evicted', message);
+    await this.killAll(0);
+    this.finishUnfinished();
+    this.finalPhase = 'Failed';
+    await this.flush();
+  }
+
+  /** Containers that never started (or were waiting to restart): what the kubelet reports for a stopped pod's. */
+  private finishUnfinished(): void {
+    for (const c of this.containers) {
+      if (c.done) continue;
+      this.finish(c, {
+        exitCode: 137,
+        reason: 'ContainerStatusUnknown',
+        message: 'The container could not be located when the pod was terminated',
+      });
+    }
+  }
+
   /** Graceful deletion: stop the containers, report the final status, then finish the deletion. */
   terminate(): Promise<void> {
     this.terminating ??= (async () => {
       const alreadyTerminal = this.readOnly || this.finalPhase !== undefined;
       await this.killAll(this.graceMs());
       if (!alreadyTerminal && this.started) {
-        for (const c of this.containers) {
-          if (c.done) continue;
-          // Never started (or waiting to restart): what the kubelet reports for a container of a deleted pod.
-          this.finish(c, {
-            exitCode: 137,
-            reason: 'ContainerStatusUnknown',
-            message: 'The container could not be located when the pod was terminated',
-          });
-        }
+        this.finishUnfinished();
         await this.flush();
       }
       if (this.deps.isStopped() || this.gone) return;

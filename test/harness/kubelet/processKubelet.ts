@@ -9,7 +9,7 @@
 // special code (a failed list just skips one round), and costs four cheap list calls per round against a cluster that
 // holds a few dozen objects. 250 ms is well below anything the product waits for. The real components are
 // edge-triggered through informers for scale, which this cluster does not need.
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -37,6 +37,9 @@ import {
   nodeConditions,
   nowRfc3339,
 } from './node.js';
+import { evictionMessage, rankForEviction, SIGNAL_RESOURCE, type PressureSignal } from './eviction.js';
+import { detectMemoryEnforcement } from './memory.js';
+import { exposuresFor, makeTraversable, rootfsScript, toolPaths } from './rootfs.js';
 import { PodWorker } from './podWorker.js';
 import {
   failedSchedulingMessage,
@@ -109,8 +112,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     ...(opts.capacity as Record<string, string> | undefined),
   };
   let capacity: Record<string, string> = { ...baseCapacity, ...gpuResources(gpu) };
-  const taints: V1Taint[] = opts.taints ?? [];
+  const taints: V1Taint[] = [...(opts.taints ?? [])];
   const since = nowRfc3339();
+  /** Signals under pressure (setNodePressure) and since when; the eviction manager acts while one is set. */
+  const pressureSince: { memory?: { since: string }; disk?: { since: string } } = {};
 
   try {
     await registerNode();
@@ -150,7 +155,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
           status: {
             capacity: { ...resources, ...capacity },
             allocatable: { ...resources, ...capacity },
-            conditions: nodeConditions(since, nowRfc3339()),
+            conditions: nodeConditions(since, nowRfc3339(), pressureSince),
           },
         },
       },
@@ -181,12 +186,23 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
 
   // ---- state ----------------------------------------------------------------------------------------------------
   const events = new EventRecorder(kc, nodeName, log);
+  const memory = detectMemoryEnforcement(opts.memoryEnforcement ? { force: opts.memoryEnforcement } : {});
+  log(`memory limits: ${memory.kind} (${memory.why})`);
+  const backoffBaseMs = opts.backoffBaseMs ?? 10_000;
+  // Containers may run as another user (securityContext): the pod directories must be reachable for it, and the
+  // image tools (extraPath) visible as an image would have them (rootfs.ts).
+  makeTraversable(workDir, log);
+  const imageView = rootfsScript(exposuresFor(toolPaths(opts.extraPath ?? [])), join(workDir, 'image-view'));
+  if (imageView) log(`non-root containers see the tools through a private mount namespace:\n${imageView}`);
   const workers = new Map<string, PodWorker>();
   /** `ns/pod` → the last worker of that name, kept after the pod is gone so that logs() still works. */
   const byName = new Map<string, PodWorker>();
   /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
   const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
   let paused = false;
+  const pressureAvailable: Partial<Record<PressureSignal, string>> = {};
+  const evictionPeriodMs = opts.evictionMonitoringPeriodMs ?? 10_000;
+  let nextEvictionAt = 0;
   let stopped = false;
   let lastError: string | undefined;
   let lastHeartbeat = Date.now();
@@ -201,7 +217,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     server: cluster.server,
     caData,
     maxGraceMs: opts.maxGracePeriodMs ?? 5000,
-    backoffBaseMs: opts.backoffBaseMs ?? 4000,
+    backoffBaseMs,
+    // The kubelet's cap is 30 × its 10 s base; a compressed base compresses the cap too.
+    backoffMaxMs: opts.backoffMaxMs ?? backoffBaseMs * 30,
+    memory,
+    ...(imageView ? { rootfsScript: imageView } : {}),
     log,
     isStopped: () => stopped,
   };
@@ -218,6 +238,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (pvs.has(pvName)) continue;
       const dir = join(volumesRoot, pvc.metadata?.uid ?? '');
       mkdirSync(dir, { recursive: true });
+      // As local-path's helper does (`mkdir -m 0777`): hostPath volumes get no fsGroup, any container user may write.
+      chmodSync(dir, 0o777);
       const ref = {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
@@ -433,6 +455,30 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
   }
 
+  /** The eviction manager's synchronize: under pressure, one pod per monitoring period. */
+  function evictUnderPressure(): void {
+    const signal = (['memory', 'disk'] as const).find((s) => pressureSince[s]);
+    if (!signal || Date.now() < nextEvictionAt) return;
+    nextEvictionAt = Date.now() + evictionPeriodMs;
+    const candidates = [...workers.values()].filter((w) => w.evictable);
+    const [victim] = rankForEviction(
+      candidates.map((w) => w.pod),
+      signal,
+    );
+    const worker = candidates.find((w) => w.pod === victim);
+    void events.record({
+      object: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeName },
+      type: 'Warning',
+      reason: 'EvictionThresholdMet',
+      message: `Attempting to reclaim ${SIGNAL_RESOURCE[signal]}`,
+      component: 'kubelet',
+    });
+    if (!worker) return;
+    const message = evictionMessage(signal, pressureAvailable[signal] ?? '0', worker.usage(SIGNAL_RESOURCE[signal]));
+    log(`evicting ${worker.namespace}/${worker.name}: ${message}`);
+    worker.evict(message).catch((err: unknown) => log(`evicting ${worker.name}: ${apiErrorMessage(err)}`));
+  }
+
   async function tick(): Promise<void> {
     const [podList, pvcList, pvList, scList] = await Promise.all([
       core.listPodForAllNamespaces(),
@@ -449,6 +495,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
 
     // Kubelet first: status and deletions of running pods must not wait behind scheduling work.
     syncPods(pods);
+    evictUnderPressure();
     if (sc) {
       await provision(pvcs, pvs, sc);
       await reclaim(pvs.values());
@@ -483,6 +530,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     storageClassName,
     workDir,
     logFile,
+    memoryEnforcement: memory.kind,
 
     async setGpu(next) {
       gpu = next;
@@ -508,6 +556,22 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       labels = next;
       await core.patchNode({ name: nodeName, body: { metadata: { labels: changes } } }, mergePatch());
       scheduleBackoff.clear();
+    },
+
+    async setNodePressure(signal, pressure) {
+      if (pressure) {
+        pressureSince[signal] ??= { since: nowRfc3339() };
+        pressureAvailable[signal] = pressure.available ?? (signal === 'memory' ? '51200Ki' : '4Gi');
+      } else {
+        delete pressureSince[signal];
+        delete pressureAvailable[signal];
+      }
+      // The node lifecycle controller taints a node under pressure; the scheduler here keeps new pods off it too.
+      const taint = `node.kubernetes.io/${signal}-pressure`;
+      const others = taints.filter((t) => t.key !== taint);
+      taints.splice(0, taints.length, ...others, ...(pressure ? [{ key: taint, effect: 'NoSchedule' }] : []));
+      await writeNodeStatus();
+      log(`${signal} pressure ${pressure ? `on (available ${pressureAvailable[signal]})` : 'off'}`);
     },
 
     pause() {
@@ -552,6 +616,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         stopped = true;
         await loop;
         await Promise.all([...workers.values()].map((w) => w.forget(2000)));
+        memory.close();
         const crash = stopOpts?.deleteNode === false;
         await releaseStorageClass(storage, storageClassName, crash).catch((err: unknown) =>
           log(`deleting storage class: ${apiErrorMessage(err)}`),

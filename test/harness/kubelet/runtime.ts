@@ -2,10 +2,22 @@
 // processes that dies together), output appended to a log file like /var/log/pods/<ns>_<pod>_<uid>/<c>/<n>.log, and a
 // watchdog that kills the group if the test process dies first (no orphans even after a SIGKILL of vitest).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerMemory } from './memory.js';
 
 /** Kubelet limits (pkg/kubelet/container): termination file 4 KiB; log fallback 80 lines / 2 KiB. */
 export const MAX_TERMINATION_MESSAGE_BYTES = 4096;
@@ -18,11 +30,21 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
   /** Set when the command could not be started at all (ENOENT, EACCES): the runtime's StartError. */
   startError?: string;
+  /** The container's memory cgroup counted an OOM kill (containerd then reports reason OOMKilled). */
+  oomKilled?: boolean;
   finishedAt: Date;
 }
 
 const live = new Set<ContainerProcess>();
 let exitHookInstalled = false;
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -32,19 +54,122 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** The identity a container's processes run as (securityContext runAsUser/runAsGroup, fsGroup + supplementalGroups). */
+export interface ContainerUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/** Where `command` resolves on `PATH` (as runc resolves the entrypoint), or undefined when nothing executable is there. */
+export function lookPath(command: string, path: string, cwd: string): string | undefined {
+  const candidates = command.includes('/')
+    ? [resolve(cwd, command)]
+    : path
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => resolve(dir, command));
+  for (const c of candidates) {
+    try {
+      if (!statSync(c).isFile()) continue;
+      accessSync(c, fsConstants.X_OK);
+      return c;
+    } catch {
+      // not there, or not executable
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The "runtime shim": joins the container's cgroup (so that the limit covers everything it will fork) and drops to
+ * the container's user with setpriv, then execs the entrypoint, which keeps the pid.
+ */
+const SHIM = 'if [ -n "$1" ]; then echo $$ > "$1" || exit 128; fi; shift; exec "$@"';
+
+function shimArgs(
+  command: string,
+  args: string[],
+  procsFile: string | undefined,
+  user: ContainerUser | undefined,
+  rootfsScript: string | undefined,
+) {
+  // A non-root user gets the image's view of the tools (rootfs.ts) in a private mount namespace, set up as root.
+  const view =
+    user && user.uid !== 0 && rootfsScript
+      ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', rootfsScript, 'aim-image-view']
+      : [];
+  const setpriv = user
+    ? [
+        'setpriv',
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        user.groups.length ? `--groups=${user.groups.join(',')}` : '--clear-groups',
+        '--',
+      ]
+    : [];
+  return ['-c', SHIM, 'aim-container-shim', procsFile ?? '', ...view, ...setpriv, command, ...args];
+}
+
 export class ContainerProcess {
   readonly pid: number | undefined;
   readonly startedAt = new Date();
   readonly exited: Promise<ProcessExit>;
-  private readonly child: ChildProcess;
+  private readonly memory: ContainerMemory | undefined;
   private watchdog: ChildProcess | undefined;
   private exitInfo: ProcessExit | undefined;
 
-  constructor(opts: { command: string; args: string[]; cwd: string; env: Record<string, string>; logFile: string }) {
+  constructor(opts: {
+    command: string;
+    args: string[];
+    cwd: string;
+    env: Record<string, string>;
+    logFile: string;
+    /** Memory limit accounting (cgroup or sampler); the process joins the cgroup before it execs. */
+    memory?: ContainerMemory;
+    /** Run as this user instead of the kubelet's (root). */
+    user?: ContainerUser;
+    /** rootfs.ts's mount script, applied when `user` is not root. */
+    rootfsScript?: string;
+  }) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
+    this.memory = opts.memory;
+    let resolveExit!: (info: ProcessExit) => void;
+    this.exited = new Promise<ProcessExit>((r) => (resolveExit = r));
+    const done = (info: ProcessExit): void => {
+      if (this.exitInfo) return;
+      const oomKilled = this.memory?.oomKilled() ?? false;
+      this.exitInfo = { ...info, ...(oomKilled ? { oomKilled } : {}) };
+      live.delete(this);
+      // The container is gone as a whole: whatever the main process left running in its group (or its cgroup, which
+      // also holds children that started their own group) goes with it.
+      if (this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
+      for (const pid of this.memory?.members() ?? []) killPid(pid);
+      this.stopWatchdog();
+      // The cgroup can be removed once the kernel has reaped its members.
+      if (this.memory) setTimeout(() => this.memory?.release(), 1000).unref();
+      resolveExit(this.exitInfo);
+    };
+
+    const shim = opts.memory?.procsFile !== undefined || opts.user !== undefined;
+    // Through the shim a missing entrypoint would be the shell's exit 127; runc reports it as a StartError instead.
+    if (shim && !lookPath(opts.command, opts.env.PATH ?? '', opts.cwd)) {
+      this.pid = undefined;
+      done({
+        exitCode: 128,
+        signal: null,
+        startError: `${opts.command}: executable file not found in $PATH`,
+        finishedAt: new Date(),
+      });
+      return;
+    }
+    const [command, args] = shim
+      ? ['/bin/sh', shimArgs(opts.command, opts.args, opts.memory?.procsFile, opts.user, opts.rootfsScript)]
+      : [opts.command, opts.args];
     const fd = openSync(opts.logFile, 'a');
+    let child: ChildProcess;
     try {
-      this.child = spawn(opts.command, opts.args, {
+      child = spawn(command, args, {
         cwd: opts.cwd,
         env: opts.env,
         stdio: ['ignore', fd, fd],
@@ -53,29 +178,20 @@ export class ContainerProcess {
     } finally {
       closeSync(fd);
     }
-    this.pid = this.child.pid;
-    this.exited = new Promise<ProcessExit>((resolve) => {
-      const done = (info: ProcessExit): void => {
-        if (this.exitInfo) return;
-        this.exitInfo = info;
-        live.delete(this);
-        // The container is gone as a whole: whatever the main process left running in its group goes with it.
-        if (this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
-        this.stopWatchdog();
-        resolve(info);
-      };
-      this.child.once('exit', (code, signal) => {
-        const signum = signal ? (osConstants.signals[signal] ?? 9) : 0;
-        done({ exitCode: code ?? 128 + signum, signal, finishedAt: new Date() });
-      });
-      this.child.once('error', (err) => {
-        done({ exitCode: 128, signal: null, startError: err.message, finishedAt: new Date() });
-      });
+    this.pid = child.pid;
+    child.once('exit', (code, signal) => {
+      const signum = signal ? (osConstants.signals[signal] ?? 9) : 0;
+      done({ exitCode: code ?? 128 + signum, signal, finishedAt: new Date() });
+    });
+    child.once('error', (err) => {
+      done({ exitCode: 128, signal: null, startError: err.message, finishedAt: new Date() });
     });
     if (this.pid !== undefined) {
       live.add(this);
       installExitHook();
       this.watchdog = startWatchdog(this.pid);
+      const pid = this.pid;
+      this.memory?.attach(pid, () => killGroup(pid, 'SIGKILL'));
     }
   }
 
@@ -86,6 +202,11 @@ export class ContainerProcess {
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves when the main process has exited. */
   async kill(graceMs: number): Promise<ProcessExit> {
     if (!this.running || this.pid === undefined) return this.exited;
+    if (graceMs <= 0) {
+      // No grace at all (a hard eviction): the runtime kills outright.
+      killGroup(this.pid, 'SIGKILL');
+      return this.exited;
+    }
     killGroup(this.pid, 'SIGTERM');
     const ac = new AbortController();
     const timer = sleep(graceMs, undefined, { signal: ac.signal }).then(

@@ -1,5 +1,6 @@
 // Public types of the process kubelet (see ../kubelet.ts for the overview).
 import type { V1Container, V1Pod, V1Taint } from '@kubernetes/client-node';
+import type { MemoryEnforcementKind } from './memory.js';
 
 /** GPUs the Node advertises: labels as the AMD GPU operator / NVIDIA GPU feature discovery set them, plus allocatable. */
 export interface GpuSpec {
@@ -37,6 +38,8 @@ export interface ProcessCommand {
   cwd?: string;
   /** The image's own `ENV` (lowest precedence: the pod's env overrides it). */
   env?: Record<string, string>;
+  /** The image's `USER` (`1000:1000`, `1000`, a name); default root, as for most images. */
+  user?: string;
 }
 
 export type ImageMapping = (c: ContainerSpec) => ProcessCommand;
@@ -74,8 +77,17 @@ export interface ProcessKubeletOptions {
   pollIntervalMs?: number;
   /** Cap on the termination grace period honoured on pod deletion (default 5000 ms; real default 30 s). */
   maxGracePeriodMs?: number;
-  /** First image-pull / crash-loop back-off (default 4000 ms, doubling up to 60 s; the real kubelet uses 10 s → 5 min). */
+  /** First image-pull / crash-loop back-off, doubling per failure (default 10 000 ms, the kubelet's). */
   backoffBaseMs?: number;
+  /** The eviction manager's monitoring period under node pressure (default 10 000 ms, the kubelet's). */
+  evictionMonitoringPeriodMs?: number;
+  /** Cap of that back-off (default 30 × the base: the kubelet's 300 s for its 10 s). */
+  backoffMaxMs?: number;
+  /**
+   * How `resources.limits.memory` is enforced (memory.ts); default: the first that works of a cgroup v2 / v1 memory
+   * cgroup per container, else sampling the process tree's RSS.
+   */
+  memoryEnforcement?: MemoryEnforcementKind;
 }
 
 export interface ProcessInfo {
@@ -94,10 +106,18 @@ export interface ProcessKubelet {
   workDir: string;
   /** The kubelet's own log (binding decisions, API errors). */
   logFile: string;
+  /** How memory limits are enforced on this host (see ProcessKubeletOptions.memoryEnforcement). */
+  memoryEnforcement: MemoryEnforcementKind;
   /** Replaces the GPU labels and allocatable (`undefined` removes the GPUs). */
   setGpu(gpu: GpuSpec | undefined): Promise<void>;
   /** Merges labels into the Node; a `null` value removes that label. */
   updateNodeLabels(labels: Record<string, string | null>): Promise<void>;
+  /**
+   * Puts the node under memory or disk pressure (`available`: what the kubelet reports as left, default 50Mi / 4Gi)
+   * or takes it off (`undefined`): the pressure condition, the NoSchedule taint, and the eviction manager evicting one
+   * pod per monitoring period (eviction.ts) while it lasts.
+   */
+  setNodePressure(signal: 'memory' | 'disk', pressure: { available?: string } | undefined): Promise<void>;
   /** Stop binding pods (the "scheduler" half); pods already bound keep running. */
   pause(): void;
   resume(): void;

@@ -15,7 +15,7 @@
 // 2. Pod volumes as the kubelet's volume manager sets them up, except that nothing is mounted: each volume becomes a
 //    host directory (or file) that env paths and the image mapping are rewritten to.
 import { Buffer } from 'node:buffer';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   ApiException,
@@ -27,6 +27,7 @@ import {
   type V1StorageClass,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { tokenOwnership } from './securityContext.js';
 import type { VolumeBindingMode } from './types.js';
 
 export const PROVISIONER = 'aim-test.local/process-kubelet';
@@ -263,6 +264,22 @@ async function requestToken(
   return token;
 }
 
+/**
+ * fsGroup ownership as the kubelet's SetVolumeOwnership applies it to volumes whose plugin supports it (emptyDir,
+ * secret, configMap, projected; not hostPath, so not the local-path PVs either): group fsGroup on every file and
+ * directory, group read (and write unless read-only) added, directories also group-searchable and setgid so that new
+ * files inherit the group.
+ */
+export async function applyFsGroup(path: string, fsGroup: number, readOnly: boolean): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  await lchown(path, info.uid, fsGroup);
+  let mask = readOnly ? 0o440 : 0o660;
+  if (info.isDirectory()) mask |= 0o2110;
+  await chmod(path, (info.mode & 0o7777) | mask);
+  if (info.isDirectory()) for (const e of await readdir(path)) await applyFsGroup(join(path, e), fsGroup, readOnly);
+}
+
 /** `spec.serviceAccountName`, defaulted to `default` as the (disabled) ServiceAccount admission plugin would. */
 export const serviceAccountOf = (pod: V1Pod): string => pod.spec?.serviceAccountName || 'default';
 
@@ -288,6 +305,8 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
     if (v.emptyDir) {
       const dir = volRoot('kubernetes.io~empty-dir', v.name);
       await mkdir(dir, { recursive: true });
+      // The emptyDir plugin creates its directory world-writable (0777), whoever the containers run as.
+      await chmod(dir, 0o777);
       paths.set(v.name, dir);
     } else if (v.persistentVolumeClaim) {
       const claim = v.persistentVolumeClaim.claimName;
@@ -418,6 +437,25 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
       ]),
       0o644,
     );
+  }
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  if (fsGroup !== undefined) {
+    for (const v of pod.spec?.volumes ?? []) {
+      const dir = paths.get(v.name);
+      if (!dir) continue;
+      if (v.emptyDir) await applyFsGroup(dir, fsGroup, false);
+      else if (v.secret || v.configMap || v.projected) await applyFsGroup(dir, fsGroup, true);
+    }
+  }
+  if (kubeconfigPath) {
+    const dir = dirname(kubeconfigPath);
+    if (fsGroup !== undefined) await applyFsGroup(dir, fsGroup, true);
+    // The token (here: the kubeconfig holding it) belongs to the containers' one runAsUser, else is group-readable.
+    const own = tokenOwnership(pod);
+    for (const f of ['token', 'kubeconfig']) {
+      await chown(join(dir, f), own.uid ?? 0, own.gid ?? 0);
+      await chmod(join(dir, f), own.mode);
+    }
   }
   return { paths, ...(kubeconfigPath ? { kubeconfigPath } : {}) };
 }
