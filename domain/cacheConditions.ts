@@ -205,7 +205,7 @@ export function cacheDownloadFailed(
 /** What a Job ended with, as the cache lifecycle sees it (activities/jobs.ts `JobOutcome`, the fields used here). */
 export interface JobEnd {
   phase: string;
-  containers: ReadonlyArray<{ result?: Record<string, unknown> }>;
+  containers: ReadonlyArray<{ name?: string; exitCode?: number; reason?: string; result?: Record<string, unknown> }>;
   problem?: { reason: string; message: string };
 }
 
@@ -220,5 +220,13 @@ export function jobFailure(outcome: JobEnd): StepFailure | undefined {
       reason: outcome.problem.reason === 'CreateContainerConfigError' ? 'SecretNotFound' : outcome.problem.reason,
       message: outcome.problem.message,
     };
-  return { reason: 'DownloadFailed', message: 'the Job failed without a termination message' };
+  // A container that died without a word (killed, crashed before it could write one): say which, and how.
+  const ended = outcome.containers.find((c) => c.exitCode !== undefined && c.exitCode !== 0);
+  return {
+    reason: 'DownloadFailed',
+    message: ended
+      ? `container ${ended.name ?? '?'} exited with code ${ended.exitCode}${ended.reason ? ` (${ended.reason})` : ''} ` +
+        'without a termination message'
+      : 'the Job failed without a termination message',
+  };
 }

@@ -30,6 +30,11 @@ export interface ModelCarry {
   recheckSeconds?: number;
   /** The last pass ended on a failed step: the re-check redoes the whole generation. */
   failedPass?: boolean;
+  /**
+   * The last pass found a template name held by an object that is not ours, and nothing else waits for a fix: the
+   * re-check only applies the templates again (no probe Job on every back-off step).
+   */
+  conflictOnly?: boolean;
   /** Nudges and a retry that arrived as the run continued as new. */
   nudged?: boolean;
   retry?: boolean;
@@ -43,6 +48,7 @@ export interface ModelLifecycleInput {
 }
 
 const REEVALUATE_EVERY = '10 minutes';
+const MODEL_CONFLICT_RECHECK_PATCH = 'aim-model-conflict-recheck-v1';
 const PROBE_MAX_SECONDS = 600;
 const POD_NOT_STARTED_SECONDS = 900;
 
@@ -121,7 +127,7 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
         continue;
       }
 
-      if (newGeneration || retry || recheckDue) {
+      if (newGeneration || retry || (recheckDue && carry.conflictOnly !== true)) {
         progress.phase = 'Validating';
         await validateSources(snap);
         retry = false;
@@ -150,8 +156,14 @@ export async function modelLifecycle(input: ModelLifecycleInput): Promise<void> 
       if (timed) {
         carry.failedPass = false;
         const waitsForFix = carry.auth?.status === 'False' || carry.sources?.status === 'False';
-        if (waitsForFix) recheckLater();
+        // A template name held by another object (TemplateNameConflict): nothing nudges this model when that object
+        // is deleted or renamed (it is not ours and names another model, or none), so the fix is looked for on the
+        // back-off. Behind a patch: runs recorded before it waited for the 10-minute re-evaluation.
+        const conflicted = (applied?.conflicts.length ?? 0) > 0 && patched(MODEL_CONFLICT_RECHECK_PATCH);
+        if (waitsForFix || conflicted) recheckLater();
         else delete carry.recheckSeconds;
+        if (conflicted && !waitsForFix) carry.conflictOnly = true;
+        else delete carry.conflictOnly;
       }
 
       if (!timed && workflowInfo().continueAsNewSuggested) {

@@ -165,6 +165,14 @@ describe('the typed failure of a Job', () => {
       { phase: 'Failed', containers: [] },
       { reason: 'DownloadFailed', message: 'the Job failed without a termination message' },
     ],
+    [
+      'a container killed without a word: DownloadFailed naming it and its exit code',
+      { phase: 'Failed', containers: [{ name: 'downloader', exitCode: 137, reason: 'Error' }] },
+      {
+        reason: 'DownloadFailed',
+        message: 'container downloader exited with code 137 (Error) without a termination message',
+      },
+    ],
   ])('%s', (_, outcome, expected) => {
     expect(jobFailure(outcome)).toEqual(expected);
   });
