@@ -2,6 +2,7 @@ import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
+import { withCredentialSources } from '../domain/credentialSources.js';
 import { DOWNLOADER_SERVICE_ACCOUNT } from '../domain/jobs.js';
 import type { ActivityContext } from './context.js';
 import { toKubeError } from './kube/errors.js';
@@ -33,6 +34,20 @@ function parseTermination(message: string | undefined): Record<string, unknown> 
   }
 }
 
+/**
+ * A refused credential's message completed with the Secrets and keys it came from (the Job's own env references):
+ * the downloader only sees values, the user fixes a Secret.
+ */
+function withSecretNames(
+  result: Record<string, unknown> | undefined,
+  job: V1Job,
+  container: string,
+): Record<string, unknown> | undefined {
+  if (typeof result?.reason !== 'string' || typeof result.message !== 'string') return result;
+  const env = job.spec?.template?.spec?.containers?.find((c) => c.name === container)?.env;
+  return { ...result, message: withCredentialSources(result.reason, result.message, env) };
+}
+
 /** Reads the Job's pods into an outcome, or undefined while it is still going. */
 export function jobOutcome(
   job: V1Job,
@@ -49,7 +64,7 @@ export function jobOutcome(
       ? {
           exitCode: c.state.terminated.exitCode,
           reason: c.state.terminated.reason,
-          result: parseTermination(c.state.terminated.message),
+          result: withSecretNames(parseTermination(c.state.terminated.message), job, c.name),
         }
       : {}),
   }));

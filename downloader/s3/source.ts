@@ -89,15 +89,15 @@ export function classifyS3Error(err: unknown, src: S3Source, identity?: S3Identi
     return new DownloaderFailure('SourceNotFound', `an object under ${where} disappeared while listing`);
   if (THROTTLE_CODES.has(code) || status === 429 || status === 503)
     return new DownloaderFailure('RateLimited', `S3 is throttling requests for ${where} (${code || status})`);
-  const cause = (err as { cause?: { code?: string } }).cause?.code;
-  if (
-    NETWORK_CODES.has(code) ||
-    (cause && NETWORK_CODES.has(cause)) ||
-    (!(err instanceof S3ServiceException) && status === undefined)
-  ) {
+  // Node's socket errors are plain `Error`s whose `code` says what happened (ECONNREFUSED …), on the error itself
+  // or on its cause: that code, not the class name, is what the message reports.
+  const network = [e.code, (err as { cause?: { code?: string } }).cause?.code, code].find(
+    (c): c is string => c !== undefined && NETWORK_CODES.has(c),
+  );
+  if (network || (!(err instanceof S3ServiceException) && status === undefined)) {
     return new DownloaderFailure(
       'EndpointUnreachable',
-      `cannot reach S3 at ${src.endpoint ?? `region ${src.region}`} (${cause ?? code ?? 'network error'})`,
+      `cannot reach S3 at ${src.endpoint ?? `region ${src.region}`} (${network ?? (code || 'network error')})`,
     );
   }
   return new DownloaderFailure('DownloadFailed', `S3 error for ${where}: ${code || `HTTP ${status}`}`);

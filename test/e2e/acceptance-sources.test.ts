@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
+import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
 import { example, exampleSecret, type Manifest } from '../cases/examples.js';
 import { contentBuffer, deterministicBytes, GATED_REPO, modelFiles, PRIVATE_REPO } from '../harness/fixtures.js';
 import {
@@ -25,9 +26,18 @@ import {
 let e2e: AcceptanceFixture;
 const WEIGHTS = deterministicBytes('e2e-sources/weights', 2 * 1024 * 1024);
 const WRONG_SECRET_VALUE = 'wrong-secret-value-e2e';
+/**
+ * Production clocks, except that the first re-probe of an AuthFailed/GatedModel cache comes after 30 minutes instead
+ * of 1: "stays put" below then holds for as long as the file runs, whatever the machine's load, instead of racing the
+ * 1-minute re-probe. The re-probe itself, and the recovery it brings, are test/e2e/reasons-sources.test.ts.
+ */
+const NO_REPROBE_WITHIN_FILE: LifecycleTiming = {
+  ...DEFAULT_TIMING,
+  backoffBaseSeconds: DEFAULT_TIMING.backoffMaxSeconds,
+};
 
 beforeAll(async () => {
-  e2e = await startAcceptance({ hub: true, proxy: true });
+  e2e = await startAcceptance({ hub: true, proxy: true, timing: NO_REPROBE_WITHIN_FILE });
   for (const prefix of ['qwen-fail', 'qwen-ep', 'qwen-stall'])
     await putTinyModel(e2e.s3, EXAMPLE_BUCKET, prefix, WEIGHTS);
   const wrong = exampleSecret('secret-s3-credentials.yaml', {

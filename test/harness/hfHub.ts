@@ -56,8 +56,16 @@ export interface HfHub {
   endpoint: string;
   /** A token that can read every repo, including the gated and private ones. */
   token: string;
-  /** A valid token of a user without access: gated → 403 GatedRepo, private/missing → 404 RepoNotFound. */
+  /**
+   * A valid token of a user without access: gated → 403 GatedRepo (until that user accepts the repo's licence),
+   * private/missing → 404 RepoNotFound.
+   */
   noAccessToken: string;
+  /**
+   * The user of `noAccessToken` accepts a gated repo's licence on its page (`{endpoint}/{repo}`): from now on that
+   * token reads the repo, as on the Hub once access is granted. Nothing changes in any cluster.
+   */
+  acceptLicence(repoId: string): void;
   /** File bytes sent for files whose key `{repo}/{path}` contains `substring` ('' = all). */
   bytesServed(substring?: string): number;
   requests(): readonly HubRequestRecord[];
@@ -154,6 +162,8 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
   const token = `hf_valid${randomBytes(12).toString('hex')}`;
   const noAccessToken = `hf_noaccess${randomBytes(12).toString('hex')}`;
   const signingKey = randomBytes(32);
+  /** Gated repos whose licence the no-access user has accepted. */
+  const accepted = new Set<string>();
   const faults = new FaultRules();
   const counter = new ByteCounter();
   let log: HubRequestRecord[] = [];
@@ -179,7 +189,8 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
       // Missing and private-without-access look the same, on purpose (no existence oracle): 401 without a token.
       throw new HubError(auth === 'none' ? 401 : 404, 'RepoNotFound', 'Repository not found');
     }
-    if (access === 'gated' && forContent && auth !== 'valid') {
+    const granted = auth === 'valid' || (auth === 'no-access' && accepted.has(repoId));
+    if (access === 'gated' && forContent && !granted) {
       if (auth === 'none') {
         throw new HubError(
           401,
@@ -450,6 +461,10 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     endpoint,
     token,
     noAccessToken,
+    acceptLicence: (repoId) => {
+      if (repos.get(repoId)?.fixture.access !== 'gated') throw new Error(`${repoId} is not a gated fixture repo`);
+      accepted.add(repoId);
+    },
     bytesServed: (sub = '') => counter.total(sub),
     requests: () => log,
     stallAfter: (sub, n, o) => faults.stallAfter(sub, n, o),

@@ -71,6 +71,16 @@ describe('classification', () => {
   });
 
   it.each([
+    ['on the error itself (how the SDK passes a refused connection on)', { code: 'ECONNREFUSED' }, 'ECONNREFUSED'],
+    ['on its cause', { cause: { code: 'ETIMEDOUT' } }, 'ETIMEDOUT'],
+    ['nowhere', {}, 'Error'],
+  ])('S3 unreachable: the socket error code %s is named in the message', (_where, extra, shown) => {
+    const f = classifyS3Error(Object.assign(new Error('connect'), extra), s3);
+    expect(f.reason).toBe('EndpointUnreachable');
+    expect(f.message).toMatch(new RegExp(`^cannot reach S3 at .* \\(${shown}\\)$`));
+  });
+
+  it.each([
     [401, 'GatedRepo', false, 'GatedModel'],
     [403, 'GatedRepo', true, 'GatedModel'],
     [401, 'RepoNotFound', false, 'SourceNotFound'],
