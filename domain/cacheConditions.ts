@@ -61,9 +61,29 @@ export function cacheProbing(probeAttempt: number): CacheConditionsReport {
   };
 }
 
-/** The probe failed: a credential problem is also on `AuthValid`. */
+/**
+ * Reasons of the probe's pod, not of the source (spec 7: `DownloadReady=False`): the probe never looked at the
+ * source, so `SourcesValid` is Unknown rather than False.
+ */
+const POD_REASONS = new Set(['ImagePullFailed', 'PodNotStarted', 'VolumeNotBound', 'OOMKilled', 'Evicted']);
+
+/** The probe failed: a credential problem is also on `AuthValid`; a pod that did not run on `DownloadReady`. */
 export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   const f = isFalse(failure);
+  if (POD_REASONS.has(failure.reason))
+    return {
+      status: 'Failed',
+      conditions: [
+        {
+          type: 'SourcesValid',
+          status: 'Unknown',
+          reason: failure.reason,
+          message: `the probe did not run: ${f.message}`,
+        },
+        { type: 'DownloadReady', ...f },
+        { type: 'Ready', ...f },
+      ],
+    };
   return {
     status: 'Failed',
     conditions: [

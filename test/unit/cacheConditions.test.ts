@@ -51,6 +51,26 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
       cacheProbeFailed({ reason: 'SourceNotFound', message: 'no such bucket' }),
       ['Failed', 'SourcesValid=False/SourceNotFound', 'Ready=False/SourceNotFound'],
     ],
+    [
+      'the probe pod could not pull its image: on DownloadReady, the source not judged',
+      cacheProbeFailed({ reason: 'ImagePullFailed', message: 'container probe cannot pull image x' }),
+      [
+        'Failed',
+        'SourcesValid=Unknown/ImagePullFailed',
+        'DownloadReady=False/ImagePullFailed',
+        'Ready=False/ImagePullFailed',
+      ],
+    ],
+    [
+      'the probe pod never started: on DownloadReady, the source not judged',
+      cacheProbeFailed({ reason: 'PodNotStarted', message: 'no pod was created' }),
+      [
+        'Failed',
+        'SourcesValid=Unknown/PodNotStarted',
+        'DownloadReady=False/PodNotStarted',
+        'Ready=False/PodNotStarted',
+      ],
+    ],
     ['size unknown', cacheSizeUnknown(), ['Failed', 'SourcesValid=False/SizeUnknown', 'Ready=False/SizeUnknown']],
     [
       'volume bound, source measured',
