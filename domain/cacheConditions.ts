@@ -205,7 +205,11 @@ export function cacheDownloadFailed(
     return {
       status: 'Progressing',
       retrying: true,
-      conditions: [{ type: 'DownloadReady', ...f, message: `${f.message}; retrying` }],
+      // On `Ready` too: a service waiting on this cache shows why it is not ready yet (spec 7: CacheReady → Starting).
+      conditions: [
+        { type: 'DownloadReady', ...f, message: `${f.message}; retrying` },
+        { type: 'Ready', ...f, message: `${f.message}; retrying` },
+      ],
     };
   return {
     status: 'Failed',

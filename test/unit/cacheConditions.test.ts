@@ -104,9 +104,14 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
     ],
     ['verified', cacheVerified(2), ['Ready', 'DownloadReady=True/Verified', 'Ready=True/Ready']],
     [
-      'a stall with attempts left retries',
+      'a stall with attempts left retries (on Ready too, for the services waiting on the cache)',
       cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes for 60 s' }, { last: false, maxAttempts: 5 }),
-      ['Progressing', 'DownloadReady=False/Stalled'],
+      ['Progressing', 'DownloadReady=False/Stalled', 'Ready=False/Stalled'],
+    ],
+    [
+      'an eviction with attempts left retries',
+      cacheDownloadFailed({ reason: 'Evicted', message: 'pod p was evicted' }, { last: false, maxAttempts: 5 }),
+      ['Progressing', 'DownloadReady=False/Evicted', 'Ready=False/Evicted'],
     ],
     [
       'a stall on the last attempt fails',
