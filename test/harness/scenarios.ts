@@ -128,7 +128,7 @@ export async function runAimctl(
 // kubectl apply --server-side
 // ---------------------------------------------------------------------------------------------------------------
 
-const CORE_PLURALS: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps' };
+const CORE_PLURALS: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps', LimitRange: 'limitranges' };
 
 /** The REST path of a manifest's object: our kinds, KServe's InferenceService, and the core kinds users apply. */
 export function objectPath(m: KubeManifest): string {
