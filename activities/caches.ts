@@ -255,6 +255,7 @@ export function cacheActivities(ctx: ActivityContext) {
         ...common(c),
         mode: 'download',
         name: downloadJobName(ref.name, attempt),
+        ...(ctx.settings.downloadMemoryLimit ? { downloadMemoryLimit: ctx.settings.downloadMemoryLimit } : {}),
         cache: {
           name: ref.name,
           pvcName: pvc,

@@ -2,6 +2,7 @@ import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '
 import { CustomObjects } from './kube/customObjects.js';
 import type { WorkflowNudger } from './nudges.js';
 import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
+import { downloadMemoryLimitFromEnv } from '../domain/downloaderMemory.js';
 import { timingFromEnv, type LifecycleTiming } from '../domain/timing.js';
 
 /** What every activity needs: one set of API clients per worker, and the worker's own settings. */
@@ -19,6 +20,8 @@ export interface ActivityContext {
 export interface WorkerSettings {
   /** Image of the probe and download Jobs (AIM_DOWNLOADER_IMAGE). */
   downloaderImage: string;
+  /** Memory limit of the download containers (AIM_DOWNLOADER_MEMORY_LIMIT; default 4Gi). */
+  downloadMemoryLimit?: string;
   /** Namespaces the `submit` workflow may write to (AIM_SUBMIT_NAMESPACES, comma-separated; default none). */
   submitNamespaces?: string[];
   /** AIM_SHARED_CACHE_TTL in seconds (default 168h, 0 = never): how long an unlisted Shared cache is kept (spec 4). */
@@ -32,6 +35,7 @@ export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   return {
     downloaderImage: env.AIM_DOWNLOADER_IMAGE || DEFAULT_DOWNLOADER_IMAGE,
+    downloadMemoryLimit: downloadMemoryLimitFromEnv(env),
     submitNamespaces: (env.AIM_SUBMIT_NAMESPACES ?? '')
       .split(',')
       .map((n) => n.trim())

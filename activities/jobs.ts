@@ -1,6 +1,6 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { withCredentialSources } from '../domain/credentialSources.js';
 import { DOWNLOADER_SERVICE_ACCOUNT } from '../domain/jobs.js';
@@ -21,7 +21,10 @@ export interface JobOutcome {
 const IMAGE_RETRIED = new Set(['ErrImagePull', 'ImagePullBackOff']);
 /** Image problems no pull retry can fix. */
 const IMAGE_FINAL = new Set(['InvalidImageName', 'ErrImageNeverPull']);
-/** How long a pull may keep failing (the kubelet retries at 10 s, 20 s, 40 s …: about three pulls). */
+/**
+ * How long a pull may keep failing (the kubelet retries at 10 s, 20 s, 40 s …: about three pulls); the worker's
+ * `imagePullFailedSeconds` (domain/timing.ts, scaled with AIM_TIME_SCALE) replaces it.
+ */
 export const IMAGE_PULL_FAILED_AFTER_SECONDS = 120;
 
 function parseTermination(message: string | undefined): Record<string, unknown> | undefined {
@@ -54,6 +57,7 @@ export function jobOutcome(
   pods: V1Pod[],
   pendingSeconds: number,
   notStartedAfterSeconds: number,
+  imagePullFailedAfterSeconds = IMAGE_PULL_FAILED_AFTER_SECONDS,
 ): JobOutcome | undefined {
   const pod = pods.sort((a, b) =>
     String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)),
@@ -75,26 +79,47 @@ export function jobOutcome(
   if (done?.type === 'Failed' || pod?.status?.phase === 'Failed') {
     const oom = containers.find((c) => c.reason === 'OOMKilled');
     const evicted = pod?.status?.reason === 'Evicted';
+    const podName = pod?.metadata?.name ?? `of job ${job.metadata?.name ?? '(unnamed)'}`;
+    const limit = (name: string) =>
+      pod?.spec?.containers?.find((c) => c.name === name)?.resources?.limits?.memory ?? 'unset';
     return {
       phase: 'Failed',
       containers,
       ...(oom
-        ? { problem: { reason: 'OOMKilled', message: `container ${oom.name} was killed for using too much memory` } }
+        ? {
+            problem: {
+              reason: 'OOMKilled',
+              message: `container ${oom.name} of pod ${podName} was OOMKilled (exit code ${String(oom.exitCode ?? 137)}) above its memory limit ${limit(oom.name)}`,
+            },
+          }
         : {}),
-      ...(evicted ? { problem: { reason: 'Evicted', message: pod?.status?.message ?? 'the pod was evicted' } } : {}),
+      ...(evicted
+        ? {
+            problem: {
+              reason: 'Evicted',
+              message: `pod ${podName} was evicted${pod?.spec?.nodeName ? ` from node ${pod.spec.nodeName}` : ''}: ${pod?.status?.message ?? 'no message'}`,
+            },
+          }
+        : {}),
     };
   }
   for (const c of pod?.status?.containerStatuses ?? []) {
     const w = c.state?.waiting;
     const imageFailed =
       w?.reason &&
-      (IMAGE_FINAL.has(w.reason) || (IMAGE_RETRIED.has(w.reason) && pendingSeconds >= IMAGE_PULL_FAILED_AFTER_SECONDS));
-    if (imageFailed)
+      (IMAGE_FINAL.has(w.reason) || (IMAGE_RETRIED.has(w.reason) && pendingSeconds >= imagePullFailedAfterSeconds));
+    if (imageFailed) {
+      const image = pod?.spec?.containers?.find((s) => s.name === c.name)?.image ?? c.image;
+      const where = `container ${c.name}${pod?.metadata?.name ? ` of pod ${pod.metadata.name}` : ''}`;
       return {
         phase: 'NotStarted',
         containers,
-        problem: { reason: 'ImagePullFailed', message: `${w!.reason}: ${w!.message ?? ''}`.trim() },
+        problem: {
+          reason: 'ImagePullFailed',
+          message: `${where} cannot pull image${image ? ` ${image}` : ''}: ${`${w!.reason}: ${w!.message ?? ''}`.trim()}`,
+        },
       };
+    }
     if (w?.reason === 'CreateContainerConfigError')
       return {
         phase: 'NotStarted',
@@ -115,6 +140,18 @@ export function jobOutcome(
     };
   }
   return undefined;
+}
+
+/** `; last event on pod p: FailedScheduling: …` from the newest Warning Event of an object ('' when there is none). */
+export function lastWarningNote(about: { kind: string; name: string }, events: CoreV1Event[]): string {
+  // Timestamps arrive as Dates (or strings from a raw client): compared as instants.
+  const when = (e: CoreV1Event) =>
+    new Date(e.lastTimestamp ?? e.series?.lastObservedTime ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime() || 0;
+  const last = events
+    .filter((e) => e.type === 'Warning')
+    .sort((a, b) => when(a) - when(b))
+    .pop();
+  return last ? `; last event on ${about.kind} ${about.name}: ${last.reason ?? ''}: ${last.message ?? ''}` : '';
 }
 
 /** Create-or-get: AlreadyExists with our owner UID counts as success, so a retried activity never duplicates. */
@@ -228,7 +265,25 @@ export function jobActivities(ctx: ActivityContext) {
           ? new Date(job.metadata.creationTimestamp).getTime()
           : startedAt;
         const pendingSeconds = (Date.now() - Math.min(created, startedAt)) / 1000;
-        const outcome = jobOutcome(job, pods, pendingSeconds, args.notStartedAfterSeconds);
+        const outcome = jobOutcome(
+          job,
+          pods,
+          pendingSeconds,
+          args.notStartedAfterSeconds,
+          ctx.settings.timing?.imagePullFailedSeconds,
+        );
+        if (outcome?.problem?.reason === 'PodNotStarted') {
+          // Why it has not started is in an Event: the pod's (FailedScheduling, FailedMount, …), or the Job's when
+          // no pod could be created (FailedCreate: a LimitRange, quota or admission refusal).
+          const pod = pods[0];
+          const about = pod?.metadata?.name
+            ? { kind: 'pod', name: pod.metadata.name }
+            : { kind: 'job', name: args.name };
+          const events = await ctx.core
+            .listNamespacedEvent({ namespace: args.namespace, fieldSelector: `involvedObject.name=${about.name}` })
+            .catch(() => ({ items: [] as CoreV1Event[] }));
+          outcome.problem.message += lastWarningNote(about, events.items);
+        }
         if (outcome) return outcome;
         const pod = pods[0];
         if (args.returnWhenStarted && pod?.status?.phase === 'Running') return { phase: 'Started', containers: [] };

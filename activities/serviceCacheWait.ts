@@ -30,7 +30,10 @@ export function serviceCacheWaitActivities(ctx: ActivityContext) {
      */
     async waitForServiceCaches(args: CacheWaitArgs): Promise<'changed' | 'quiet'> {
       const caches = (args.report.caches ?? []).map((c) => ({ name: c.name, modelId: c.modelId }));
-      const baseline = new Map((args.report.caches ?? []).map((c) => [c.name, c.status]));
+      // A state is the status and the reason: a cache that stays Progressing while an attempt failed (Evicted,
+      // OOMKilled, …) is a change the service reports (spec 7), its progress ticks are not.
+      const stateOf = (c: { status: string; reason?: string }) => `${c.status}/${c.reason ?? ''}`;
+      const baseline = new Map((args.report.caches ?? []).map((c) => [c.name, stateOf(c)]));
       let shown = args.report;
       let lastMirror = Date.now();
       let lastBeat = 0;
@@ -41,7 +44,7 @@ export function serviceCacheWaitActivities(ctx: ActivityContext) {
           lastBeat = Date.now();
         }
         const { views } = await readCacheViews(ctx, args.service.namespace, caches);
-        if (views.some((v) => baseline.get(v.name) !== v.status)) return 'changed';
+        if (views.some((v) => baseline.get(v.name) !== stateOf(v))) return 'changed';
         if (Date.now() - lastMirror >= args.mirrorEverySeconds * 1000) {
           const next = mirroredProgress(shown, views);
           if (next) {

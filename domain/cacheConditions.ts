@@ -61,9 +61,29 @@ export function cacheProbing(probeAttempt: number): CacheConditionsReport {
   };
 }
 
-/** The probe failed: a credential problem is also on `AuthValid`. */
+/**
+ * Reasons of the probe's pod, not of the source (spec 7: `DownloadReady=False`): the probe never looked at the
+ * source, so `SourcesValid` is Unknown rather than False.
+ */
+const POD_REASONS = new Set(['ImagePullFailed', 'PodNotStarted', 'VolumeNotBound', 'OOMKilled', 'Evicted']);
+
+/** The probe failed: a credential problem is also on `AuthValid`; a pod that did not run on `DownloadReady`. */
 export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   const f = isFalse(failure);
+  if (POD_REASONS.has(failure.reason))
+    return {
+      status: 'Failed',
+      conditions: [
+        {
+          type: 'SourcesValid',
+          status: 'Unknown',
+          reason: failure.reason,
+          message: `the probe did not run: ${f.message}`,
+        },
+        { type: 'DownloadReady', ...f },
+        { type: 'Ready', ...f },
+      ],
+    };
   return {
     status: 'Failed',
     conditions: [
@@ -185,7 +205,11 @@ export function cacheDownloadFailed(
     return {
       status: 'Progressing',
       retrying: true,
-      conditions: [{ type: 'DownloadReady', ...f, message: `${f.message}; retrying` }],
+      // On `Ready` too: a service waiting on this cache shows why it is not ready yet (spec 7: CacheReady → Starting).
+      conditions: [
+        { type: 'DownloadReady', ...f, message: `${f.message}; retrying` },
+        { type: 'Ready', ...f, message: `${f.message}; retrying` },
+      ],
     };
   return {
     status: 'Failed',

@@ -11,6 +11,7 @@ import type {
 import { API_GROUP, LABELS, MANAGED_BY } from '../schemas/constants.js';
 import type { EnvVar, NodeAffinity, Toleration } from '../schemas/types.js';
 import { overlayEnv } from './env.js';
+import { DEFAULT_DOWNLOAD_MEMORY_LIMIT, downloaderMemory, PROBE_MEMORY_LIMIT } from './downloaderMemory.js';
 
 /**
  * Probe and download Job manifests (spec section 6). Pure: the same inputs give the same manifest, so a retried
@@ -64,6 +65,8 @@ export interface DownloaderJobInput {
   nodeAffinity?: NodeAffinity;
   tolerations?: Toleration[];
   labels?: Record<string, string>;
+  /** The download container's memory limit (AIM_DOWNLOADER_MEMORY_LIMIT; default 4Gi). Probes keep 512Mi. */
+  downloadMemoryLimit?: string;
 }
 
 const DOWNLOADER_DEFAULT_ENV: EnvVar[] = [
@@ -127,6 +130,9 @@ function container(input: DownloaderJobInput, source: JobSource, index: number):
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (input.mode === 'download' && input.cache?.pvcName) mounts.push({ name: 'cache', mountPath: DEFAULT_MOUNT_PATH });
   if (source.caBundle) mounts.push({ name: `ca-${index}`, mountPath: CA_MOUNT_DIR, readOnly: true });
+  const memory = downloaderMemory(
+    input.mode === 'download' ? (input.downloadMemoryLimit ?? DEFAULT_DOWNLOAD_MEMORY_LIMIT) : PROBE_MEMORY_LIMIT,
+  );
   return {
     name: input.sources.length > 1 ? `${input.mode}-${index}` : input.mode,
     image: input.image,
@@ -136,8 +142,8 @@ function container(input: DownloaderJobInput, source: JobSource, index: number):
     terminationMessagePath: TERMINATION_MESSAGE_PATH,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     resources: {
-      requests: { cpu: '250m', memory: '256Mi' },
-      limits: { memory: input.mode === 'download' ? '4Gi' : '512Mi' },
+      requests: { cpu: '250m', memory: memory.request },
+      limits: { memory: memory.limit },
     },
     securityContext: {
       allowPrivilegeEscalation: false,

@@ -31,7 +31,10 @@ export interface ServiceReached {
   /** Every referenced Secret and key exists (`ok`), or what is missing. */
   credentials?: { ok: string } | { missing: string };
   /** All caches Ready (how many), one Failed, or still downloading (the progress line). */
-  caches?: { ready: number } | { failed: { name: string; reason?: string; message?: string } } | { waiting: string };
+  caches?:
+    | { ready: number }
+    | { failed: { name: string; reason?: string; message?: string } }
+    | { waiting: string; retrying?: { name: string; reason: string; message?: string } };
   /** The InferenceService as KServe reports it. */
   inferenceService?: { name: string; ready: boolean; reason?: string; message?: string };
 }
@@ -93,10 +96,12 @@ export function serviceReport(reached: ServiceReached): ServiceConditionsReport 
   if ('waiting' in caches) {
     // Under a Running service a missing cache is being recreated: the InferenceService keeps its old volumes until
     // the new cache is Ready, then rolls once (spec 5.6).
+    // A cache between download attempts says why the last one failed (OOMKilled, Evicted, Stalled, …: spec 7).
+    const retrying = reached.running ? undefined : caches.retrying;
     return stopAt(reached.running ? 'Degraded' : 'Starting', 'CacheReady', {
       status: 'False',
-      reason: reached.running ? 'CacheRecreating' : 'Downloading',
-      message: caches.waiting,
+      reason: reached.running ? 'CacheRecreating' : (retrying?.reason ?? 'Downloading'),
+      message: retrying ? `${retrying.name}: ${retrying.message ?? retrying.reason}` : caches.waiting,
     });
   }
   passed.push({ type: 'CacheReady', status: 'True', reason: 'CachesReady', message: `${caches.ready} cache(s) ready` });

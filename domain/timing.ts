@@ -26,6 +26,8 @@ export interface LifecycleTiming {
   volumeNotBoundSeconds: number;
   /** A Job's pod not started after this long: PodNotStarted (spec 5.4 step 3). */
   podNotStartedSeconds: number;
+  /** An image pull failing this long (ErrImagePull ↔ ImagePullBackOff): ImagePullFailed (spec 7). */
+  imagePullFailedSeconds: number;
   /** A run continues as new at this many history events, if the server has not suggested it before. */
   historyEventsMax: number;
 }
@@ -40,6 +42,7 @@ export const DEFAULT_TIMING: LifecycleTiming = {
   progressMirrorSeconds: 15,
   volumeNotBoundSeconds: 300,
   podNotStartedSeconds: 900,
+  imagePullFailedSeconds: 120,
   historyEventsMax: 5000,
 };
 
@@ -78,6 +81,7 @@ export function timingFromEnv(env: Record<string, string | undefined>): Lifecycl
     progressMirrorSeconds: scaled(DEFAULT_TIMING.progressMirrorSeconds),
     volumeNotBoundSeconds: scaled(DEFAULT_TIMING.volumeNotBoundSeconds),
     podNotStartedSeconds: scaled(DEFAULT_TIMING.podNotStartedSeconds),
+    imagePullFailedSeconds: scaled(DEFAULT_TIMING.imagePullFailedSeconds),
     historyEventsMax: events,
   };
 }

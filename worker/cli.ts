@@ -7,7 +7,7 @@ const HELP = `usage: aim-orchestrator <command>
 
 commands:
   worker        run workflows and activities (env: KUBECONFIG, TEMPORAL_*, AIM_TASK_QUEUE, AIM_DOWNLOADER_IMAGE,
-                AIM_SUBMIT_NAMESPACES, AIM_LOG_LEVEL, AIM_METRICS_ADDRESS, AIM_PAYLOAD_KEY)
+                AIM_DOWNLOADER_MEMORY_LIMIT, AIM_SUBMIT_NAMESPACES, AIM_LOG_LEVEL, AIM_METRICS_ADDRESS, AIM_PAYLOAD_KEY)
   bridge        watch the cluster and nudge workflows (env: KUBECONFIG, TEMPORAL_*, AIM_TASK_QUEUE,
                 AIM_BRIDGE_HEALTH_PORT, AIM_BRIDGE_HEALTH_HOST, AIM_BRIDGE_NAMESPACES, AIM_LOG_LEVEL, AIM_PAYLOAD_KEY)
   codec-server  decrypt payloads for the Temporal UI / CLI (env: AIM_PAYLOAD_KEY, AIM_PAYLOAD_KEY_ID,

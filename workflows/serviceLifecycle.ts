@@ -2,6 +2,7 @@ import { CancellationScope, condition, patched, continueAsNew, setHandler, workf
 import type { ObjectRef, ServiceReport, ServiceRef } from '../activities/services.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
 import { serviceReport, type ServiceReached } from '../domain/serviceConditions.js';
+import { fixedByNextAttempt } from '../domain/failureReasons.js';
 import { progressLine } from '../domain/progress.js';
 import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import {
@@ -264,10 +265,26 @@ export async function serviceLifecycle(input: ServiceLifecycleInput): Promise<vo
       const caches = await steps.readServiceCaches(ref.namespace, names);
       const failed = caches.find((c) => c.status === 'Failed');
       const display = progressLine(caches);
+      // Behind a patch: runs recorded before it reported a cache between attempts as plain `Downloading`.
+      const retrying =
+        !failed && caches.some((c) => c.status !== 'Ready') && patched('aim-service-cache-retry-reason-v1')
+          ? caches.find((c) => c.status !== 'Ready' && c.reason && fixedByNextAttempt(c.reason))
+          : undefined;
       reached.caches = failed
         ? { failed }
         : caches.some((c) => c.status !== 'Ready')
-          ? { waiting: display }
+          ? {
+              waiting: display,
+              ...(retrying
+                ? {
+                    retrying: {
+                      name: retrying.name,
+                      reason: retrying.reason!,
+                      ...(retrying.message ? { message: retrying.message } : {}),
+                    },
+                  }
+                : {}),
+            }
           : { ready: caches.length };
       if (!('ready' in reached.caches)) {
         await report({ ...selected, caches, progressDisplay: display });

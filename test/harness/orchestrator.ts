@@ -8,6 +8,7 @@ import { CustomObjects } from '../../activities/kube/customObjects.js';
 import { RESOURCES, type ResourceRef } from '../../activities/kube/resources.js';
 import { startBridge, type Bridge } from '../../bridge/bridge.js';
 import { createWorker, type AimWorker } from '../../worker/worker.js';
+import type { WorkerSettings } from '../../activities/context.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
 import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
 import { cacheDir } from './bins.js';
@@ -76,6 +77,11 @@ export interface OrchestratorFixture {
    * `namespaces`), logging to the run's bridge log; `stop()` stops it. Await `ready` before relying on it.
    */
   startBridge(opts?: { namespaces?: string[] }): Bridge;
+  /**
+   * An operator edits the workers' settings and rolls them (a Deployment rollout): the running workers shut down
+   * (in-flight activities finish), new ones start with the merged settings on the same task queue.
+   */
+  rollWorkers(settings: OperatorSettings): Promise<void>;
   /** Every API request the worker identity made from this process since the fixture started (not with admin). */
   workerRequests(): RecordedRequest[];
   /** Every API request the bridge identity made from this process since the fixture started (not with admin). */
@@ -99,7 +105,14 @@ export interface OrchestratorOptions {
   timing?: LifecycleTiming;
   /** Environment of the downloader image (its ENV), e.g. AIM_PROGRESS_INTERVAL_MS. */
   downloaderEnv?: Record<string, string>;
+  /** Worker settings an operator sets in its env (AIM_DOWNLOADER_IMAGE, AIM_DOWNLOADER_MEMORY_LIMIT). */
+  workerSettings?: OperatorSettings;
+  /** The kubelet eviction manager's monitoring period (default the kubelet's 10 s). */
+  evictionMonitoringPeriodMs?: number;
 }
+
+/** The worker settings a test may change as an operator would, by editing the worker's env and rolling it. */
+export type OperatorSettings = Partial<Pick<WorkerSettings, 'downloaderImage' | 'downloadMemoryLimit'>>;
 
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<OrchestratorFixture> {
   const workDir = mkdtempSync(join(tmpdir(), 'aim-orch-'));
@@ -128,6 +141,7 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     // lifecycle tests wait for pods to come back, not for the kubelet's wall-clock schedule.
     backoffBaseMs: 4000,
     backoffMaxMs: 60_000,
+    ...(opts.evictionMonitoringPeriodMs ? { evictionMonitoringPeriodMs: opts.evictionMonitoringPeriodMs } : {}),
     ...(opts.gpu ? { gpu: opts.gpu } : {}),
     // The downloader for Jobs; the AIM serving images run the model server KServe's predictor pods start.
     images: { ...downloaderImageMapping(REPO_ROOT, opts.downloaderEnv), ...modelServerImageMapping(REPO_ROOT) },
@@ -135,20 +149,31 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     extraPath: [join(cacheDir(), 'bin')],
   });
   const workers: Array<AimWorker & { running: Promise<void> }> = [];
-  for (let i = 0; i < (opts.workers ?? 1); i++) {
-    const w = await createWorker({
-      temporalAddress: opts.temporalAddress,
-      namespace: opts.temporalNamespace,
-      taskQueue,
-      kubeConfig: workerKc,
-      settings: {
-        downloaderImage: TEST_DOWNLOADER_IMAGE,
-        submitNamespaces: [namespace],
-        ...(opts.timing ? { timing: opts.timing } : {}),
-      },
-    });
-    workers.push({ ...w, running: w.worker.run() });
-  }
+  let operatorSettings: OperatorSettings = { downloaderImage: TEST_DOWNLOADER_IMAGE, ...opts.workerSettings };
+  const startWorkers = async () => {
+    for (let i = 0; i < (opts.workers ?? 1); i++) {
+      const w = await createWorker({
+        temporalAddress: opts.temporalAddress,
+        namespace: opts.temporalNamespace,
+        taskQueue,
+        kubeConfig: workerKc,
+        settings: {
+          downloaderImage: TEST_DOWNLOADER_IMAGE,
+          ...operatorSettings,
+          submitNamespaces: [namespace],
+          ...(opts.timing ? { timing: opts.timing } : {}),
+        },
+      });
+      workers.push({ ...w, running: w.worker.run() });
+    }
+  };
+  const stopWorkers = async () => {
+    const stopping = workers.splice(0);
+    for (const w of stopping) w.worker.shutdown();
+    await Promise.allSettled(stopping.map((w) => w.running));
+    await Promise.allSettled(stopping.map((w) => w.close()));
+  };
+  await startWorkers();
   const connection = await Connection.connect({ address: opts.temporalAddress });
   const client = new Client({ connection, namespace: opts.temporalNamespace });
 
@@ -218,13 +243,16 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
       bridges.push(bridge);
       return bridge;
     },
+    async rollWorkers(settings) {
+      await stopWorkers();
+      operatorSettings = { ...operatorSettings, ...settings };
+      await startWorkers();
+    },
     workerRequests,
     bridgeRequests,
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
-      for (const w of workers) w.worker.shutdown();
-      await Promise.allSettled(workers.map((w) => w.running));
-      await Promise.allSettled(workers.map((w) => w.close()));
+      await stopWorkers();
       await connection.close();
       await kubelet.stop();
       // For the secrets audit at the end of the run: what this namespace showed, and what each identity asked.

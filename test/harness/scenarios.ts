@@ -20,7 +20,7 @@ import { example, exampleSecret, type KubeManifest, type Manifest } from '../cas
 import { startHfHub, type HfHub } from './hfHub.js';
 import { startHttpProxy, type HttpProxy } from './httpProxy.js';
 import { kubeRequest, type KubeResponse } from './kube.js';
-import { startOrchestrator, waitForObject, type OrchestratorFixture } from './orchestrator.js';
+import { startOrchestrator, waitForObject, type OperatorSettings, type OrchestratorFixture } from './orchestrator.js';
 import { waitFor } from './processes.js';
 import { startS3Server, type S3Server } from './s3Server.js';
 import type { FixtureContent } from './fixtures.js';
@@ -128,7 +128,7 @@ export async function runAimctl(
 // kubectl apply --server-side
 // ---------------------------------------------------------------------------------------------------------------
 
-const CORE_PLURALS: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps' };
+const CORE_PLURALS: Record<string, string> = { Secret: 'secrets', ConfigMap: 'configmaps', LimitRange: 'limitranges' };
 
 /** The REST path of a manifest's object: our kinds, KServe's InferenceService, and the core kinds users apply. */
 export function objectPath(m: KubeManifest): string {
@@ -194,6 +194,10 @@ export interface AcceptanceOptions {
   timing?: LifecycleTiming;
   /** Environment of the downloader image (its ENV). */
   downloaderEnv?: Record<string, string>;
+  /** Worker settings from the operator's env (AIM_DOWNLOADER_IMAGE, AIM_DOWNLOADER_MEMORY_LIMIT). */
+  workerSettings?: OperatorSettings;
+  /** The kubelet eviction manager's monitoring period (default 10 s). */
+  evictionMonitoringPeriodMs?: number;
 }
 
 /**
@@ -243,6 +247,8 @@ export async function startAcceptance(opts: AcceptanceOptions = {}): Promise<Acc
       gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
       ...(opts.timing ? { timing: opts.timing } : {}),
       ...(opts.downloaderEnv ? { downloaderEnv: opts.downloaderEnv } : {}),
+      ...(opts.workerSettings ? { workerSettings: opts.workerSettings } : {}),
+      ...(opts.evictionMonitoringPeriodMs ? { evictionMonitoringPeriodMs: opts.evictionMonitoringPeriodMs } : {}),
     }),
     startS3Server({ workDir: join(work, 's3'), accessKey, secretKey }),
     opts.hub ? startHfHub() : Promise.resolve(undefined),

@@ -4,7 +4,7 @@
 // deploy/base/bridge.yaml names, and both talk to the API server exactly as they do in-cluster, so a missing rule in
 // deploy/base/rbac.yaml fails a test instead of a customer's install.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AuthorizationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
@@ -206,7 +206,10 @@ export async function serviceAccountKubeConfig(
     if (!token) throw new Error(`TokenRequest for ${sa.username} returned no token`);
   }
   const kc = tokenKubeConfig(admin, sa.name, token);
-  await writeFile(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
+  // Written aside and renamed: fixtures started concurrently in one process must never read a half-written file.
+  const partial = `${kubeconfigPath}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(partial, kc.exportConfig(), { mode: 0o600 });
+  await rename(partial, kubeconfigPath);
   // In force once the account may do something only its binding grants.
   const [rule] = sa.rules;
   if (!rule) throw new Error(`ClusterRole ${sa.clusterRole} grants nothing`);

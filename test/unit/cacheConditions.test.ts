@@ -51,6 +51,26 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
       cacheProbeFailed({ reason: 'SourceNotFound', message: 'no such bucket' }),
       ['Failed', 'SourcesValid=False/SourceNotFound', 'Ready=False/SourceNotFound'],
     ],
+    [
+      'the probe pod could not pull its image: on DownloadReady, the source not judged',
+      cacheProbeFailed({ reason: 'ImagePullFailed', message: 'container probe cannot pull image x' }),
+      [
+        'Failed',
+        'SourcesValid=Unknown/ImagePullFailed',
+        'DownloadReady=False/ImagePullFailed',
+        'Ready=False/ImagePullFailed',
+      ],
+    ],
+    [
+      'the probe pod never started: on DownloadReady, the source not judged',
+      cacheProbeFailed({ reason: 'PodNotStarted', message: 'no pod was created' }),
+      [
+        'Failed',
+        'SourcesValid=Unknown/PodNotStarted',
+        'DownloadReady=False/PodNotStarted',
+        'Ready=False/PodNotStarted',
+      ],
+    ],
     ['size unknown', cacheSizeUnknown(), ['Failed', 'SourcesValid=False/SizeUnknown', 'Ready=False/SizeUnknown']],
     [
       'volume bound, source measured',
@@ -84,9 +104,14 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
     ],
     ['verified', cacheVerified(2), ['Ready', 'DownloadReady=True/Verified', 'Ready=True/Ready']],
     [
-      'a stall with attempts left retries',
+      'a stall with attempts left retries (on Ready too, for the services waiting on the cache)',
       cacheDownloadFailed({ reason: 'Stalled', message: 'no bytes for 60 s' }, { last: false, maxAttempts: 5 }),
-      ['Progressing', 'DownloadReady=False/Stalled'],
+      ['Progressing', 'DownloadReady=False/Stalled', 'Ready=False/Stalled'],
+    ],
+    [
+      'an eviction with attempts left retries',
+      cacheDownloadFailed({ reason: 'Evicted', message: 'pod p was evicted' }, { last: false, maxAttempts: 5 }),
+      ['Progressing', 'DownloadReady=False/Evicted', 'Ready=False/Evicted'],
     ],
     [
       'a stall on the last attempt fails',

@@ -253,7 +253,7 @@ describe('Job watch helpers', () => {
     expect(jobOutcome({} as never, pulling('ImagePullBackOff'), 119, 900)).toBeUndefined();
     expect(jobOutcome({} as never, pulling('ImagePullBackOff'), 120, 900)).toMatchObject({
       phase: 'NotStarted',
-      problem: { reason: 'ImagePullFailed', message: 'ImagePullBackOff: no' },
+      problem: { reason: 'ImagePullFailed', message: 'container download cannot pull image: ImagePullBackOff: no' },
     });
     // No retry fixes an invalid name.
     expect(jobOutcome({} as never, pulling('InvalidImageName'), 0, 900)).toMatchObject({
@@ -263,5 +263,92 @@ describe('Job watch helpers', () => {
       problem: { reason: 'PodNotStarted' },
     });
     expect(jobOutcome({} as never, [{ status: { phase: 'Pending' } }] as never, 10, 900)).toBeUndefined();
+  });
+
+  it('names the pod, the container and the image or limit in pod-level reasons; the pull deadline is the worker clock', async () => {
+    const { jobOutcome } = await import('../../activities/jobs.js');
+    const spec = {
+      nodeName: 'n1',
+      containers: [{ name: 'download', image: 'reg/dl:bad', resources: { limits: { memory: '48Mi' } } }],
+    };
+    const failed = { status: { conditions: [{ type: 'Failed', status: 'True' }] } } as never;
+    const oom = jobOutcome(
+      failed,
+      [
+        {
+          metadata: { name: 'c-dl-1-x' },
+          spec,
+          status: {
+            phase: 'Failed',
+            containerStatuses: [{ name: 'download', state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }],
+          },
+        },
+      ] as never,
+      5,
+      900,
+    );
+    expect(oom?.problem).toEqual({
+      reason: 'OOMKilled',
+      message: 'container download of pod c-dl-1-x was OOMKilled (exit code 137) above its memory limit 48Mi',
+    });
+    const evicted = jobOutcome(
+      failed,
+      [
+        {
+          metadata: { name: 'c-dl-2-y' },
+          spec,
+          status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' },
+        },
+      ] as never,
+      5,
+      900,
+    );
+    expect(evicted?.problem).toEqual({
+      reason: 'Evicted',
+      message: 'pod c-dl-2-y was evicted from node n1: The node was low on resource: memory.',
+    });
+    const pulling = [
+      {
+        metadata: { name: 'c-probe-1-z' },
+        spec,
+        status: {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'download',
+              state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "reg/dl:bad"' } },
+            },
+          ],
+        },
+      },
+    ] as never;
+    // A compressed clock (AIM_TIME_SCALE) shortens the pull deadline with the others.
+    expect(jobOutcome({} as never, pulling, 5, 900, 6)).toBeUndefined();
+    expect(jobOutcome({} as never, pulling, 6, 900, 6)?.problem).toEqual({
+      reason: 'ImagePullFailed',
+      message:
+        'container download of pod c-probe-1-z cannot pull image reg/dl:bad: ImagePullBackOff: Back-off pulling image "reg/dl:bad"',
+    });
+  });
+
+  it('PodNotStarted names the newest Warning Event of the pod, or of the Job when no pod was created', async () => {
+    const { lastWarningNote } = await import('../../activities/jobs.js');
+    const ev = (type: string, reason: string, at: string, message: string) =>
+      ({ type, reason, message, lastTimestamp: new Date(at) }) as never;
+    expect(
+      lastWarningNote({ kind: 'job', name: 'c-dl-1' }, [
+        ev(
+          'Warning',
+          'FailedCreate',
+          '2026-01-01T00:00:02Z',
+          'maximum memory usage per Container is 1Gi, but limit is 4Gi',
+        ),
+        ev('Normal', 'SuccessfulCreate', '2026-01-01T00:00:03Z', 'created'),
+        ev('Warning', 'Old', '2026-01-01T00:00:01Z', 'older'),
+      ]),
+    ).toBe('; last event on job c-dl-1: FailedCreate: maximum memory usage per Container is 1Gi, but limit is 4Gi');
+    expect(lastWarningNote({ kind: 'pod', name: 'p' }, [ev('Normal', 'Scheduled', '2026-01-01T00:00:00Z', 'ok')])).toBe(
+      '',
+    );
   });
 });

@@ -85,6 +85,16 @@ describe('AIMService status and conditions from what each step reached (spec 5.3
       ['Starting', ...PASSED, 'AuthValid=True/SecretsFound', 'CacheReady=False/Downloading', 'Ready=False/Downloading'],
     ],
     [
+      'a cache between attempts shows why the last failed, still Starting (spec 7)',
+      upTo({
+        caches: {
+          waiting: '42%',
+          retrying: { name: 'c1', reason: 'OOMKilled', message: 'container download was OOMKilled' },
+        },
+      }),
+      ['Starting', ...PASSED, 'AuthValid=True/SecretsFound', 'CacheReady=False/OOMKilled', 'Ready=False/OOMKilled'],
+    ],
+    [
       'a cache being recreated under a Running service is Degraded',
       upTo({ caches: { waiting: '3%' } }, true),
       [
