@@ -127,8 +127,9 @@ async function historyEvents(
   return out;
 }
 
-// The scenarios below wait on the (compressed) clock, not on each other: each has its own objects (and the quota
-// scenario its own namespace), so they run concurrently and the file takes as long as its longest scenario.
+// The long download and the back-off scenarios wait on the (compressed) clock, not on each other: the download runs
+// beside the others, which run one after another (their recoveries must each be seen within a minute, so they do not
+// overlap). The quota scenario has a namespace of its own: its quota forbids every PVC of its namespace.
 describe.concurrent('a long download, compressed (spec 8: bounded histories)', { timeout: 420_000 }, () => {
   it('costs the service at most one history event per progress patch, and none once Running', async () => {
     e2e.proxy!.slowDown('qwen-slow/model.safetensors', SLOW_BYTES_PER_SECOND);
@@ -188,192 +189,197 @@ describe.concurrent('a long download, compressed (spec 8: bounded histories)', {
   });
 });
 
-describe.concurrent('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENARIO, () => {
-  // A namespace of its own: the quota forbids every PVC of its namespace, and the other scenarios need theirs.
-  let q: AcceptanceFixture;
-  beforeAll(async () => {
-    q = await startAcceptance({ timing: TIMING });
-    await putTinyModel(q.s3, EXAMPLE_BUCKET, 'qwen-quota', WEIGHTS);
-  }, 240_000);
-  afterAll(async () => {
-    await q?.stop();
-  });
-  const quota = (pvcs: string) => ({
-    apiVersion: 'v1',
-    kind: 'ResourceQuota',
-    metadata: { name: 'no-pvcs', namespace: q.namespace },
-    spec: { hard: { persistentvolumeclaims: pvcs } },
-  });
-
-  it('waits as Pending/QuotaExceeded naming the quota, with one probe Job and one Event, and recovers unnudged', async () => {
-    await q.orch.core.createNamespacedResourceQuota({ namespace: q.namespace, body: quota('0') });
-    await q.apply(standaloneCache(q.s3.endpoint, 'quota-cache', 'qwen-quota'));
-    const held = await until(q, 'quota-cache', (c) => condition(c, 'Ready')?.reason === 'QuotaExceeded');
-    expect(held.status.status).toBe('Pending');
-    expect(condition(held, 'VolumeReady')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
-    expect(condition(held, 'Ready').message).toContain('exceeded quota: no-pvcs');
-    expect(condition(held, 'Ready').message).toContain('persistentvolumeclaims');
-
-    // Held for 10 simulated minutes: re-checks at 1, 2, 4, 8 minutes, never a new probe (the probe had passed).
-    await hold(simulatedMinutes(10));
-    expect((await probeJobs(q, 'quota-cache')).length).toBeLessThanOrEqual(4);
-    const quotaEvents = (await q.eventsFor('quota-cache')).filter((e) => e.reason === 'QuotaExceeded');
-    expect(quotaEvents).toHaveLength(1);
-    expect(quotaEvents[0]).toMatchObject({ type: 'Warning' });
-    expect((await cache(q, 'quota-cache')).status.status).toBe('Pending');
-
-    // Raised: the bridge sees the quota change and the cache goes on at once (well before its next re-check).
-    const raisedAt = Date.now();
-    await q.orch.core.replaceNamespacedResourceQuota({
-      name: 'no-pvcs',
-      namespace: q.namespace,
-      body: quota('10'),
+describe.concurrent('beside the long download, one after another', () => {
+  describe.sequential('a ResourceQuota that forbids PVCs for 10 minutes, then raised', SCENARIO, () => {
+    // A namespace of its own: the quota forbids every PVC of its namespace, and the long download needs one.
+    let q: AcceptanceFixture;
+    beforeAll(async () => {
+      q = await startAcceptance({ timing: TIMING });
+      await putTinyModel(q.s3, EXAMPLE_BUCKET, 'qwen-quota', WEIGHTS);
+    }, 240_000);
+    afterAll(async () => {
+      await q?.stop();
     });
-    const ready = await until(q, 'quota-cache', (c) => c.status?.status === 'Ready', 60_000);
-    expect(ready.status.verified).toBe(true);
-    expect(Date.now() - raisedAt).toBeLessThan(60_000);
-    expect((await probeJobs(q, 'quota-cache')).length).toBeLessThanOrEqual(4);
-    // The run continued as new on the way (history limit 60 events) and carried its state: still one probe Job.
-    const runs = await runsOf(q, `aim/AIMModelCache/${q.namespace}/quota-cache`);
-    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
-    await recordHistories(q, `aim/AIMModelCache/${q.namespace}/quota-cache`, runs, 'cacheLifecycle-quota-recheck');
-    console.log(
-      `[time-scales] ${runs.length} run(s); quota held ${simulatedMinutes(10) / 1000} s (10 simulated min): ` +
-        `${(await probeJobs(q, 'quota-cache')).length} probe Job(s), ${quotaEvents.length} QuotaExceeded Event(s), ` +
-        `Ready ${((Date.now() - raisedAt) / 1000).toFixed(1)} s after the quota was raised`,
-    );
-  });
-});
-
-describe.concurrent('a Secret created 10 minutes late for a cache and for a model', SCENARIO, () => {
-  it('no Job while it is missing, one Event, re-checked on the back-off; Ready within a minute of the Secret, unnudged', async () => {
-    const c = standaloneCache(e2e.s3.endpoint, 'secret-cache', 'qwen-secret');
-    useSecret(c.spec, 'late-creds');
-    const m = example('aimmodel-s3-custom-templates.yaml');
-    m.metadata.name = 'secret-model';
-    const source = (m.spec as any).modelSources[0];
-    useS3(source, e2e.s3.endpoint, 'qwen-secret');
-    useSecret(source, 'late-creds');
-    await e2e.apply(c);
-    await e2e.apply(m);
-    const model = (ok: (o: any) => boolean, ms = 120_000) =>
-      waitForObject<any>(e2e.orch.objects, RESOURCES.AIMModel, 'secret-model', e2e.namespace, ok, ms);
-
-    const waiting = await until(e2e, 'secret-cache', (o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
-    expect(waiting.status.status).toBe('Pending');
-    expect(condition(waiting, 'AuthValid').message).toContain(`secret ${e2e.namespace}/late-creds not found (key`);
-    const modelWaiting = await model((o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
-    expect(condition(modelWaiting, 'AuthValid').message).toContain('late-creds');
-    await hold(simulatedMinutes(10));
-    expect(await e2e.jobsOf('secret-cache')).toEqual([]);
-    expect((await e2e.eventsFor('secret-cache')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
-    expect((await e2e.eventsFor('secret-model')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
-
-    const secret = exampleSecret('secret-s3-credentials.yaml', {
-      'access-key': e2e.s3.accessKey,
-      'secret-key': e2e.s3.secretKey,
+    const quota = (pvcs: string) => ({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'no-pvcs', namespace: q.namespace },
+      spec: { hard: { persistentvolumeclaims: pvcs } },
     });
-    secret.metadata.name = 'late-creds';
-    const createdAt = Date.now();
-    await e2e.apply(secret);
-    // The bridge sees the Secret and retries both at once: no wait for the next re-check of the back-off.
-    const ready = await until(e2e, 'secret-cache', (o) => o.status?.status === 'Ready', 60_000);
-    expect(ready.status.verified).toBe(true);
-    expect((await probeJobs(e2e, 'secret-cache')).length).toBe(1);
-    const readyModel = await model((o) => o.status?.status === 'Ready', 60_000);
-    expect(condition(readyModel, 'AuthValid')).toMatchObject({ status: 'True' });
-    // What ended the waits was the bridge's `retry` on the Secret, not the back-off's timer.
-    for (const [kind, name, lifecycle] of [
-      ['AIMModelCache', 'secret-cache', 'cacheLifecycle'],
-      ['AIMModel', 'secret-model', 'modelLifecycle'],
-    ] as const) {
-      const id = `aim/${kind}/${e2e.namespace}/${name}`;
-      const signals = (await historyEvents(e2e, id, true)).filter(
-        (e) => e.time >= Math.floor(createdAt / 1000) * 1000 && e.signal === 'retry',
+
+    it('waits as Pending/QuotaExceeded naming the quota, with one probe Job and one Event, and recovers unnudged', async () => {
+      await q.orch.core.createNamespacedResourceQuota({ namespace: q.namespace, body: quota('0') });
+      await q.apply(standaloneCache(q.s3.endpoint, 'quota-cache', 'qwen-quota'));
+      const held = await until(q, 'quota-cache', (c) => condition(c, 'Ready')?.reason === 'QuotaExceeded');
+      expect(held.status.status).toBe('Pending');
+      expect(condition(held, 'VolumeReady')).toMatchObject({ status: 'False', reason: 'QuotaExceeded' });
+      expect(condition(held, 'Ready').message).toContain('exceeded quota: no-pvcs');
+      expect(condition(held, 'Ready').message).toContain('persistentvolumeclaims');
+
+      // Held for 10 simulated minutes: re-checks at 1, 2, 4, 8 minutes, never a new probe (the probe had passed).
+      await hold(simulatedMinutes(10));
+      expect((await probeJobs(q, 'quota-cache')).length).toBeLessThanOrEqual(4);
+      const quotaEvents = (await q.eventsFor('quota-cache')).filter((e) => e.reason === 'QuotaExceeded');
+      expect(quotaEvents).toHaveLength(1);
+      expect(quotaEvents[0]).toMatchObject({ type: 'Warning' });
+      expect((await cache(q, 'quota-cache')).status.status).toBe('Pending');
+
+      // Raised: the bridge sees the quota change and the cache goes on at once (well before its next re-check).
+      const raisedAt = Date.now();
+      await q.orch.core.replaceNamespacedResourceQuota({
+        name: 'no-pvcs',
+        namespace: q.namespace,
+        body: quota('10'),
+      });
+      const ready = await until(q, 'quota-cache', (c) => c.status?.status === 'Ready', 60_000);
+      expect(ready.status.verified).toBe(true);
+      expect(Date.now() - raisedAt).toBeLessThan(60_000);
+      expect((await probeJobs(q, 'quota-cache')).length).toBeLessThanOrEqual(4);
+      // The run continued as new on the way (history limit 60 events) and carried its state: still one probe Job.
+      const runs = await runsOf(q, `aim/AIMModelCache/${q.namespace}/quota-cache`);
+      expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+      await recordHistories(q, `aim/AIMModelCache/${q.namespace}/quota-cache`, runs, 'cacheLifecycle-quota-recheck');
+      console.log(
+        `[time-scales] ${runs.length} run(s); quota held ${simulatedMinutes(10) / 1000} s (10 simulated min): ` +
+          `${(await probeJobs(q, 'quota-cache')).length} probe Job(s), ${quotaEvents.length} QuotaExceeded Event(s), ` +
+          `Ready ${((Date.now() - raisedAt) / 1000).toFixed(1)} s after the quota was raised`,
       );
-      expect(signals.length, `${kind} retried on the Secret`).toBeGreaterThanOrEqual(1);
-      await recordHistories(e2e, id, await allRunsOf(e2e, id), `${lifecycle}-secret-late`);
-    }
-    console.log(
-      `[time-scales] Secret 10 simulated min late: cache Ready and model Ready ` +
-        `${((Date.now() - createdAt) / 1000).toFixed(1)} s after it was created`,
-    );
+    });
   });
-});
 
-describe.concurrent('wrong keys for 10 minutes, then the Secret edited', SCENARIO, () => {
-  it('AuthFailed re-probes on the back-off, no storm; editing the Secret re-probes at once and the cache is Ready', async () => {
-    const keys = (accessKey: string, secretKey: string) => {
-      const secret = exampleSecret('secret-s3-credentials.yaml', { 'access-key': accessKey, 'secret-key': secretKey });
-      secret.metadata.name = 'rotating-creds';
-      return secret;
-    };
-    await e2e.apply(keys('nobody', 'wrong-secret-value-ts'));
-    const c = standaloneCache(e2e.s3.endpoint, 'auth-cache', 'qwen-auth');
-    useSecret(c.spec, 'rotating-creds');
-    await e2e.apply(c);
-    const failed = await until(e2e, 'auth-cache', (o) => condition(o, 'AuthValid')?.reason === 'AuthFailed');
-    expect(failed.status.status).toBe('Failed');
+  describe.sequential('a Secret created 10 minutes late for a cache and for a model', SCENARIO, () => {
+    it('no Job while it is missing, one Event, re-checked on the back-off; Ready within a minute of the Secret, unnudged', async () => {
+      const c = standaloneCache(e2e.s3.endpoint, 'secret-cache', 'qwen-secret');
+      useSecret(c.spec, 'late-creds');
+      const m = example('aimmodel-s3-custom-templates.yaml');
+      m.metadata.name = 'secret-model';
+      const source = (m.spec as any).modelSources[0];
+      useS3(source, e2e.s3.endpoint, 'qwen-secret');
+      useSecret(source, 'late-creds');
+      await e2e.apply(c);
+      await e2e.apply(m);
+      const model = (ok: (o: any) => boolean, ms = 120_000) =>
+        waitForObject<any>(e2e.orch.objects, RESOURCES.AIMModel, 'secret-model', e2e.namespace, ok, ms);
 
-    // Re-probed at 1, 2, 4, 8 simulated minutes: at most five probe Jobs in ten minutes, and an AuthFailed Event
-    // only when a re-probe ends refused again (one per probe, never one per minute).
-    await hold(simulatedMinutes(10));
-    const heldProbes = (await probeJobs(e2e, 'auth-cache')).length;
-    expect(heldProbes).toBeGreaterThanOrEqual(2);
-    expect(heldProbes).toBeLessThanOrEqual(5);
-    const authEvents = (await e2e.eventsFor('auth-cache')).filter((e) => e.reason === 'AuthFailed');
-    expect(authEvents.length).toBeGreaterThanOrEqual(1);
-    expect(authEvents.length).toBeLessThanOrEqual(heldProbes);
+      const waiting = await until(e2e, 'secret-cache', (o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
+      expect(waiting.status.status).toBe('Pending');
+      expect(condition(waiting, 'AuthValid').message).toContain(`secret ${e2e.namespace}/late-creds not found (key`);
+      const modelWaiting = await model((o) => condition(o, 'AuthValid')?.reason === 'SecretNotFound');
+      expect(condition(modelWaiting, 'AuthValid').message).toContain('late-creds');
+      await hold(simulatedMinutes(10));
+      expect(await e2e.jobsOf('secret-cache')).toEqual([]);
+      expect((await e2e.eventsFor('secret-cache')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
+      expect((await e2e.eventsFor('secret-model')).filter((e) => e.reason === 'SecretNotFound')).toHaveLength(1);
 
-    const editedAt = Date.now();
-    await e2e.apply(keys(e2e.s3.accessKey, e2e.s3.secretKey));
-    const ready = await until(e2e, 'auth-cache', (o) => o.status?.status === 'Ready', 60_000);
-    expect(ready.status.verified).toBe(true);
-    const id = `aim/AIMModelCache/${e2e.namespace}/auth-cache`;
-    const retried = (await historyEvents(e2e, id, true)).filter(
-      (e) => e.time >= Math.floor(editedAt / 1000) * 1000 && e.signal === 'retry',
-    );
-    expect(retried.length, 'the bridge retried the cache on the edited Secret').toBeGreaterThanOrEqual(1);
-    await recordHistories(e2e, id, await allRunsOf(e2e, id), 'cacheLifecycle-auth-reprobe');
-    console.log(
-      `[time-scales] wrong keys held ${simulatedMinutes(10) / 1000} s (10 simulated min): ${heldProbes} probe Job(s); ` +
-        `Ready ${((Date.now() - editedAt) / 1000).toFixed(1)} s after the Secret was edited`,
-    );
+      const secret = exampleSecret('secret-s3-credentials.yaml', {
+        'access-key': e2e.s3.accessKey,
+        'secret-key': e2e.s3.secretKey,
+      });
+      secret.metadata.name = 'late-creds';
+      const createdAt = Date.now();
+      await e2e.apply(secret);
+      // The bridge sees the Secret and retries both at once: no wait for the next re-check of the back-off.
+      const ready = await until(e2e, 'secret-cache', (o) => o.status?.status === 'Ready', 60_000);
+      expect(ready.status.verified).toBe(true);
+      expect((await probeJobs(e2e, 'secret-cache')).length).toBe(1);
+      const readyModel = await model((o) => o.status?.status === 'Ready', 60_000);
+      expect(condition(readyModel, 'AuthValid')).toMatchObject({ status: 'True' });
+      // What ended the waits was the bridge's `retry` on the Secret, not the back-off's timer.
+      for (const [kind, name, lifecycle] of [
+        ['AIMModelCache', 'secret-cache', 'cacheLifecycle'],
+        ['AIMModel', 'secret-model', 'modelLifecycle'],
+      ] as const) {
+        const id = `aim/${kind}/${e2e.namespace}/${name}`;
+        const signals = (await historyEvents(e2e, id, true)).filter(
+          (e) => e.time >= Math.floor(createdAt / 1000) * 1000 && e.signal === 'retry',
+        );
+        expect(signals.length, `${kind} retried on the Secret`).toBeGreaterThanOrEqual(1);
+        await recordHistories(e2e, id, await allRunsOf(e2e, id), `${lifecycle}-secret-late`);
+      }
+      console.log(
+        `[time-scales] Secret 10 simulated min late: cache Ready and model Ready ` +
+          `${((Date.now() - createdAt) / 1000).toFixed(1)} s after it was created`,
+      );
+    });
   });
-});
 
-describe.concurrent('a 63-character namespace (spec 3: names never fail at run time)', SCENARIO, () => {
-  it('refuses the service up front with InvalidSpec, creates nothing, and deletion completes', async () => {
-    const ns = `t${Date.now().toString(36)}`.padEnd(63, 'x');
-    await e2e.orch.core.createNamespace({ body: { metadata: { name: ns } } });
-    const bridge = e2e.orch.startBridge({ namespaces: [ns] });
-    try {
-      await bridge.ready;
-      const svc = e2e.s3Service('long-ns');
-      svc.metadata.namespace = ns;
-      await kubectlApply(e2e.orch.kc, svc);
-      const refused = await waitForObject<any>(
-        e2e.orch.objects,
-        RESOURCES.AIMService,
-        'long-ns',
-        ns,
-        (s) => s.status?.status === 'Failed',
-        60_000,
+  describe.sequential('wrong keys for 10 minutes, then the Secret edited', SCENARIO, () => {
+    it('AuthFailed re-probes on the back-off, no storm; editing the Secret re-probes at once and the cache is Ready', async () => {
+      const keys = (accessKey: string, secretKey: string) => {
+        const secret = exampleSecret('secret-s3-credentials.yaml', {
+          'access-key': accessKey,
+          'secret-key': secretKey,
+        });
+        secret.metadata.name = 'rotating-creds';
+        return secret;
+      };
+      await e2e.apply(keys('nobody', 'wrong-secret-value-ts'));
+      const c = standaloneCache(e2e.s3.endpoint, 'auth-cache', 'qwen-auth');
+      useSecret(c.spec, 'rotating-creds');
+      await e2e.apply(c);
+      const failed = await until(e2e, 'auth-cache', (o) => condition(o, 'AuthValid')?.reason === 'AuthFailed');
+      expect(failed.status.status).toBe('Failed');
+
+      // Re-probed at 1, 2, 4, 8 simulated minutes: at most five probe Jobs in ten minutes, and an AuthFailed Event
+      // only when a re-probe ends refused again (one per probe, never one per minute).
+      await hold(simulatedMinutes(10));
+      const heldProbes = (await probeJobs(e2e, 'auth-cache')).length;
+      expect(heldProbes).toBeGreaterThanOrEqual(2);
+      expect(heldProbes).toBeLessThanOrEqual(5);
+      const authEvents = (await e2e.eventsFor('auth-cache')).filter((e) => e.reason === 'AuthFailed');
+      expect(authEvents.length).toBeGreaterThanOrEqual(1);
+      expect(authEvents.length).toBeLessThanOrEqual(heldProbes);
+
+      const editedAt = Date.now();
+      await e2e.apply(keys(e2e.s3.accessKey, e2e.s3.secretKey));
+      const ready = await until(e2e, 'auth-cache', (o) => o.status?.status === 'Ready', 60_000);
+      expect(ready.status.verified).toBe(true);
+      const id = `aim/AIMModelCache/${e2e.namespace}/auth-cache`;
+      const retried = (await historyEvents(e2e, id, true)).filter(
+        (e) => e.time >= Math.floor(editedAt / 1000) * 1000 && e.signal === 'retry',
       );
-      expect(condition(refused, 'ConfigValid')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-      expect(condition(refused, 'ConfigValid').message).toContain('metadata.namespace');
-      expect(condition(refused, 'ConfigValid').message).toContain('at most 42 characters');
-      expect(await e2e.orch.objects.list(RESOURCES.AIMModel, ns)).toEqual([]);
-      expect(await e2e.orch.objects.list(RESOURCES.AIMModelCache, ns)).toEqual([]);
-      await e2e.orch.objects.delete(RESOURCES.AIMService, 'long-ns', ns);
-      await waitFor(
-        'long-ns deleted',
-        async () => ((await e2e.orch.objects.get(RESOURCES.AIMService, 'long-ns', ns)) ? undefined : true),
-        { timeoutMs: 30_000 },
+      expect(retried.length, 'the bridge retried the cache on the edited Secret').toBeGreaterThanOrEqual(1);
+      await recordHistories(e2e, id, await allRunsOf(e2e, id), 'cacheLifecycle-auth-reprobe');
+      console.log(
+        `[time-scales] wrong keys held ${simulatedMinutes(10) / 1000} s (10 simulated min): ${heldProbes} probe Job(s); ` +
+          `Ready ${((Date.now() - editedAt) / 1000).toFixed(1)} s after the Secret was edited`,
       );
-    } finally {
-      await bridge.stop();
-      await e2e.orch.core.deleteNamespace({ name: ns }).catch(() => undefined);
-    }
+    });
+  });
+
+  describe.sequential('a 63-character namespace (spec 3: names never fail at run time)', SCENARIO, () => {
+    it('refuses the service up front with InvalidSpec, creates nothing, and deletion completes', async () => {
+      const ns = `t${Date.now().toString(36)}`.padEnd(63, 'x');
+      await e2e.orch.core.createNamespace({ body: { metadata: { name: ns } } });
+      const bridge = e2e.orch.startBridge({ namespaces: [ns] });
+      try {
+        await bridge.ready;
+        const svc = e2e.s3Service('long-ns');
+        svc.metadata.namespace = ns;
+        await kubectlApply(e2e.orch.kc, svc);
+        const refused = await waitForObject<any>(
+          e2e.orch.objects,
+          RESOURCES.AIMService,
+          'long-ns',
+          ns,
+          (s) => s.status?.status === 'Failed',
+          60_000,
+        );
+        expect(condition(refused, 'ConfigValid')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+        expect(condition(refused, 'ConfigValid').message).toContain('metadata.namespace');
+        expect(condition(refused, 'ConfigValid').message).toContain('at most 42 characters');
+        expect(await e2e.orch.objects.list(RESOURCES.AIMModel, ns)).toEqual([]);
+        expect(await e2e.orch.objects.list(RESOURCES.AIMModelCache, ns)).toEqual([]);
+        await e2e.orch.objects.delete(RESOURCES.AIMService, 'long-ns', ns);
+        await waitFor(
+          'long-ns deleted',
+          async () => ((await e2e.orch.objects.get(RESOURCES.AIMService, 'long-ns', ns)) ? undefined : true),
+          { timeoutMs: 30_000 },
+        );
+      } finally {
+        await bridge.stop();
+        await e2e.orch.core.deleteNamespace({ name: ns }).catch(() => undefined);
+      }
+    });
   });
 });
