@@ -55,7 +55,9 @@ const cacheWithoutAccessMode = (name: string, prefix: string, storageClassName?:
     ...(storageClassName ? { storageClassName } : {}),
   });
 
-describe('a shared custom model keeps its creator spelling (spec 4)', SCENARIO, () => {
+// The scenarios before the last wait on downloads, probes and predictor pods of objects of their own, so they run
+// concurrently; the last deletes the whole namespace and runs alone after them.
+describe.concurrent('a shared custom model keeps its creator spelling (spec 4)', SCENARIO, () => {
   /** The S3 example at prefix qwen-spell; `other` spells the same request differently (trailing `/`, bytes). */
   function spelled(name: string, other: boolean): Manifest {
     const m = e2e.s3Service(name, { prefix: 'qwen-spell' });
@@ -102,30 +104,39 @@ describe('a shared custom model keeps its creator spelling (spec 4)', SCENARIO, 
   });
 });
 
-describe('a recreated object gets a run of its own (spec 5.0: the UID decides)', SCENARIO, () => {
-  it('a cache deleted mid-download and created again at once, three times, reaches Ready each time', async () => {
-    let previousUid = '';
-    for (let round = 0; round < 3; round++) {
-      const created = await e2e.apply<any>(cacheWithoutAccessMode('again-cache', 'qwen-again'));
-      expect(created.metadata.uid).not.toBe(previousUid);
-      previousUid = created.metadata.uid;
-      if (round < 2) {
-        // Mid-work: its probe or download is running when it goes.
-        await until(RESOURCES.AIMModelCache, 'again-cache', (c) => (c.status?.probeAttempt ?? 0) >= 1);
-        await remove(RESOURCES.AIMModelCache, 'again-cache');
-      } else {
-        const ready = await until(RESOURCES.AIMModelCache, 'again-cache', (c) => c.status?.status === 'Ready');
-        expect(ready.metadata.uid).toBe(previousUid);
-      }
-    }
-  });
+describe.concurrent('a recreated object gets a run of its own (spec 5.0: the UID decides)', SCENARIO, () => {
+  // The second reads the cache the first leaves: in order, but beside the other cases.
+  describe.concurrent('again-cache', () => {
+    it.sequential(
+      'a cache deleted mid-download and created again at once, three times, reaches Ready each time',
+      async () => {
+        let previousUid = '';
+        for (let round = 0; round < 3; round++) {
+          const created = await e2e.apply<any>(cacheWithoutAccessMode('again-cache', 'qwen-again'));
+          expect(created.metadata.uid).not.toBe(previousUid);
+          previousUid = created.metadata.uid;
+          if (round < 2) {
+            // Mid-work: its probe or download is running when it goes.
+            await until(RESOURCES.AIMModelCache, 'again-cache', (c) => (c.status?.probeAttempt ?? 0) >= 1);
+            await remove(RESOURCES.AIMModelCache, 'again-cache');
+          } else {
+            const ready = await until(RESOURCES.AIMModelCache, 'again-cache', (c) => c.status?.status === 'Ready');
+            expect(ready.metadata.uid).toBe(previousUid);
+          }
+        }
+      },
+    );
 
-  it('a standalone cache without an access mode gets ReadWriteMany written into its spec and its PVC', async () => {
-    const cache = await get(RESOURCES.AIMModelCache, 'again-cache');
-    expect(cache.spec.accessMode).toBe('ReadWriteMany');
-    const pvcs = await e2e.pvcsOf('again-cache');
-    expect(pvcs.map((p) => p.spec?.accessModes)).toEqual([['ReadWriteMany']]);
-    expect(condition(cache, 'VolumeReady')).toMatchObject({ status: 'True', reason: 'VolumeBound' });
+    it.sequential(
+      'a standalone cache without an access mode gets ReadWriteMany written into its spec and its PVC',
+      async () => {
+        const cache = await get(RESOURCES.AIMModelCache, 'again-cache');
+        expect(cache.spec.accessMode).toBe('ReadWriteMany');
+        const pvcs = await e2e.pvcsOf('again-cache');
+        expect(pvcs.map((p) => p.spec?.accessModes)).toEqual([['ReadWriteMany']]);
+        expect(condition(cache, 'VolumeReady')).toMatchObject({ status: 'True', reason: 'VolumeBound' });
+      },
+    );
   });
 
   it('a model deleted while probing and created again at once reaches Ready', async () => {
@@ -178,7 +189,7 @@ describe('a recreated object gets a run of its own (spec 5.0: the UID decides)',
   });
 });
 
-describe('an unbound volume is not progress (spec 7)', SCENARIO, () => {
+describe.concurrent('an unbound volume is not progress (spec 7)', SCENARIO, () => {
   it('a cache whose claim cannot bind is Pending with VolumeReady not True, naming the class', async () => {
     await e2e.apply(cacheWithoutAccessMode('unbound-cache', 'qwen-unbound', 'no-such-class'));
     // The download Job exists (it is created right after the claim) and its pod waits for the volume.

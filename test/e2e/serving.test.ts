@@ -67,7 +67,9 @@ function hfService(name: string): Manifest {
   return m;
 }
 
-describe('a custom model answers at its endpoint', SCENARIO, () => {
+// Each case of a block has services of its own, so they run concurrently; the second block changes the services the
+// first brought to Running.
+describe.concurrent('a custom model answers at its endpoint', SCENARIO, () => {
   it('S3: Running through KServe; the served pod lists the model ID and the downloaded bytes, and answers', async () => {
     await e2e.apply(e2e.s3Service('serve-s3', { prefix: 'qwen-serve' }));
     const running = await e2e.runToRunning('serve-s3');
@@ -123,29 +125,59 @@ describe('a custom model answers at its endpoint', SCENARIO, () => {
   });
 });
 
-describe('serving changes and failures', SCENARIO, () => {
-  it('replicas: 2 on the AIMService reaches the Deployment, and both pods serve', async () => {
-    const m = e2e.s3Service('serve-shared-a', { file: 'aimservice-custom-s3-shared.yaml', prefix: 'qwen-serve' });
-    (m.spec as any).replicas = 2;
-    await e2e.apply(m);
-    // Rolled out: two replicas of the current pod template, both Ready (an old pod may serve until then).
-    await waitFor(
-      'two ready replicas',
+describe.concurrent('serving changes and failures', SCENARIO, () => {
+  // The Shared pair: scaled, then one of them deleted while the other still serves (in order, beside the failure).
+  describe.concurrent('serve-shared-a and serve-shared-b', () => {
+    it.sequential('replicas: 2 on the AIMService reaches the Deployment, and both pods serve', async () => {
+      const m = e2e.s3Service('serve-shared-a', { file: 'aimservice-custom-s3-shared.yaml', prefix: 'qwen-serve' });
+      (m.spec as any).replicas = 2;
+      await e2e.apply(m);
+      // Rolled out: two replicas of the current pod template, both Ready (an old pod may serve until then).
+      await waitFor(
+        'two ready replicas',
+        async () => {
+          const d = await apps.readNamespacedDeployment({ name: 'serve-shared-a-predictor', namespace: e2e.namespace });
+          const rolledOut =
+            d.spec?.replicas === 2 &&
+            d.status?.updatedReplicas === 2 &&
+            d.status.readyReplicas === 2 &&
+            d.status.replicas === 2 &&
+            (await readyPods('serve-shared-a')).length === 2;
+          return rolledOut ? d : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      const ips = (await readyPods('serve-shared-a')).map((p) => p.status?.podIP);
+      expect(new Set(ips).size).toBe(2);
+      await e2e.service('serve-shared-a', (s) => s.status?.status === 'Running');
+    });
+
+    it.sequential(
+      'deleting the AIMService removes its InferenceService, and KServe its Deployment and Service',
       async () => {
-        const d = await apps.readNamespacedDeployment({ name: 'serve-shared-a-predictor', namespace: e2e.namespace });
-        const rolledOut =
-          d.spec?.replicas === 2 &&
-          d.status?.updatedReplicas === 2 &&
-          d.status.readyReplicas === 2 &&
-          d.status.replicas === 2 &&
-          (await readyPods('serve-shared-a')).length === 2;
-        return rolledOut ? d : undefined;
+        await e2e.orch.objects.delete(RESOURCES.AIMService, 'serve-shared-b', e2e.namespace);
+        await e2e.gone(RESOURCES.AIMService, 'serve-shared-b', 60_000);
+        await e2e.gone(RESOURCES.InferenceService, 'serve-shared-b', 60_000);
+        await waitFor(
+          'the predictor Deployment and Service gone',
+          async () => {
+            const gone = (p: Promise<unknown>) =>
+              p.then(
+                () => false,
+                (err: { code?: number }) => err.code === 404,
+              );
+            const [d, s] = await Promise.all([
+              gone(apps.readNamespacedDeployment({ name: 'serve-shared-b-predictor', namespace: e2e.namespace })),
+              gone(e2e.orch.core.readNamespacedService({ name: 'serve-shared-b-predictor', namespace: e2e.namespace })),
+            ]);
+            return d && s ? true : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 500 },
+        );
+        // The other service of the Shared cache still serves.
+        expect((await servedModels('serve-shared-a'))[0].id).toBe('Qwen/Qwen2-0.5B');
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
     );
-    const ips = (await readyPods('serve-shared-a')).map((p) => p.status?.podIP);
-    expect(new Set(ips).size).toBe(2);
-    await e2e.service('serve-shared-a', (s) => s.status?.status === 'Running');
   });
 
   it('a model server that exits at start is InferenceServiceFailed with its reason; fixed, Running again unnudged', async () => {
@@ -180,29 +212,5 @@ describe('serving changes and failures', SCENARIO, () => {
     const again = await e2e.service('serve-s3', (s) => s.status?.status === 'Running', 180_000);
     expect(condition(again, 'InferenceServiceReady')).toMatchObject({ status: 'True' });
     expect((await servedModels('serve-s3'))[0].total_bytes).toBe(WEIGHTS.length + Buffer.byteLength(CONFIG));
-  });
-
-  it('deleting the AIMService removes its InferenceService, and KServe its Deployment and Service', async () => {
-    await e2e.orch.objects.delete(RESOURCES.AIMService, 'serve-shared-b', e2e.namespace);
-    await e2e.gone(RESOURCES.AIMService, 'serve-shared-b', 60_000);
-    await e2e.gone(RESOURCES.InferenceService, 'serve-shared-b', 60_000);
-    await waitFor(
-      'the predictor Deployment and Service gone',
-      async () => {
-        const gone = (p: Promise<unknown>) =>
-          p.then(
-            () => false,
-            (err: { code?: number }) => err.code === 404,
-          );
-        const [d, s] = await Promise.all([
-          gone(apps.readNamespacedDeployment({ name: 'serve-shared-b-predictor', namespace: e2e.namespace })),
-          gone(e2e.orch.core.readNamespacedService({ name: 'serve-shared-b-predictor', namespace: e2e.namespace })),
-        ]);
-        return d && s ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    // The other service of the Shared cache still serves.
-    expect((await servedModels('serve-shared-a'))[0].id).toBe('Qwen/Qwen2-0.5B');
   });
 });

@@ -41,6 +41,8 @@ beforeAll(async () => {
   batch = orch.kc.makeApiClient(BatchV1Api);
   await s3.createBucket('models');
   await putTinyModel(s3, 'models', 'qwen', WEIGHTS);
+  // The stalled download's own prefix: the proxy's stall must not catch another service's download through it.
+  await putTinyModel(s3, 'models', 'qwen-stall', WEIGHTS);
   await orch.core.createNamespacedSecret({
     namespace: orch.namespace,
     body: { metadata: { name: 's3' }, stringData: { id: ACCESS, secret: SECRET } },
@@ -108,7 +110,9 @@ async function runToRunning(name: string): Promise<any> {
   return svc(name, (s) => s.status?.status === 'Running');
 }
 
-describe('model identity (scenario 5)', () => {
+// Every scenario has services of its own and the worker serves them side by side, so the blocks run concurrently
+// (the Shared caching block in order: its later cases build on the first).
+describe.concurrent('model identity (scenario 5)', () => {
   it('same sources with a different AWS_ENDPOINT_URL give two distinct models', async () => {
     await start(s3Service('ep-a'));
     await start(s3Service('ep-b', { endpoint: proxy.url }));
@@ -118,7 +122,7 @@ describe('model identity (scenario 5)', () => {
   });
 });
 
-describe('probe failures (scenario 7): typed, before any volume, no retry storm', () => {
+describe.concurrent('probe failures (scenario 7): typed, before any volume, no retry storm', () => {
   it.each([
     ['wrong S3 keys', () => s3Service('bad-keys', { secret: 's3-wrong' }), 'AuthFailed'],
     ['a missing bucket', () => s3Service('bad-bucket', { uri: 's3://no-such-bucket/qwen' }), 'SourceNotFound'],
@@ -142,10 +146,10 @@ describe('probe failures (scenario 7): typed, before any volume, no retry storm'
   });
 });
 
-describe('a download that stalls (scenario 8)', () => {
+describe.concurrent('a download that stalls (scenario 8)', () => {
   it('fails the attempt with Stalled, resumes in the next one and reaches Running', async () => {
-    proxy.stallAfter('model.safetensors', 256 * 1024, { times: 1 });
-    await start(s3Service('stally', { endpoint: proxy.url, stall: 5 }));
+    proxy.stallAfter('qwen-stall/model.safetensors', 256 * 1024, { times: 1 });
+    await start(s3Service('stally', { endpoint: proxy.url, stall: 5, uri: 's3://models/qwen-stall' }));
     const s = await runToRunning('stally');
     const cache = await orch.objects.get<any>(RESOURCES.AIMModelCache, s.status.caches[0].name, orch.namespace);
     expect(cache.status.attempt).toBe(2);
@@ -159,7 +163,7 @@ describe('a download that stalls (scenario 8)', () => {
   });
 });
 
-describe('Hugging Face with a token from a Secret (scenario 11)', () => {
+describe.concurrent('Hugging Face with a token from a Secret (scenario 11)', () => {
   it('downloads a token-only repo and reaches Running', async () => {
     const s = await (async () => {
       await start(hfService('hf-private', PRIVATE_REPO, true));
@@ -172,8 +176,8 @@ describe('Hugging Face with a token from a Secret (scenario 11)', () => {
   });
 });
 
-describe('Shared caching (scenario 12)', () => {
-  it('two services with the same source share one cache, one PVC and one download Job', async () => {
+describe.concurrent('Shared caching (scenario 12)', () => {
+  it.sequential('two services with the same source share one cache, one PVC and one download Job', async () => {
     await start(s3Service('shared-a', { shared: true }));
     await start(s3Service('shared-b', { shared: true }));
     const a = await runToRunning('shared-a');
@@ -198,18 +202,21 @@ describe('Shared caching (scenario 12)', () => {
     expect(pvcs).toHaveLength(1);
   });
 
-  it('a service whose own credentials fail the probe gets a Dedicated cache, not the Shared one', async () => {
-    const a = await orch.objects.get<any>(RESOURCES.AIMService, 'shared-a', orch.namespace);
-    await start(s3Service('shared-wrong', { shared: true, secret: 's3-wrong' }));
-    const s = await svc('shared-wrong', (x) => x.status?.caches?.length === 1);
-    expect(s.status.caches[0].name).not.toBe(a.status.caches[0].name);
-    const cache = await orch.objects.get<any>(RESOURCES.AIMModelCache, s.status.caches[0].name, orch.namespace);
-    expect(cache.metadata.labels['aim.silogen.ai/cache-mode']).toBe('dedicated');
-    const failed = await svc('shared-wrong', (x) => x.status?.status === 'Failed');
-    expect(condition(failed, 'CacheReady')).toMatchObject({ reason: 'AuthFailed' });
-  });
+  it.sequential(
+    'a service whose own credentials fail the probe gets a Dedicated cache, not the Shared one',
+    async () => {
+      const a = await orch.objects.get<any>(RESOURCES.AIMService, 'shared-a', orch.namespace);
+      await start(s3Service('shared-wrong', { shared: true, secret: 's3-wrong' }));
+      const s = await svc('shared-wrong', (x) => x.status?.caches?.length === 1);
+      expect(s.status.caches[0].name).not.toBe(a.status.caches[0].name);
+      const cache = await orch.objects.get<any>(RESOURCES.AIMModelCache, s.status.caches[0].name, orch.namespace);
+      expect(cache.metadata.labels['aim.silogen.ai/cache-mode']).toBe('dedicated');
+      const failed = await svc('shared-wrong', (x) => x.status?.status === 'Failed');
+      expect(condition(failed, 'CacheReady')).toMatchObject({ reason: 'AuthFailed' });
+    },
+  );
 
-  it('deleting a service leaves the Shared cache (scenario 14)', async () => {
+  it.sequential('deleting a service leaves the Shared cache (scenario 14)', async () => {
     const a = await orch.objects.get<any>(RESOURCES.AIMService, 'shared-a', orch.namespace);
     await orch.objects.delete(RESOURCES.AIMService, 'shared-a', orch.namespace);
     await orch.startService('shared-a', orch.namespace);
@@ -220,7 +227,7 @@ describe('Shared caching (scenario 12)', () => {
   });
 });
 
-describe('models by name, by image, and cluster models (scenario 13)', () => {
+describe.concurrent('models by name, by image, and cluster models (scenario 13)', () => {
   it('a service by name with an explicit template name, and one by image', async () => {
     const model = example('aimmodel-s3-custom-templates.yaml');
     model.metadata = { name: 'qwen-small', namespace: orch.namespace };
