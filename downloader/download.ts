@@ -1,11 +1,11 @@
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../schemas/quantity.js';
 import type { DownloaderConfig, HfSource } from './config.js';
 import { DownloaderFailure } from './failures.js';
 import { listHf } from './hf/source.js';
 import type { Listing } from './listing.js';
-import { bytesOnDisk, progressSnapshot, type ProgressSink } from './progress.js';
+import { progressSnapshot, type ProgressSink } from './progress.js';
 import { runTool, type ToolResult } from './runTool.js';
 import { s3Access, type S3Access } from './s3/credentials.js';
 import { serveCredentials } from './s3/credentialsEndpoint.js';
@@ -14,6 +14,7 @@ import { listS3 } from './s3/source.js';
 import { s5cmdCompletedPath } from './completions.js';
 import { HashPool } from './hashPool.js';
 import { verifyAndPrune, type VerifyResult } from './verify.js';
+import { notEnoughSpaceMessage, ranOutOfSpaceMessage, volumeSpace } from './volumeSpace.js';
 import { VerifyWhileDownloading } from './verifyWhileDownloading.js';
 import { stat } from 'node:fs/promises';
 
@@ -56,19 +57,12 @@ async function bytesStillNeeded(root: string, listing: Listing): Promise<number>
   return need;
 }
 
-/** statfs before downloading, capped by VOLUME_CAPACITY_BYTES (hostPath volumes in tests enforce no capacity). */
+/** statfs before downloading, capped by VOLUME_CAPACITY_BYTES (a test hook; the product never sets it). */
 async function checkFreeSpace(cfg: DownloaderConfig, root: string, listing: Listing): Promise<void> {
   const need = await bytesStillNeeded(root, listing);
-  const fs = await statfs(cfg.mountPath);
-  let free = Number(fs.bavail) * Number(fs.bsize);
-  if (cfg.volumeCapacityBytes !== undefined)
-    free = Math.min(free, cfg.volumeCapacityBytes - (await bytesOnDisk(cfg.mountPath)));
-  if (need > free) {
-    throw new DownloaderFailure(
-      'InsufficientStorage',
-      `the volume has ${formatBytes(Math.max(0, free))} free but ${formatBytes(need)} are still needed (source ${formatBytes(listing.totalBytes)}); raise size or headroomPercent`,
-    );
-  }
+  const space = await volumeSpace(cfg.mountPath, cfg.volumeCapacityBytes);
+  if (need > space.freeBytes)
+    throw new DownloaderFailure('InsufficientStorage', notEnoughSpaceMessage(space, need, listing.totalBytes));
 }
 
 function hfArgs(src: HfSource, dest: string): string[] {
@@ -97,11 +91,13 @@ async function classifyToolFailure(
   cfg: DownloaderConfig,
   access: S3Access,
   result: ToolResult,
+  listing: Listing,
 ): Promise<DownloaderFailure> {
   if (/no space left on device|ENOSPC/i.test(result.stderrTail)) {
+    const space = await volumeSpace(cfg.mountPath, cfg.volumeCapacityBytes);
     return new DownloaderFailure(
       'InsufficientStorage',
-      `the volume ran out of space after ${formatBytes(result.downloadedBytes)}`,
+      ranOutOfSpaceMessage(space, listing.totalBytes, result.downloadedBytes),
     );
   }
   try {
@@ -184,7 +180,7 @@ export async function download(
   try {
     const verifier = new VerifyWhileDownloading(dest, listing, pool);
     const result = await runSourceTool(cfg, access, dest, listing, sink, tools, env, verifier);
-    if (result.exitCode !== 0) throw await classifyToolFailure(cfg, access, result);
+    if (result.exitCode !== 0) throw await classifyToolFailure(cfg, access, result, listing);
     const t2 = performance.now();
     const early = await verifier.settle();
     const v = await verifyAndPrune(dest, listing, { pool, early });

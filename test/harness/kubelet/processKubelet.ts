@@ -58,8 +58,18 @@ import {
   PROVISIONER,
   releaseStorageClass,
   removeVolumeDir,
+  servesClass,
   wantsProvisioning,
 } from './volumes.js';
+import {
+  classCapacity,
+  mountsUnder,
+  mountTmpfs,
+  provisioningRefusal,
+  requestBytes,
+  unmount,
+  type ClassCapacity,
+} from './volumeCapacity.js';
 
 const HEARTBEAT_MS = 10_000;
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -227,26 +237,57 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   };
 
   // ---- provisioner ----------------------------------------------------------------------------------------------
+  /**
+   * Claims refused for capacity (volumeCapacity.ts) are retried with the external-provisioner's exponential back-off
+   * (1 s doubling to `provisioningRetryMaxMs`); a change of the class (recreated or edited) retries at once.
+   */
+  const provisionBackoff = new Map<string, { next: number; delayMs: number; classVersion: string }>();
+  const provisioningRetryMaxMs = opts.provisioningRetryMaxMs ?? 300_000;
+
   async function provision(
     pvcs: V1PersistentVolumeClaim[],
     pvs: Map<string, V1PersistentVolume>,
-    sc: V1StorageClass,
+    classes: Map<string, V1StorageClass>,
   ): Promise<void> {
+    const ours = [...pvs.values()].filter((pv) => pv.metadata?.annotations?.[ANN_PROVISIONED_BY] === PROVISIONER);
     for (const pvc of pvcs) {
-      if (!wantsProvisioning(pvc, sc, nodeName)) continue;
-      const pvName = `pvc-${pvc.metadata?.uid}`;
+      const sc = classes.get(pvc.spec?.storageClassName ?? '');
+      if (!sc || !servesClass(sc, storageClassName) || !wantsProvisioning(pvc, sc, nodeName)) continue;
+      const uid = pvc.metadata?.uid ?? '';
+      const pvName = `pvc-${uid}`;
       if (pvs.has(pvName)) continue;
-      const dir = join(volumesRoot, pvc.metadata?.uid ?? '');
-      mkdirSync(dir, { recursive: true });
-      // As local-path's helper does (`mkdir -m 0777`): hostPath volumes get no fsGroup, any container user may write.
-      chmodSync(dir, 0o777);
+      const classVersion = sc.metadata?.resourceVersion ?? '';
+      const backoff = provisionBackoff.get(uid);
+      if (backoff && backoff.classVersion === classVersion && Date.now() < backoff.next) continue;
       const ref = {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         namespace: pvc.metadata?.namespace,
         name: pvc.metadata?.name,
-        uid: pvc.metadata?.uid,
+        uid,
       };
+      let dir: string;
+      try {
+        const capacity = classCapacity(sc);
+        const refusal = provisioningRefusal(pvc, sc, capacity, ours);
+        if (refusal) throw new Error(refusal);
+        dir = await volumeDirFor(uid, sc, capacity, requestBytes(pvc));
+      } catch (err) {
+        const delayMs =
+          backoff?.classVersion === classVersion ? Math.min(backoff.delayMs * 2, provisioningRetryMaxMs) : 1000;
+        provisionBackoff.set(uid, { next: Date.now() + delayMs, delayMs, classVersion });
+        const message = err instanceof Error ? err.message : String(err);
+        log(`cannot provision ${ref.namespace}/${ref.name}: ${message}`);
+        void events.record({
+          object: ref,
+          type: 'Warning',
+          reason: 'ProvisioningFailed',
+          message,
+          component: PROVISIONER,
+        });
+        continue;
+      }
+      provisionBackoff.delete(uid);
       try {
         await core.createPersistentVolume({ body: buildPersistentVolume(pvc, sc, dir, nodeName) });
         log(`provisioned ${pvName} at ${dir} for ${ref.namespace}/${ref.name}`);
@@ -261,6 +302,28 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         if (!isApiStatus(err, 409)) throw err; // another kubelet of the same class got there first
       }
     }
+    const live = new Set(pvcs.map((p) => p.metadata?.uid));
+    for (const uid of provisionBackoff.keys()) if (!live.has(uid)) provisionBackoff.delete(uid);
+  }
+
+  /**
+   * The volume's directory, with the class's real capacity (volumeCapacity.ts): a tmpfs of the request per volume,
+   * a directory on the class's node disk, or (no parameters) a plain directory.
+   */
+  async function volumeDirFor(uid: string, sc: V1StorageClass, capacity: ClassCapacity, size: bigint): Promise<string> {
+    if (capacity.filesystem === 'perVolume') {
+      const dir = join(volumesRoot, uid);
+      await mountTmpfs(dir, size);
+      return dir;
+    }
+    const parent =
+      capacity.filesystem === 'nodeDisk' ? join(volumesRoot, `disk-${sc.metadata?.name ?? ''}`) : volumesRoot;
+    if (capacity.filesystem === 'nodeDisk') await mountTmpfs(parent, capacity.nodeStorageBytes ?? 0n);
+    const dir = join(parent, uid);
+    mkdirSync(dir, { recursive: true });
+    // As local-path's helper does (`mkdir -m 0777`): hostPath volumes get no fsGroup, any container user may write.
+    chmodSync(dir, 0o777);
+    return dir;
   }
 
   /** Released volumes of ours with reclaim policy Delete: remove the directory, then the PV (local-path does this). */
@@ -269,7 +332,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] !== PROVISIONER || pv.metadata.deletionTimestamp) continue;
       if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
       const dir = pv.spec.hostPath?.path ?? '';
-      if (!(await removeVolumeDir(volumesRoot, dir))) continue; // another kubelet's volume
+      if (!dir.startsWith(`${volumesRoot}/`)) continue; // another kubelet's volume
+      await unmount(dir); // a perVolume tmpfs: its bytes go with it
+      if (!(await removeVolumeDir(volumesRoot, dir))) continue;
       await core.deletePersistentVolume({ name: pv.metadata.name ?? '' }).catch((err: unknown) => {
         if (!isApiStatus(err, 404)) throw err;
       });
@@ -491,15 +556,12 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     const pvcs = pvcList.items.filter((p) => inScope(p.metadata?.namespace ?? ''));
     const pvs = new Map(pvList.items.map((pv) => [pv.metadata?.name ?? '', pv]));
     const classes = new Map(scList.items.map((sc) => [sc.metadata?.name ?? '', sc]));
-    const sc = classes.get(storageClassName);
 
     // Kubelet first: status and deletions of running pods must not wait behind scheduling work.
     syncPods(pods);
     evictUnderPressure();
-    if (sc) {
-      await provision(pvcs, pvs, sc);
-      await reclaim(pvs.values());
-    }
+    await provision(pvcs, pvs, classes);
+    await reclaim(pvs.values());
     await schedule(pods, new Map(pvcs.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p])), pvs, classes);
     const live = new Set(pods.map((p) => p.metadata?.uid));
     for (const uid of scheduleBackoff.keys()) if (!live.has(uid)) scheduleBackoff.delete(uid);
@@ -618,6 +680,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         await Promise.all([...workers.values()].map((w) => w.forget(2000)));
         memory.close();
         const crash = stopOpts?.deleteNode === false;
+        // Volume filesystems go with the node; a simulated crash keeps them for the next instance (a node's disks).
+        if (!crash)
+          for (const m of mountsUnder(volumesRoot).reverse())
+            await unmount(m).catch((err: unknown) => log(`umount ${m}: ${String(err)}`));
         await releaseStorageClass(storage, storageClassName, crash).catch((err: unknown) =>
           log(`deleting storage class: ${apiErrorMessage(err)}`),
         );

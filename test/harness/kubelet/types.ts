@@ -67,6 +67,12 @@ export interface ProcessKubeletOptions {
   extraPath?: string[];
   /** StorageClass this node provisions hostPath volumes for; default `local-path`. Created if missing. */
   storageClassName?: string;
+  /**
+   * Longest back-off of a claim the provisioner refused (ProvisioningFailed; volumeCapacity.ts), doubling from 1 s;
+   * default 300 000 ms, the external-provisioner's. Classes with `parameters.nodeStorage` / `filesystem` get real
+   * capacity (volumeCapacity.ts); any class of this provisioner that no kubelet of the process owns is served too.
+   */
+  provisioningRetryMaxMs?: number;
   /** Used only when the StorageClass is created here; default `WaitForFirstConsumer` (see volumes.ts). */
   volumeBindingMode?: VolumeBindingMode;
   /** Mark a StorageClass created here as the cluster default (default true: "cluster default" class tests need one). */

@@ -93,6 +93,15 @@ export async function acquireStorageClass(
   return sc;
 }
 
+/**
+ * Whether this kubelet provisions for a class: its own, and any other class naming this provisioner that no kubelet
+ * of this process owns (a class a test or an administrator creates, e.g. the missing class of a stuck claim).
+ */
+export function servesClass(sc: V1StorageClass, ownClass: string): boolean {
+  const name = sc.metadata?.name ?? '';
+  return sc.provisioner === PROVISIONER && (name === ownClass || !classUsers.has(name));
+}
+
 /** One user fewer; the last one deletes the class if it was created here (`keep`: a simulated crash keeps it). */
 export async function releaseStorageClass(storage: StorageV1Api, name: string, keep: boolean): Promise<void> {
   const entry = classUsers.get(name);
