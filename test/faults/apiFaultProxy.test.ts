@@ -40,6 +40,17 @@ async function proxied(opts: Partial<ApiFaultProxyOptions>) {
   return { proxy, kc: loadKubeConfig(path) };
 }
 
+/** POSTs a new ConfigMap through `kc`; its name and the answer. */
+async function createConfigMap(kc: KubeConfig, data?: Record<string, string>) {
+  const name = `cm-${randomBytes(3).toString('hex')}`;
+  const res = await kubeRequest(kc, {
+    method: 'POST',
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    body: JSON.stringify({ metadata: { name }, ...(data ? { data } : {}) }),
+  });
+  return { name, res };
+}
+
 describe('API fault proxy', () => {
   it('answers 429 with Retry-After without forwarding, and counts it', async () => {
     const { proxy, kc } = await proxied({ rate429: 1, rate500: 0, retryAfterSeconds: 3 });
@@ -130,12 +141,7 @@ describe('API fault proxy', () => {
   it('answers 503 with Retry-After and 409 on an update without forwarding', async () => {
     const { proxy, kc } = await proxied({ rate429: 0, rate500: 0, rate503: 1, retryAfterSeconds: 2 });
     try {
-      const name = `cm-${randomBytes(3).toString('hex')}`;
-      const res = await kubeRequest(kc, {
-        method: 'POST',
-        path: `/api/v1/namespaces/${ns}/configmaps`,
-        body: JSON.stringify({ metadata: { name } }),
-      });
+      const { name, res } = await createConfigMap(kc);
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('2');
       expect(JSON.parse(res.body)).toMatchObject({ reason: 'ServiceUnavailable', code: 503 });
@@ -147,14 +153,9 @@ describe('API fault proxy', () => {
     }
     const conflict = await proxied({ rate429: 0, rate500: 0, rate409: 1 });
     try {
-      const name = `cm-${randomBytes(3).toString('hex')}`;
       const path = `/api/v1/namespaces/${ns}/configmaps`;
       // 409 is for updates only: the create passes.
-      const created = await kubeRequest(conflict.kc, {
-        method: 'POST',
-        path,
-        body: JSON.stringify({ metadata: { name }, data: { a: '1' } }),
-      });
+      const { name, res: created } = await createConfigMap(conflict.kc, { a: '1' });
       expect(created.status).toBe(201);
       const obj = JSON.parse(created.body);
       obj.data = { a: '2' };

@@ -157,6 +157,29 @@ export function pickFault(
   return undefined;
 }
 
+/** The faults the proxy answers itself, as the API server would word them. */
+const REFUSALS = {
+  429: {
+    counter: 'injected429',
+    reason: 'TooManyRequests',
+    message: 'too many requests, please try again later',
+    retryAfter: true,
+  },
+  503: {
+    counter: 'injected503',
+    reason: 'ServiceUnavailable',
+    message: 'the server is currently unable to handle the request',
+    retryAfter: true,
+  },
+  409: {
+    counter: 'injected409',
+    reason: 'Conflict',
+    message:
+      'Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again',
+    retryAfter: false,
+  },
+} as const;
+
 /** A Kubernetes `Status` answer, as the API server would send it. */
 function statusBody(code: number, reason: string, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
@@ -256,44 +279,18 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
           answerGone(res, stats.watchGone % 2 === 0);
           return;
         case 429:
-          stats.injected429 += 1;
-          fail(429);
-          req.resume();
-          answer(
-            res,
-            429,
-            'TooManyRequests',
-            'injected by the API fault proxy: too many requests, please try again later',
-            {
-              'retry-after': String(retryAfter),
-            },
-          );
-          return;
         case 503:
-          stats.injected503 += 1;
-          fail(503);
+        case 409: {
+          // Answered by the proxy, never forwarded: the API server does not see the request.
+          const refusal = REFUSALS[fault];
+          stats[refusal.counter] += 1;
+          fail(fault);
           req.resume();
-          answer(
-            res,
-            503,
-            'ServiceUnavailable',
-            'injected by the API fault proxy: the server is currently unable to handle the request',
-            {
-              'retry-after': String(retryAfter),
-            },
-          );
+          answer(res, fault, refusal.reason, `injected by the API fault proxy: ${refusal.message}`, {
+            ...(refusal.retryAfter ? { 'retry-after': String(retryAfter) } : {}),
+          });
           return;
-        case 409:
-          stats.injected409 += 1;
-          fail(409);
-          req.resume();
-          answer(
-            res,
-            409,
-            'Conflict',
-            'injected by the API fault proxy: Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again',
-          );
-          return;
+        }
         case 'hang':
           // Neither forwarded nor answered: only the client's own timeout ends it.
           stats.hangs += 1;
