@@ -94,6 +94,11 @@ export interface ApiFaultProxy {
   stats(): ApiFaultStats;
   /** Every injected fault, in order. */
   faults(): readonly InjectedFault[];
+  /**
+   * Ends every open watch stream now (as an API server restart or a load balancer would): the clients reconnect,
+   * and with `rateWatchGone` some of them are told 410 Gone and must relist. Returns how many were open.
+   */
+  dropWatches(): number;
   /** Pause (false) or resume (true) the random injection; counting continues. */
   setEnabled(enabled: boolean): void;
   /**
@@ -215,6 +220,7 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
     upstreamErrors: 0,
   };
   const injected: InjectedFault[] = [];
+  const openWatches = new Set<ServerResponse>();
   let enabled = true;
   const once: Array<{ method: string; pathIncludes: string; status: FaultKind; done: (f: InjectedFault) => void }> = [];
 
@@ -319,7 +325,8 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
             if (fault === 'reset') {
               stats.resets += 1;
               fail('reset');
-              req.socket.resetAndDestroy();
+              // Closed without an answer (TLS sockets cannot send a bare RST): the client sees ECONNRESET.
+              req.socket.destroy();
               return;
             }
             stats.injected500 += 1;
@@ -334,7 +341,11 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.headers));
-        if (streaming) res.flushHeaders();
+        if (streaming) {
+          res.flushHeaders();
+          openWatches.add(res);
+          res.once('close', () => openWatches.delete(res));
+        }
         up.pipe(res);
       });
       upstream.on('error', (err) => {
@@ -357,6 +368,11 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
     writeKubeconfig: (path, token) => writeKubeconfig(path, { server: url, caPath: pki.caCert, token }),
     stats: () => ({ ...stats }),
     faults: () => injected,
+    dropWatches: () => {
+      const open = [...openWatches];
+      for (const res of open) res.destroy();
+      return open.length;
+    },
     setEnabled: (on) => {
       enabled = on;
     },
