@@ -4,6 +4,7 @@ import type { WorkflowNudger } from './nudges.js';
 import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
 import { downloadMemoryLimitFromEnv } from '../domain/downloaderMemory.js';
 import { timingFromEnv, type LifecycleTiming } from '../domain/timing.js';
+import { withRequestTimeout } from './kube/requestTimeout.js';
 
 /** What every activity needs: one set of API clients per worker, and the worker's own settings. */
 export interface ActivityContext {
@@ -51,13 +52,16 @@ export function createContext(
   settings: WorkerSettings = settingsFromEnv(),
   nudger?: WorkflowNudger,
 ): ActivityContext {
+  // Every request of an activity is given up after KUBE_REQUEST_TIMEOUT_MS (a hung connection fails the attempt,
+  // which is retried, instead of holding it until the activity's own timeout).
+  const timed = withRequestTimeout(kc);
   return {
     ...(nudger ? { nudger } : {}),
-    kc,
-    objects: new CustomObjects(kc),
-    core: kc.makeApiClient(CoreV1Api),
-    batch: kc.makeApiClient(BatchV1Api),
-    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+    kc: timed,
+    objects: new CustomObjects(timed),
+    core: timed.makeApiClient(CoreV1Api),
+    batch: timed.makeApiClient(BatchV1Api),
+    rbac: timed.makeApiClient(RbacAuthorizationV1Api),
     settings,
   };
 }

@@ -7,6 +7,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { RESOURCES } from '../activities/kube/resources.js';
+import { withRequestTimeout } from '../activities/kube/requestTimeout.js';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { METADATA_ONLY_LIST, metadataOnlyConfig } from './metadataOnly.js';
 import { OWN_KINDS, type BridgeObject, type WatchedKind } from './routing.js';
@@ -56,9 +57,12 @@ const inNs = (ns: string | undefined) => (ns ? { namespace: ns } : {});
  * Cluster-scoped kinds are always watched cluster-wide.
  */
 export function bridgeSources(kc: KubeConfig, namespaces?: string[]): Source[] {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
+  // A list the API server (or a proxy in front of it) never answers is given up and retried like any failed one;
+  // without a timeout the informer would wait for it for ever and never see that kind again.
+  const timed = withRequestTimeout(kc);
+  const custom = timed.makeApiClient(CustomObjectsApi);
+  const core = timed.makeApiClient(CoreV1Api);
+  const batch = timed.makeApiClient(BatchV1Api);
   const watch = new Watch(kc);
   const metadataWatch = new Watch(metadataOnlyConfig(kc));
   const each: Array<string | undefined> = namespaces && namespaces.length > 0 ? namespaces : [undefined];

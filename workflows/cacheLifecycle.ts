@@ -49,6 +49,11 @@ export interface CacheState {
   probe?: { generation: number; totalBytes: number; source?: { totalBytes: number; files: number; revision?: string } };
   /** The last failure was a ResourceQuota refusal: a nudge (the bridge's, when a quota changes) re-checks at once. */
   quota?: boolean;
+  /**
+   * The download attempt a pass was inside when it failed (e.g. the API server away while it waited for the Job): the
+   * next pass picks that attempt's Job up again instead of starting another one beside or after it.
+   */
+  resumeAttempt?: number;
   /** Nudges and a retry that arrived as the run continued as new. */
   nudged?: boolean;
   retry?: boolean;
@@ -155,6 +160,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       // A non-retryable failure never fails the execution (then nobody would be left to fix things): it is
       // reported, and the workflow looks again after a pause or on the next nudge (spec 7).
       progress.lastFailure = activityFailure(err);
+      if (progress.phase === 'Downloading') state.resumeAttempt = progress.attempt;
       if (uid) {
         const report = timed
           ? stepFailureReport(progress.lastFailure, progress.step)
@@ -291,6 +297,11 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
 
     // 3. Download attempts: one Job at a time; the workflow owns retries, each attempt resumes.
     let attempt = snap.attempt ?? 0;
+    // The pass before ended inside this attempt without learning how its Job ended (a failed wait): the loop starts
+    // at the same attempt, whose Job create-or-get finds, so a download that finished meanwhile is not run again.
+    // Behind a patch: runs recorded before it replay starting the next attempt.
+    if (attempt > 0 && state.resumeAttempt === attempt && patched('aim-cache-resume-attempt-v1')) attempt -= 1;
+    delete state.resumeAttempt;
     let hfDisableXet = false;
     const maxAttempts = snap.maxAttempts ?? 5;
     for (let i = 0; i < maxAttempts; i++) {

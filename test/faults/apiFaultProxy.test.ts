@@ -40,6 +40,17 @@ async function proxied(opts: Partial<ApiFaultProxyOptions>) {
   return { proxy, kc: loadKubeConfig(path) };
 }
 
+/** POSTs a new ConfigMap through `kc`; its name and the answer. */
+async function createConfigMap(kc: KubeConfig, data?: Record<string, string>) {
+  const name = `cm-${randomBytes(3).toString('hex')}`;
+  const res = await kubeRequest(kc, {
+    method: 'POST',
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    body: JSON.stringify({ metadata: { name }, ...(data ? { data } : {}) }),
+  });
+  return { name, res };
+}
+
 describe('API fault proxy', () => {
   it('answers 429 with Retry-After without forwarding, and counts it', async () => {
     const { proxy, kc } = await proxied({ rate429: 1, rate500: 0, retryAfterSeconds: 3 });
@@ -122,6 +133,79 @@ describe('API fault proxy', () => {
       expect((await kubeRequest(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}` })).status).toBe(429);
       expect((await kubeRequest(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}` })).status).toBe(200);
       expect(await hit).toEqual({ status: 429, method: 'GET', path: `/api/v1/namespaces/${ns}` });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('answers 503 with Retry-After and 409 on an update without forwarding', async () => {
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 0, rate503: 1, retryAfterSeconds: 2 });
+    try {
+      const { name, res } = await createConfigMap(kc);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(JSON.parse(res.body)).toMatchObject({ reason: 'ServiceUnavailable', code: 503 });
+      expect(
+        (await kubeRequest(direct, { method: 'GET', path: `/api/v1/namespaces/${ns}/configmaps/${name}` })).status,
+      ).toBe(404);
+    } finally {
+      await proxy.stop();
+    }
+    const conflict = await proxied({ rate429: 0, rate500: 0, rate409: 1 });
+    try {
+      const path = `/api/v1/namespaces/${ns}/configmaps`;
+      // 409 is for updates only: the create passes.
+      const { name, res: created } = await createConfigMap(conflict.kc, { a: '1' });
+      expect(created.status).toBe(201);
+      const obj = JSON.parse(created.body);
+      obj.data = { a: '2' };
+      const res = await kubeRequest(conflict.kc, { method: 'PUT', path: `${path}/${name}`, body: JSON.stringify(obj) });
+      expect(res.status).toBe(409);
+      expect(JSON.parse(res.body)).toMatchObject({ reason: 'Conflict', code: 409 });
+      const stored = await kubeRequest(direct, { method: 'GET', path: `${path}/${name}` });
+      expect(JSON.parse(stored.body).data).toEqual({ a: '1' });
+      expect(conflict.proxy.stats()).toMatchObject({ injected409: 1 });
+    } finally {
+      await conflict.proxy.stop();
+    }
+  });
+
+  it('resets the connection after the API server did the write; holds a hung request until the client gives up', async () => {
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 0 });
+    try {
+      const name = `cm-${randomBytes(3).toString('hex')}`;
+      const path = `/api/v1/namespaces/${ns}/configmaps`;
+      const reset = proxy.injectOnce({ method: 'POST', pathIncludes: path, status: 'reset' });
+      await expect(
+        kubeRequest(kc, { method: 'POST', path, body: JSON.stringify({ metadata: { name } }) }),
+      ).rejects.toMatchObject({ code: 'ECONNRESET' });
+      await reset;
+      expect((await kubeRequest(direct, { method: 'GET', path: `${path}/${name}` })).status).toBe(200);
+
+      const hang = proxy.injectOnce({ method: 'GET', pathIncludes: path, status: 'hang' });
+      const t0 = Date.now();
+      await expect(kubeRequest(kc, { method: 'GET', path, timeoutMs: 800 })).rejects.toThrow(/timed out/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+      await hang;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(proxy.stats()).toMatchObject({ resets: 1, hangs: 1, hangsAbandoned: 1 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('answers watches 410 Gone, as the HTTP status and as an ERROR event, and no other request', async () => {
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 0, rateWatchGone: 1 });
+    try {
+      const watch = `/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D${ns}&timeoutSeconds=1`;
+      const first = await kubeRequest(kc, { method: 'GET', path: watch, timeoutMs: 15_000 });
+      const second = await kubeRequest(kc, { method: 'GET', path: watch, timeoutMs: 15_000 });
+      expect(first.status).toBe(410);
+      expect(JSON.parse(first.body)).toMatchObject({ reason: 'Expired', code: 410 });
+      expect(second.status).toBe(200);
+      expect(JSON.parse(second.body)).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+      expect((await kubeRequest(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}` })).status).toBe(200);
+      expect(proxy.stats()).toMatchObject({ watches: 2, watchGone: 2, requests: 1 });
     } finally {
       await proxy.stop();
     }

@@ -3,7 +3,15 @@
 // priority-and-fairness limiter would), and a fraction answered `500` *after* the API server processed them (the
 // client cannot tell whether its write happened — the demanding case for idempotency). The choice is a seeded
 // pseudo-random sequence, so a run's fault pattern depends only on the seed and the order of requests.
-// Watches (`?watch=true`, and `/watch/` paths) and other streaming requests pass through untouched.
+// Further faults of a real cluster's path (each off unless its rate is set): `503 Service Unavailable` with Retry-After
+// (an API server starting or overloaded, not forwarded), `409 Conflict` on updates (someone else wrote the object
+// first; PUT only, not forwarded), a connection reset *after* the API server processed the request (a load balancer
+// dropping the connection), and a hung request (never answered, never forwarded, until the client gives up: what a
+// client without a timeout never survives). Watches (`?watch=true`, `/watch/` paths) are never given those; with
+// `rateWatchGone` a fraction of them is answered `410 Gone` (the resourceVersion is too old, after a compaction or an
+// etcd restart), alternately as the HTTP status and as a 200 stream holding one ERROR event, the two ways the API
+// server says it: the client must relist. Watches draw from their own seeded sequence, so they do not shift the
+// other requests' faults.
 //
 //   const proxy = await startApiFaultProxy({ target: stack.kubeServer, targetCaPath: stack.kubeCaPath, workDir,
 //                                            seed: 42, rate429: 0.025, rate500: 0.025 });
@@ -31,12 +39,25 @@ export interface ApiFaultProxyOptions {
   rate429?: number;
   /** Fraction of non-watch requests answered 500 after the API server handled them (default 0.025). */
   rate500?: number;
-  /** Retry-After of the 429 answers, seconds (default 1). */
+  /** Retry-After of the 429 and 503 answers, seconds (default 1). */
   retryAfterSeconds?: number;
+  /** Fraction of non-watch requests answered 503 without forwarding (default 0). */
+  rate503?: number;
+  /** Fraction of PUT requests answered 409 Conflict without forwarding (default 0). */
+  rate409?: number;
+  /** Fraction of non-watch requests forwarded, then answered with a connection reset (default 0). */
+  rateReset?: number;
+  /** Fraction of non-watch requests never answered (held until the client closes the connection; default 0). */
+  rateHang?: number;
+  /** Fraction of watch requests answered 410 Gone (default 0). */
+  rateWatchGone?: number;
 }
 
+/** What the proxy can do to a request instead of passing its answer on. */
+export type FaultKind = 429 | 500 | 503 | 409 | 410 | 'reset' | 'hang';
+
 export interface InjectedFault {
-  status: 429 | 500;
+  status: FaultKind;
   method: string;
   /** Path without the query. */
   path: string;
@@ -49,6 +70,16 @@ export interface ApiFaultStats {
   watches: number;
   injected429: number;
   injected500: number;
+  injected503: number;
+  injected409: number;
+  /** Connections reset after the API server answered. */
+  resets: number;
+  /** Requests held unanswered. */
+  hangs: number;
+  /** Hung requests the client gave up on (closed the connection): its timeout worked. */
+  hangsAbandoned: number;
+  /** Watches answered 410 Gone. */
+  watchGone: number;
   /** Requests whose forwarding failed (API server unreachable): answered 502. */
   upstreamErrors: number;
 }
@@ -63,13 +94,18 @@ export interface ApiFaultProxy {
   stats(): ApiFaultStats;
   /** Every injected fault, in order. */
   faults(): readonly InjectedFault[];
+  /**
+   * Ends every open watch stream now (as an API server restart or a load balancer would): the clients reconnect,
+   * and with `rateWatchGone` some of them are told 410 Gone and must relist. Returns how many were open.
+   */
+  dropWatches(): number;
   /** Pause (false) or resume (true) the random injection; counting continues. */
   setEnabled(enabled: boolean): void;
   /**
    * A targeted fault (independent of the random ones): the next request with this method whose path contains
    * `pathIncludes` gets `status` (500: after the API server processed it). Resolves when it has been injected.
    */
-  injectOnce(rule: { method: string; pathIncludes: string; status: 429 | 500 }): Promise<InjectedFault>;
+  injectOnce(rule: { method: string; pathIncludes: string; status: FaultKind }): Promise<InjectedFault>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +137,54 @@ function endToEnd(headers: IncomingMessage['headers']): OutgoingHttpHeaders {
   return out;
 }
 
+/**
+ * The fault for a draw `r` in [0, 1): the rates are stacked in this order (429 and 500 first, so that a seed gives the
+ * same 429/500 sequence as before the other faults existed). 409 only for PUT (an update that lost a race).
+ */
+export function pickFault(
+  r: number,
+  method: string,
+  rates: { r429: number; r500: number; r503: number; r409: number; reset: number; hang: number },
+): FaultKind | undefined {
+  const steps: Array<[FaultKind, number]> = [
+    [429, rates.r429],
+    [500, rates.r500],
+    [503, rates.r503],
+    [409, method === 'PUT' ? rates.r409 : 0],
+    ['reset', rates.reset],
+    ['hang', rates.hang],
+  ];
+  let edge = 0;
+  for (const [fault, rate] of steps) {
+    edge += rate;
+    if (r < edge) return fault;
+  }
+  return undefined;
+}
+
+/** The faults the proxy answers itself, as the API server would word them. */
+const REFUSALS = {
+  429: {
+    counter: 'injected429',
+    reason: 'TooManyRequests',
+    message: 'too many requests, please try again later',
+    retryAfter: true,
+  },
+  503: {
+    counter: 'injected503',
+    reason: 'ServiceUnavailable',
+    message: 'the server is currently unable to handle the request',
+    retryAfter: true,
+  },
+  409: {
+    counter: 'injected409',
+    reason: 'Conflict',
+    message:
+      'Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again',
+    retryAfter: false,
+  },
+} as const;
+
 /** A Kubernetes `Status` answer, as the API server would send it. */
 function statusBody(code: number, reason: string, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
@@ -111,13 +195,34 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
   const pki = await createPki(join(opts.workDir, 'api-fault-proxy-pki'));
   const agent = new Agent({ ca: readFileSync(opts.targetCaPath), keepAlive: true });
   const random = seededRandom(opts.seed ?? 1);
-  const rate429 = opts.rate429 ?? 0.025;
-  const rate500 = opts.rate500 ?? 0.025;
+  const watchRandom = seededRandom((opts.seed ?? 1) ^ 0x5bd1e995);
+  const rates = {
+    r429: opts.rate429 ?? 0.025,
+    r500: opts.rate500 ?? 0.025,
+    r503: opts.rate503 ?? 0,
+    r409: opts.rate409 ?? 0,
+    reset: opts.rateReset ?? 0,
+    hang: opts.rateHang ?? 0,
+  };
+  const rateWatchGone = opts.rateWatchGone ?? 0;
   const retryAfter = opts.retryAfterSeconds ?? 1;
-  const stats: ApiFaultStats = { requests: 0, watches: 0, injected429: 0, injected500: 0, upstreamErrors: 0 };
+  const stats: ApiFaultStats = {
+    requests: 0,
+    watches: 0,
+    injected429: 0,
+    injected500: 0,
+    injected503: 0,
+    injected409: 0,
+    resets: 0,
+    hangs: 0,
+    hangsAbandoned: 0,
+    watchGone: 0,
+    upstreamErrors: 0,
+  };
   const injected: InjectedFault[] = [];
+  const openWatches = new Set<ServerResponse>();
   let enabled = true;
-  const once: Array<{ method: string; pathIncludes: string; status: 429 | 500; done: (f: InjectedFault) => void }> = [];
+  const once: Array<{ method: string; pathIncludes: string; status: FaultKind; done: (f: InjectedFault) => void }> = [];
 
   const answer = (
     res: ServerResponse,
@@ -131,45 +236,75 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
     res.end(body);
   };
 
+  /** `410 Gone` for a watch: as the HTTP status, or (every other time) as the one ERROR event of a 200 stream. */
+  const answerGone = (res: ServerResponse, asEvent: boolean) => {
+    const message = 'injected by the API fault proxy: too old resource version (410 Gone)';
+    if (!asEvent) return answer(res, 410, 'Expired', message);
+    const event = JSON.stringify({ type: 'ERROR', object: JSON.parse(statusBody(410, 'Expired', message)) });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`${event}\n`);
+  };
+
   const server: Server = createServer(
     { key: readFileSync(pki.servingKey), cert: readFileSync(pki.servingCert) },
     (req, res) => {
       const method = req.method ?? 'GET';
       const url = new URL(req.url ?? '/', target);
       const streaming = isStreaming(method, url);
-      let fault: 429 | 500 | undefined;
+      let fault: FaultKind | undefined;
       let onInjected: ((f: InjectedFault) => void) | undefined;
-      if (streaming) stats.watches += 1;
-      else {
+      if (streaming) {
+        stats.watches += 1;
+        const r = watchRandom();
+        if (enabled && r < rateWatchGone) fault = 410;
+      } else {
         stats.requests += 1;
         // One draw per request whether or not injection is on, so pausing does not shift the later sequence.
         const r = random();
-        if (enabled) fault = r < rate429 ? 429 : r < rate429 + rate500 ? 500 : undefined;
-        const targeted = once.findIndex((o) => o.method === method && url.pathname.includes(o.pathIncludes));
-        if (targeted >= 0) {
-          const [rule] = once.splice(targeted, 1);
-          fault = rule!.status;
-          onInjected = rule!.done;
-        }
+        if (enabled) fault = pickFault(r, method, rates);
+      }
+      // A targeted 410 is for a watch, any other targeted fault for a request that is not one.
+      const targeted = once.findIndex(
+        (o) => o.method === method && url.pathname.includes(o.pathIncludes) && (o.status === 410) === streaming,
+      );
+      if (targeted >= 0) {
+        const [rule] = once.splice(targeted, 1);
+        fault = rule!.status;
+        onInjected = rule!.done;
       }
       const record = (f: InjectedFault) => {
         injected.push(f);
         onInjected?.(f);
       };
-      if (fault === 429) {
-        stats.injected429 += 1;
-        record({ status: 429, method, path: url.pathname });
-        req.resume();
-        answer(
-          res,
-          429,
-          'TooManyRequests',
-          'injected by the API fault proxy: too many requests, please try again later',
-          {
-            'retry-after': String(retryAfter),
-          },
-        );
-        return;
+      const fail = (status: FaultKind) => record({ status, method, path: url.pathname });
+      switch (fault) {
+        case 410:
+          stats.watchGone += 1;
+          fail(410);
+          req.resume();
+          answerGone(res, stats.watchGone % 2 === 0);
+          return;
+        case 429:
+        case 503:
+        case 409: {
+          // Answered by the proxy, never forwarded: the API server does not see the request.
+          const refusal = REFUSALS[fault];
+          stats[refusal.counter] += 1;
+          fail(fault);
+          req.resume();
+          answer(res, fault, refusal.reason, `injected by the API fault proxy: ${refusal.message}`, {
+            ...(refusal.retryAfter ? { 'retry-after': String(retryAfter) } : {}),
+          });
+          return;
+        }
+        case 'hang':
+          // Neither forwarded nor answered: only the client's own timeout ends it.
+          stats.hangs += 1;
+          fail('hang');
+          req.resume();
+          res.once('close', () => (stats.hangsAbandoned += 1));
+          return;
+        default:
       }
       const upstream = request({
         host: target.hostname,
@@ -183,12 +318,19 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
         if (!res.writableFinished) upstream.destroy();
       });
       upstream.on('response', (up) => {
-        if (fault === 500) {
-          // The API server did the work; the client is told it failed.
+        if (fault === 500 || fault === 'reset') {
+          // The API server did the work; the client is told it failed, or loses the connection.
           up.resume();
           up.once('end', () => {
+            if (fault === 'reset') {
+              stats.resets += 1;
+              fail('reset');
+              // Closed without an answer (TLS sockets cannot send a bare RST): the client sees ECONNRESET.
+              req.socket.destroy();
+              return;
+            }
             stats.injected500 += 1;
-            record({ status: 500, method, path: url.pathname });
+            fail(500);
             answer(
               res,
               500,
@@ -199,7 +341,11 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.headers));
-        if (streaming) res.flushHeaders();
+        if (streaming) {
+          res.flushHeaders();
+          openWatches.add(res);
+          res.once('close', () => openWatches.delete(res));
+        }
         up.pipe(res);
       });
       upstream.on('error', (err) => {
@@ -222,6 +368,11 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
     writeKubeconfig: (path, token) => writeKubeconfig(path, { server: url, caPath: pki.caCert, token }),
     stats: () => ({ ...stats }),
     faults: () => injected,
+    dropWatches: () => {
+      const open = [...openWatches];
+      for (const res of open) res.destroy();
+      return open.length;
+    },
     setEnabled: (on) => {
       enabled = on;
     },

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { binPath } from './bins.js';
 import { kubeRequest, loadKubeConfig, writeKubeconfig } from './kube.js';
 import { createPki } from './pki.js';
@@ -46,6 +47,10 @@ export interface ControlPlane {
   startApiServer(): Promise<void>;
   /** `stopApiServer` then `startApiServer`. */
   restartApiServer(opts?: { kill?: boolean }): Promise<void>;
+  /** Stops etcd (SIGTERM, or SIGKILL with `{ kill: true }`) and starts it again on the same ports and data dir. */
+  restartEtcd(opts?: { kill?: boolean; downMs?: number }): Promise<void>;
+  /** Stops the controller-manager (SIGTERM or SIGKILL) and starts it again; `downMs` keeps it away that long. */
+  restartControllerManager(opts?: { kill?: boolean; downMs?: number }): Promise<void>;
   /** The last lines of each component's log, with headers, for printing on failure. */
   logs(lines?: number): string;
   /** Component name -> log file. */
@@ -160,6 +165,32 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     );
   };
 
+  const startEtcdProcess = async (): Promise<void> => {
+    etcd = ManagedProcess.start({ name: 'etcd', command: bins.etcd, args: etcdArgs, logFile: logFile('etcd') });
+    started.push(etcd);
+    const etcdProc = etcd;
+    await waitFor(
+      'etcd /health',
+      async () => {
+        const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
+        const body = (await res.json()) as { health?: string };
+        return res.ok && body.health === 'true' ? true : undefined;
+      },
+      { timeoutMs: readyTimeoutMs, intervalMs: 100, watch: [etcdProc] },
+    );
+  };
+
+  const startKcmProcess = (): ManagedProcess => {
+    kcm = ManagedProcess.start({
+      name: 'kube-controller-manager',
+      command: bins.kcm,
+      args: kcmArgs,
+      logFile: logFile('kube-controller-manager'),
+    });
+    started.push(kcm);
+    return kcm;
+  };
+
   const stopApiServer = async (o?: { kill?: boolean }): Promise<void> => {
     if (!apiserver) return;
     await (o?.kill ? apiserver.kill9() : apiserver.stop(5000));
@@ -184,29 +215,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       .join('\n');
 
   try {
-    etcd = ManagedProcess.start({ name: 'etcd', command: bins.etcd, args: etcdArgs, logFile: logFile('etcd') });
-    started.push(etcd);
-    const etcdProc = etcd;
-    await waitFor(
-      'etcd /health',
-      async () => {
-        const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { health?: string };
-        return res.ok && body.health === 'true' ? true : undefined;
-      },
-      { timeoutMs: readyTimeoutMs, intervalMs: 100, watch: [etcdProc] },
-    );
-
+    await startEtcdProcess();
     await startApiServerProcess();
-
-    kcm = ManagedProcess.start({
-      name: 'kube-controller-manager',
-      command: bins.kcm,
-      args: kcmArgs,
-      logFile: logFile('kube-controller-manager'),
-    });
-    started.push(kcm);
-    const kcmProc = kcm;
+    const kcmProc = startKcmProcess();
     // With --secure-port=0 the controller-manager has no health endpoint. The serviceaccount controller creating
     // `default/default` shows that it is connected and its controllers are running.
     await waitFor(
@@ -246,6 +257,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     restartApiServer: async (o) => {
       await stopApiServer(o);
       await startApiServerProcess();
+    },
+    restartEtcd: async (o) => {
+      await (o?.kill ? etcd?.kill9() : etcd?.stop(5000));
+      if (o?.downMs) await sleep(o.downMs);
+      await startEtcdProcess();
+    },
+    restartControllerManager: async (o) => {
+      await (o?.kill ? kcm?.kill9() : kcm?.stop(5000));
+      if (o?.downMs) await sleep(o.downMs);
+      startKcmProcess();
     },
     logs,
     logFiles: () => Object.fromEntries(started.map((p) => [p.name, p.logFile])),
