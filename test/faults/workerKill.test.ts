@@ -234,6 +234,7 @@ class Lane {
     this.worker = workerProcess({
       name: `lane-${spec.id}`,
       ...stackConnection(),
+      kubeconfigPath: bed.worker.kubeconfigPath,
       taskQueue,
       logDir: join(bed.workDir, 'logs'),
     });
