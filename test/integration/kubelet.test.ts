@@ -479,8 +479,10 @@ describe('process kubelet: configuration', () => {
       (e: unknown) => e,
     );
     expect((err as { code?: number } | undefined)?.code).toBe(403);
-    expect(String((err as { body?: unknown }).body)).toContain('error looking up service account');
-    expect(String((err as { body?: unknown }).body)).toContain('"ghost" not found');
+    const { message } = JSON.parse(String((err as { body?: unknown }).body)) as { message: string };
+    expect(message).toBe(
+      `pods "ghostly" is forbidden: error looking up service account ${ns}/ghost: serviceaccount "ghost" not found`,
+    );
   });
 
   it('admission gives a pod its kube-api-access volume (token, kube-root-ca.crt, namespace), which the kubelet mounts', async () => {
@@ -744,7 +746,12 @@ describe('process kubelet: deletion', () => {
 
 describe('process kubelet: the downloader image', () => {
   it('runs the real downloader entry point: a probe of an unreachable S3 endpoint fails with EndpointUnreachable', async () => {
-    const ns = await newNamespace('downloader');
+    // The product's Job pod, in a namespace enforcing restricted as the orchestrator's are; the ServiceAccount it names
+    // must exist (the admission plugin refuses the pod otherwise), as the worker's ensureCacheRbac makes sure.
+    const ns = `${prefix}-downloader`;
+    await createTestNamespace(core, ns);
+    namespaces.push(ns);
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'aim-downloader' } } });
     // The Job's owner must exist, or the garbage collector deletes the Job.
     const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
     const body = buildDownloaderJob({
