@@ -331,13 +331,20 @@ class Lane {
     return () => true;
   }
 
-  /** The IDs of the lane's workflows that exist so far (remembered once found). */
+  /**
+   * The IDs of the lane's workflows that exist so far (remembered once found). Finding a model or cache lists
+   * objects: at most every 250 ms, so that a check at a kill point costs one round of describes, not listings.
+   */
   private readonly knownIds = new Map<Wf, string>();
+  private lastLookupMs = 0;
   async workflowIds(): Promise<string[]> {
     const wfs: Wf[] =
       this.services.length > 1 ? ['service', 'service2', 'model', 'cache'] : ['service', 'model', 'cache'];
+    const now = Date.now();
+    const lookUp = now - this.lastLookupMs >= 250;
+    if (lookUp) this.lastLookupMs = now;
     for (const wf of wfs)
-      if (!this.knownIds.has(wf)) {
+      if (!this.knownIds.has(wf) && (lookUp || wf === 'service' || wf === 'service2')) {
         const id = await this.workflowIdOf(wf);
         if (id) this.knownIds.set(wf, id);
       }
