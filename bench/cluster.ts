@@ -29,8 +29,10 @@ import {
   type ProcessKubelet,
 } from '../test/harness/kubelet.js';
 import { loadKubeConfig } from '../test/harness/kube.js';
+import { createTestNamespace } from '../test/harness/namespaces.js';
 import { freePort, ManagedProcess, waitFor } from '../test/harness/processes.js';
 import { startS3Server, type S3Server } from '../test/harness/s3Server.js';
+import { serviceAccountKubeConfig } from '../test/harness/serviceAccount.js';
 import { REPO_ROOT, startStack, type Stack } from '../test/harness/stack.js';
 import { compileForBench } from './compile.js';
 import { kserveClientWrites, RssSampler } from './measure.js';
@@ -177,7 +179,8 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       (await core.listNamespacedPod({ namespace, labelSelector: `${KSERVE_ISVC_LABEL}=${name}` })).items.length > 0;
 
     const createNamespace = async (name: string) => {
-      await core.createNamespace({ body: { metadata: { name } } });
+      // Restricted Pod Security enforced, as the orchestrator's Job pods must meet it.
+      await createTestNamespace(core, name);
       await core.createNamespacedSecret({
         namespace: name,
         body: { metadata: { name: SECRET_NAME }, stringData: { 'access-key': ACCESS, 'secret-key': SECRET } },
@@ -185,9 +188,14 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     };
     for (const ns of opts.watchedNamespaces) await createNamespace(ns);
 
+    // The worker and the bridge as their deploy ServiceAccounts (deploy/base/rbac.yaml), as in a cluster.
+    const [workerIdentity, bridgeIdentity] = await Promise.all([
+      serviceAccountKubeConfig(stack.kubeconfigPath, 'worker'),
+      serviceAccountKubeConfig(stack.kubeconfigPath, 'bridge'),
+    ]);
     const taskQueue = 'aim-bench';
     const env = {
-      KUBECONFIG: stack.kubeconfigPath,
+      KUBECONFIG: workerIdentity.kubeconfigPath,
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_NAMESPACE: stack.temporalNamespace,
       AIM_TASK_QUEUE: taskQueue,
@@ -212,6 +220,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       args: [programs.cli, 'bridge'],
       env: {
         ...env,
+        KUBECONFIG: bridgeIdentity.kubeconfigPath,
         AIM_BRIDGE_HEALTH_PORT: String(healthPort),
         AIM_BRIDGE_NAMESPACES: opts.watchedNamespaces.join(','),
       },

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are changed field by field */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -10,13 +10,28 @@ import { RESOURCES } from '../../activities/kube/resources.js';
 import { EXIT } from '../../client/aimctl.js';
 import { RULE_CATALOG } from '../../schemas/index.js';
 import { example, type Manifest } from '../cases/examples.js';
+import { historyFacts } from '../faults/history.js';
+import { heldWork, waitForHeldWork, type HeldWork } from '../faults/inFlight.js';
+import { armWatch } from '../faults/k8sEvents.js';
+import {
+  customS3Service,
+  deployService,
+  lifecycleStarter,
+  serviceWorkflowId,
+  sourceInventory,
+  stackConnection,
+  startFaultBed,
+  waitForRunning,
+  type FaultBed,
+} from '../faults/lifecycle.js';
+import { workerProcess, type WorkerProcess } from '../faults/workerProcess.js';
 import { loadKubeConfig } from '../harness/kube.js';
 import { kubectlApply, kubectlApplyRaw, runAimctl } from '../harness/scenarios.js';
-import { REPO_ROOT } from '../harness/stack.js';
 
 /**
  * Acceptance, spec section 10, scenario 9 (a few invalid variants of the examples, the mistakes a user makes; the
- * full bad-input corpus is test/corpus) and scenario 10 (kill -9 of the worker: test/faults/workerKill.test.ts).
+ * full bad-input corpus is test/corpus) and scenario 10 (kill -9 of the worker at one step; every step:
+ * test/faults/workerKill.test.ts).
  * Each variant is refused twice: by the API server on `kubectl apply --server-side` with our CEL message, and by
  * `aimctl apply` (zod, before any API call) with the field path. Nothing is created either way.
  */
@@ -169,13 +184,82 @@ describe('9 invalid manifests are refused by the API server (CEL message) and by
 });
 
 describe('10 killing the worker at any step (spec section 10)', () => {
-  it('lives in test/faults/workerKill.test.ts, which SIGKILLs the worker process and still reaches Running', () => {
-    // Scenario 10 needs the worker as a separate OS process (test/faults/workerProcess.ts), so it is built with the
-    // fault tests; this entry keeps the numbering complete and fails if that file goes missing.
-    const file = join(REPO_ROOT, 'test', 'faults', 'workerKill.test.ts');
-    expect(existsSync(file)).toBe(true);
-    const source = readFileSync(file, 'utf8');
-    expect(source).toContain('kill9');
-    expect(source).toContain('Running');
+  // One SIGKILL of the real worker process (test/faults/workerProcess.ts, running as the deploy ServiceAccount) at one
+  // step: while the service's pass that writes its InferenceService is in flight. Its steps are local activities, so
+  // the kill costs that workflow task (10 s to time out), which the restarted worker runs again. All 29 kill points
+  // are test/faults/workerKill.test.ts.
+  const SERVICE = 'kill-10';
+  let bed: FaultBed;
+  let worker: WorkerProcess;
+  let taskQueue: string;
+  const ac = new AbortController();
+
+  beforeAll(async () => {
+    bed = await startFaultBed();
+    taskQueue = `aim-${bed.orch.namespace}-scenario-10`;
+    worker = workerProcess({
+      name: 'scenario-10',
+      ...stackConnection(),
+      kubeconfigPath: bed.worker.kubeconfigPath,
+      taskQueue,
+      logDir: join(bed.workDir, 'logs'),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    ac.abort();
+    await worker?.kill9();
+    await bed?.stop();
   });
+
+  it('SIGKILL while the service writes its InferenceService: Running, one workflow run, no duplicated object', async () => {
+    const { orch } = bed;
+    const ns = orch.namespace;
+    const src = await bed.addSource('scenario-10');
+    const wfId = serviceWorkflowId(ns, SERVICE);
+    const written = await armWatch(orch.kc, 'InferenceService', ns, (o) => o.metadata?.name === SERVICE, 0, ac.signal);
+    const holder = { pid: 0, startedAtMs: Date.now() };
+    await worker.start();
+    holder.pid = worker.pid!;
+    const nudger = lifecycleStarter(orch.client, taskQueue);
+    const { kserve } = await deployService(orch, nudger, customS3Service(SERVICE, ns, src), ac.signal);
+    await written.seen;
+    // The pass that wrote it is still running in the worker: kill then, and read what the dead process held.
+    const mine = (w: HeldWork) => w.workflowId === wfId;
+    const holding = await waitForHeldWork(orch.client, async () => [wfId], holder, mine, 15_000, ac.signal);
+    expect(holding, 'the worker held the service pass').toBeDefined();
+    const { runId } = await orch.client.workflow.getHandle(wfId).describe();
+    await worker.kill9();
+    const inFlight = await heldWork(orch.client, [wfId], holder);
+    expect(inFlight.map((w) => w.kind)).toContain('workflowTask');
+
+    await worker.start();
+    const running = await waitForRunning(orch, SERVICE, 60_000);
+    ac.abort();
+    await kserve;
+
+    // One run: the one in flight at the kill finished the job (no new run, no failed workflow task), and the kill
+    // cost exactly the task it held.
+    const now = await orch.client.workflow.getHandle(wfId).describe();
+    expect(now.runId).toBe(runId);
+    const facts = await historyFacts(orch.client, wfId);
+    expect(facts.workflowTaskFailures).toBe(0);
+    expect(facts.workflowTaskTimeouts.length).toBeGreaterThanOrEqual(1);
+    expect(facts.closed).toBe(false);
+    // No duplicated object.
+    const inv = await sourceInventory(orch, src.uri);
+    expect(inv.models).toHaveLength(1);
+    expect(inv.templates).toHaveLength(1);
+    expect(inv.caches).toHaveLength(1);
+    expect(inv.pvcs).toHaveLength(1);
+    const cache = inv.caches[0]!;
+    expect(inv.jobs).toEqual([
+      { name: `${cache}-dl-1`, succeeded: true, failed: false },
+      { name: `${cache}-probe-1`, succeeded: true, failed: false },
+    ]);
+    const isvcs = await orch.objects.list<any>(RESOURCES.InferenceService, ns);
+    expect(isvcs.map((i) => i.metadata.name)).toEqual([SERVICE]);
+    expect(running.status.caches.map((c: any) => c.name)).toEqual([cache]);
+    expect(worker.starts).toBe(2);
+  }, 120_000);
 });

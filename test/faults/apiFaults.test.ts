@@ -47,7 +47,8 @@ beforeAll(async () => {
     rate500: RATE_500,
   });
   const kubeconfigPath = join(bed.workDir, 'worker-kubeconfig');
-  await proxy.writeKubeconfig(kubeconfigPath, stack.kubeToken);
+  // The worker's deploy ServiceAccount token, through the proxy.
+  await proxy.writeKubeconfig(kubeconfigPath, bed.worker.token);
   const taskQueue = `aim-${bed.orch.namespace}-api-faults`;
   worker = workerProcess({ name: 'api-faults', ...conn, kubeconfigPath, taskQueue, logDir: join(bed.workDir, 'logs') });
   await worker.start();

@@ -18,6 +18,7 @@ import { deterministicBytes } from '../harness/fixtures.js';
 import { startOrchestrator, waitForObject, type OrchestratorFixture } from '../harness/orchestrator.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 import { putTinyModel } from '../harness/scenarios.js';
+import { serviceAccountKubeconfigPath } from '../harness/serviceAccount.js';
 
 export interface S3Source {
   /** `org/name` */
@@ -37,6 +38,11 @@ const S3_SECRET_KEY = 'fault-secret-value-5';
 /** What every fault file starts from: a namespace with a process kubelet and a GPU node, an S3 server, a Secret. */
 export interface FaultBed {
   orch: OrchestratorFixture;
+  /**
+   * What the worker process under test runs as: a kubeconfig (and its bearer token) of the worker's deploy
+   * ServiceAccount (deploy/base/rbac.yaml), never the admin's, so a fault meets the RBAC a customer installs.
+   */
+  worker: { kubeconfigPath: string; token: string; identity: string };
   s3: S3Server;
   workDir: string;
   /**
@@ -50,6 +56,7 @@ export interface FaultBed {
 }
 
 /** The global stack's addresses, as the vitest global setup provides them. */
+/** The admin kubeconfig (the test's own client): a worker process gets `FaultBed.worker` instead. */
 export function stackConnection(): { kubeconfigPath: string; temporalAddress: string; temporalNamespace: string } {
   return {
     kubeconfigPath: inject('kubeconfigPath'),
@@ -71,8 +78,15 @@ export async function startFaultBed(conn = stackConnection()): Promise<FaultBed>
   await s3.createBucket('models');
   const credentials = { id: S3_ACCESS_KEY, secret: S3_SECRET_KEY };
   await createSecret(orch, S3_SECRET, credentials);
+  const token = orch.workerKc.getCurrentUser()?.token;
+  if (!token) throw new Error('the fault bed has no worker token (AIM_TEST_ADMIN_WORKER=1 runs the worker as admin)');
   return {
     orch,
+    worker: {
+      kubeconfigPath: serviceAccountKubeconfigPath(conn.kubeconfigPath, 'worker'),
+      token,
+      identity: orch.workerIdentity,
+    },
     s3,
     workDir,
     async addSource(prefix, opts = {}) {
@@ -151,11 +165,10 @@ export async function nudgeWhenServing(
 ): Promise<void> {
   while (!signal.aborted) {
     try {
-      const isvc = await orch.objects.get<{ metadata?: object; status?: { conditions?: Array<{ type: string; status: string }> } }>(
-        RESOURCES.InferenceService,
-        service,
-        orch.namespace,
-      );
+      const isvc = await orch.objects.get<{
+        metadata?: object;
+        status?: { conditions?: Array<{ type: string; status: string }> };
+      }>(RESOURCES.InferenceService, service, orch.namespace);
       if (isvc?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
         await nudger.nudge('AIMService', service, orch.namespace);
         return;

@@ -42,7 +42,13 @@ beforeAll(async () => {
   bed = await startFaultBed(conn);
   proxy = await startHttpProxy({ target: bed.s3.endpoint });
   const taskQueue = `aim-${bed.orch.namespace}-restarts`;
-  worker = workerProcess({ name: 'restarts', ...conn, taskQueue, logDir: join(bed.workDir, 'logs') });
+  worker = workerProcess({
+    name: 'restarts',
+    ...conn,
+    kubeconfigPath: bed.worker.kubeconfigPath,
+    taskQueue,
+    logDir: join(bed.workDir, 'logs'),
+  });
   await worker.start();
   nudger = lifecycleStarter(bed.orch.client, taskQueue);
 }, 180_000);

@@ -79,6 +79,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // Static token file format: token,user,uid,"group1,group2". system:masters bypasses RBAC authorization.
   await writeFile(tokenFile, `${token},admin,aim-test-admin,"system:masters"\n`, { mode: 0o600 });
 
+  const admissionConfig = join(workDir, 'admission.yaml');
+  await writeFile(admissionConfig, podSecurityAdmissionConfig());
+
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfigPath = join(workDir, 'kubeconfig');
   await writeKubeconfig(kubeconfigPath, { server, caPath: pki.caCert, token });
@@ -123,9 +126,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
     '--service-cluster-ip-range=10.0.0.0/24',
-    // As envtest: the ServiceAccount admission plugin rejects Pods until the namespace's `default` SA exists,
-    // which races with freshly created test namespaces; Pods in tests name their SA explicitly where it matters.
-    '--disable-admission-plugins=ServiceAccount',
+    // The default admission plugins, ServiceAccount and PodSecurity among them, as a cluster runs them: Pods get their
+    // ServiceAccount (`default` when unnamed) and its projected `kube-api-access-*` volume, and namespaces labelled
+    // `pod-security.kubernetes.io/enforce` reject Pods below that level. The controller-manager's serviceaccount,
+    // serviceaccount-token and root-ca-cert-publisher controllers (all in `*`) create each namespace's `default`
+    // account and `kube-root-ca.crt`; createTestNamespace (namespaces.ts) waits for both.
+    `--admission-control-config-file=${admissionConfig}`,
     '--allow-privileged=true',
     '--profiling=false',
     // Without it a SIGTERM waits the full 60 s request timeout for open watch streams (the controller-manager's)
@@ -141,7 +147,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     '--leader-elect=false',
     `--service-account-private-key-file=${pki.saKey}`,
     `--root-ca-file=${pki.caCert}`,
-    '--use-service-account-credentials=false',
+    // Each controller as its own ServiceAccount (`system:serviceaccount:kube-system:job-controller`, ...), as kubeadm
+    // runs it: the API server sees who creates a Pod, and Pod Security exempts only the ReplicaSet controller.
+    '--use-service-account-credentials=true',
     `--controllers=${(opts.controllers ?? DEFAULT_CONTROLLERS).join(',')}`,
     '--profiling=false',
   ];
@@ -273,3 +281,29 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   return result;
 }
+
+/**
+ * The PodSecurity admission plugin's configuration: no cluster default (a namespace's labels decide), and one
+ * exemption, the ReplicaSet controller. It creates KServe's predictor pods, which spec 5.5 defines without a
+ * securityContext (their image is the model's `spec.image`, which may run as root, so they cannot be made
+ * `runAsNonRoot`); everything else in a labelled namespace — the orchestrator's download and probe Job pods first of
+ * all (the Job controller's identity is not exempt) — is admitted at the namespace's level.
+ */
+export function podSecurityAdmissionConfig(): string {
+  return [
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: AdmissionConfiguration',
+    'plugins:',
+    '  - name: PodSecurity',
+    '    configuration:',
+    '      apiVersion: pod-security.admission.config.k8s.io/v1',
+    '      kind: PodSecurityConfiguration',
+    '      defaults: { enforce: privileged, audit: privileged, warn: privileged }',
+    '      exemptions:',
+    `        usernames: [${PREDICTOR_POD_CREATOR}]`,
+    '',
+  ].join('\n');
+}
+
+/** Who creates a Deployment's pods (the ReplicaSet controller, running as its own ServiceAccount). */
+export const PREDICTOR_POD_CREATOR = 'system:serviceaccount:kube-system:replicaset-controller';

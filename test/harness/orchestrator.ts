@@ -21,6 +21,7 @@ import {
   type ProcessKubelet,
 } from './kubelet.js';
 import { loadKubeConfig } from './kube.js';
+import { createTestNamespace } from './namespaces.js';
 import { recordRequestsOf, type RecordedRequest } from './apiRequests.js';
 import { waitFor } from './processes.js';
 import {
@@ -131,7 +132,8 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
   const bridgeIdentity = bridgeSa?.username ?? adminName;
   const bridgeRequests = bridgeSa ? recordRequestsOf(bridgeSa.token) : () => [];
   const namespace = `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  // Enforcing the restricted Pod Security Standard, as the orchestrator's Job pods must meet it (spec 6).
+  await createTestNamespace(core, namespace);
   const taskQueue = `aim-${namespace}`;
   const kubelet = await startProcessKubelet({
     kubeconfigPath: opts.kubeconfigPath,

@@ -22,6 +22,7 @@ import { buildDownloaderJob } from '../../domain/jobs.js';
 import { cacheDir } from '../harness/bins.js';
 import { stackControl } from '../harness/control.js';
 import { loadKubeConfig } from '../harness/kube.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 import {
   downloaderImageMapping,
   expandVars,
@@ -75,7 +76,8 @@ afterAll(async () => {
 
 async function newNamespace(suffix: string): Promise<string> {
   const ns = `${prefix}-${suffix}`;
-  await core.createNamespace({ body: { metadata: { name: ns } } });
+  // No Pod Security level: these are the kubelet's own fixture pods (shells as root among them), not the product's.
+  await createTestNamespace(core, ns, { podSecurity: false });
   namespaces.push(ns);
   return ns;
 }
@@ -466,22 +468,37 @@ describe('process kubelet: configuration', () => {
     expect(terminated(await podOfJob(ns, 'whoami'))?.message).toBe(`system:serviceaccount:${ns}:default`);
   });
 
-  it('a missing service account fails the token mount (FailedMount) and the pod stays Pending', async () => {
+  it('a pod naming a missing service account is refused by the ServiceAccount admission plugin', async () => {
     const ns = await newNamespace('nosa');
-    await createPod(
+    const err = await createPod(
       ns,
       'ghostly',
       podSpec([shell('main', 'true')], { serviceAccountName: 'ghost', automountServiceAccountToken: true }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
     );
-    await waitForEvent(
-      ns,
-      'ghostly',
-      'FailedMount',
-      'MountVolume.SetUp failed for volume "kube-api-access" : failed to fetch token: serviceaccounts "ghost" not found',
+    expect((err as { code?: number } | undefined)?.code).toBe(403);
+    const { message } = JSON.parse(String((err as { body?: unknown }).body)) as { message: string };
+    expect(message).toBe(
+      `pods "ghostly" is forbidden: error looking up service account ${ns}/ghost: serviceaccount "ghost" not found`,
     );
-    const pod = await core.readNamespacedPod({ name: 'ghostly', namespace: ns });
-    expect(pod.status?.phase).toBe('Pending');
-    expect(waitingOf(pod)?.reason).toBe('ContainerCreating');
+  });
+
+  it('admission gives a pod its kube-api-access volume (token, kube-root-ca.crt, namespace), which the kubelet mounts', async () => {
+    const ns = await newNamespace('apiaccess');
+    // The container path through env, which the kubelet rewrites to the volume's host directory.
+    const env = [{ name: 'SA', value: '/var/run/secrets/kubernetes.io/serviceaccount' }];
+    const script =
+      'printf "%s|%s|%s" "`cat $SA/namespace`" "`head -n 1 $SA/ca.crt`" "`test -s $SA/token && echo token`"' +
+      ' > "$TERMINATION_MESSAGE_PATH"';
+    const spec = podSpec([shell('main', script, { env })], { automountServiceAccountToken: true });
+    await batch.createNamespacedJob({ namespace: ns, body: job('access', spec) });
+    expect(await jobOutcome(ns, 'access')).toMatchObject({ type: 'Complete' });
+    const pod = await podOfJob(ns, 'access');
+    expect(pod.spec?.serviceAccountName).toBe('default');
+    expect(pod.spec?.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected)).toBe(true);
+    expect(terminated(pod)?.message).toBe(`${ns}|-----BEGIN CERTIFICATE-----|token`);
   });
 });
 
@@ -729,7 +746,12 @@ describe('process kubelet: deletion', () => {
 
 describe('process kubelet: the downloader image', () => {
   it('runs the real downloader entry point: a probe of an unreachable S3 endpoint fails with EndpointUnreachable', async () => {
-    const ns = await newNamespace('downloader');
+    // The product's Job pod, in a namespace enforcing restricted as the orchestrator's are; the ServiceAccount it names
+    // must exist (the admission plugin refuses the pod otherwise), as the worker's ensureCacheRbac makes sure.
+    const ns = `${prefix}-downloader`;
+    await createTestNamespace(core, ns);
+    namespaces.push(ns);
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'aim-downloader' } } });
     // The Job's owner must exist, or the garbage collector deletes the Job.
     const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
     const body = buildDownloaderJob({
@@ -769,7 +791,7 @@ describe('process kubelet: node-pressure eviction', () => {
   it('under memory pressure the kubelet evicts the pod above its requests first: Failed/Evicted with its message, DisruptionTarget, Event', async () => {
     // A node of its own, so that no other test's pod is a candidate.
     const ns = `evict-${randomBytes(3).toString('hex')}`;
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await createTestNamespace(core, ns, { podSecurity: false });
     namespaces.push(ns);
     const node = await startProcessKubelet({
       kubeconfigPath: inject('kubeconfigPath'),

@@ -4,6 +4,7 @@
 // kubelet's (its watch-based Secret/ConfigMap managers say `secret "x" not found`, singular, not the API's `secrets`).
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { parseQuantity } from '../../../schemas/quantity.js';
+import { downwardApiField } from './downwardApi.js';
 
 /** Thrown for what the real kubelet reports as `CreateContainerConfigError`. */
 export class ContainerConfigError extends Error {
@@ -57,15 +58,9 @@ export interface PodAddresses {
 }
 
 function fieldRefValue(pod: V1Pod, path: string, addresses: PodAddresses): string {
-  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (keyed) return (keyed[1] === 'labels' ? pod.metadata?.labels : pod.metadata?.annotations)?.[keyed[2]!] ?? '';
+  const metadata = downwardApiField(pod, path);
+  if (metadata !== undefined) return metadata;
   switch (path) {
-    case 'metadata.name':
-      return pod.metadata?.name ?? '';
-    case 'metadata.namespace':
-      return pod.metadata?.namespace ?? '';
-    case 'metadata.uid':
-      return pod.metadata?.uid ?? '';
     case 'spec.nodeName':
       return pod.spec?.nodeName ?? '';
     case 'spec.serviceAccountName':

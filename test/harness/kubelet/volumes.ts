@@ -27,6 +27,7 @@ import {
   type V1StorageClass,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { downwardApiFiles } from './downwardApi.js';
 import { tokenOwnership } from './securityContext.js';
 import type { VolumeBindingMode } from './types.js';
 
@@ -34,7 +35,10 @@ export const PROVISIONER = 'aim-test.local/process-kubelet';
 export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 export const ANN_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
 export const ANN_DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
-/** The emulated projected token volume the ServiceAccount admission plugin would add (disabled in the test server). */
+/**
+ * The kubeconfig volume the process kubelet adds beside the `kube-api-access-*` volume of the ServiceAccount admission
+ * plugin: a process cannot read `/var/run/secrets/...` in-cluster config, so it gets a kubeconfig with such a token.
+ */
 export const KUBE_API_ACCESS = 'kube-api-access';
 
 export function apiErrorMessage(err: unknown): string {
@@ -260,8 +264,7 @@ async function requestToken(
         audiences: audience ? [audience] : [],
         expirationSeconds,
         // Bound to the pod like the kubelet's projected token: it stops working when the pod is deleted. The API
-        // server binds only to a pod that names the account, so a pod relying on the (disabled) admission plugin's
-        // `default` gets an unbound token.
+        // server binds only to a pod that names the account (the admission plugin fills in `default`).
         ...(pod.spec?.serviceAccountName
           ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } }
           : {}),
@@ -289,7 +292,7 @@ export async function applyFsGroup(path: string, fsGroup: number, readOnly: bool
   if (info.isDirectory()) for (const e of await readdir(path)) await applyFsGroup(join(path, e), fsGroup, readOnly);
 }
 
-/** `spec.serviceAccountName`, defaulted to `default` as the (disabled) ServiceAccount admission plugin would. */
+/** `spec.serviceAccountName`, defaulted to `default` as the ServiceAccount admission plugin does. */
 export const serviceAccountOf = (pod: V1Pod): string => pod.spec?.serviceAccountName || 'default';
 
 /**
@@ -393,10 +396,18 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
         } else if (src.serviceAccountToken) {
           const t = await token(v.name, src.serviceAccountToken.audience, src.serviceAccountToken.expirationSeconds);
           payload.set(src.serviceAccountToken.path, { data: Buffer.from(t) });
+        } else if (src.downwardAPI) {
+          let files: Map<string, string>;
+          try {
+            files = downwardApiFiles(pod, src.downwardAPI.items ?? []);
+          } catch (err) {
+            throw new MountError(v.name, (err as Error).message);
+          }
+          for (const [k, data] of files) payload.set(k, { data: Buffer.from(data) });
         } else {
           throw new MountError(
             v.name,
-            'the process kubelet supports only secret, configMap and serviceAccountToken projections',
+            'the process kubelet supports only secret, configMap, serviceAccountToken and downwardAPI projections',
           );
         }
       }
@@ -407,10 +418,9 @@ export async function mountVolumes(ctx: MountContext): Promise<MountedVolumes> {
     }
   }
 
-  // The service-account token. The real API server's ServiceAccount admission plugin (disabled in the test control
-  // plane, as in envtest) would add a projected `kube-api-access-*` volume and the kubelet would fetch its token with
-  // the TokenRequest API; a process gets a kubeconfig holding such a token instead, so RBAC of the pod's service
-  // account is exercised for real. A missing account fails the mount like the real one (FailedMount, pod Pending).
+  // The service-account token. The API server's ServiceAccount admission plugin adds a projected `kube-api-access-*`
+  // volume (mounted above like any other); a process finds no in-cluster config at its container path, so it also
+  // gets a kubeconfig holding such a token, and RBAC of the pod's service account is exercised for real. A missing account fails the mount like the real one (FailedMount, pod Pending).
   let kubeconfigPath: string | undefined;
   let automount = pod.spec?.automountServiceAccountToken;
   if (automount === undefined) {
