@@ -443,6 +443,13 @@ describe('worker killed with SIGKILL at lifecycle steps (scenario 10)', () => {
     );
     expect(failures).toEqual([]);
     if (!SELECTED) expect(kills.length).toBeGreaterThanOrEqual(20);
+    // Kills land in flight: the killed process had started work and not finished it (29 of 29 in the runs so far). A
+    // completion point can fall in the gap before the worker polls the next workflow task, hence the 90 % floor
+    // rather than every point; the table above shows which point landed on nothing.
+    const landed = kills.filter((k) => k.inFlight.length > 0);
+    expect(landed.length, 'kills that landed with work in flight').toBeGreaterThanOrEqual(
+      Math.ceil(kills.length * 0.9),
+    );
     expect(new Set(kills.map((k) => `${k.lane}:${k.point}`)).size).toBe(kills.length);
 
     const jobs = await orch.kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: orch.namespace });
