@@ -208,8 +208,8 @@ interface KillRecord {
   latencyMs: number;
   restartMs: number;
   /**
-   * What the killed process had started and not finished, read from the server right after the SIGKILL. Reported,
-   * not yet asserted: a kill follows its event by tens of milliseconds, and the shortest steps finish sooner.
+   * What the killed process had started and not finished, read from the server right after the SIGKILL. At least 90 %
+   * of the kills must land on some (asserted below); a point's own activity is reported, not asserted.
    */
   inFlight: HeldWork[];
 }
