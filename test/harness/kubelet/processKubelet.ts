@@ -12,6 +12,7 @@
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -76,6 +77,9 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const strategicPatch = () => setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const microNow = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
+/** The checkout this harness runs from (test/harness/kubelet/ → the repository root). */
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<ProcessKubelet> {
   const kc = loadKubeConfig(opts.kubeconfigPath);
@@ -202,6 +206,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   // Containers may run as another user (securityContext): the pod directories must be reachable for it, and the
   // image tools (extraPath) visible as an image would have them (rootfs.ts).
   makeTraversable(workDir, log);
+  // The images' files are this repository's sources (images.ts runs them with node): a checkout in a 0700 directory
+  // (`mktemp -d`, as CI clones) would be unreadable to a uid-1000 container where an image's files are not.
+  makeTraversable(opts.imageRoot ?? REPO_ROOT, log);
   const imageView = rootfsScript(exposuresFor(toolPaths(opts.extraPath ?? [])), join(workDir, 'image-view'));
   if (imageView) log(`non-root containers see the tools through a private mount namespace:\n${imageView}`);
   const workers = new Map<string, PodWorker>();

@@ -65,6 +65,8 @@ export interface ProcessKubeletOptions {
   images: ImageMappings;
   /** Prepended to the PATH of every container process (e.g. the cache dir holding `s5cmd` and `hf`). */
   extraPath?: string[];
+  /** Where the image mappings' files live (made traversable for non-root containers); default the repository root. */
+  imageRoot?: string;
   /** StorageClass this node provisions hostPath volumes for; default `local-path`. Created if missing. */
   storageClassName?: string;
   /**
