@@ -4,6 +4,7 @@ import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { withCredentialSources } from '../domain/credentialSources.js';
 import { DOWNLOADER_SERVICE_ACCOUNT } from '../domain/jobs.js';
+import { newestEvent } from '../domain/newestEvent.js';
 import type { ActivityContext } from './context.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -144,13 +145,7 @@ export function jobOutcome(
 
 /** `; last event on pod p: FailedScheduling: …` from the newest Warning Event of an object ('' when there is none). */
 export function lastWarningNote(about: { kind: string; name: string }, events: CoreV1Event[]): string {
-  // Timestamps arrive as Dates (or strings from a raw client): compared as instants.
-  const when = (e: CoreV1Event) =>
-    new Date(e.lastTimestamp ?? e.series?.lastObservedTime ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime() || 0;
-  const last = events
-    .filter((e) => e.type === 'Warning')
-    .sort((a, b) => when(a) - when(b))
-    .pop();
+  const last = newestEvent(events);
   return last ? `; last event on ${about.kind} ${about.name}: ${last.reason ?? ''}: ${last.message ?? ''}` : '';
 }
 
@@ -210,7 +205,7 @@ export function jobActivities(ctx: ActivityContext) {
     const events = await ctx.core
       .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })
       .catch(() => ({ items: [] }));
-    const last = events.items.sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp))).pop();
+    const last = newestEvent(events.items, { orAnyType: true });
     const info = pvcs.get(name);
     return {
       reason: 'VolumeNotBound',
