@@ -22,6 +22,7 @@ import {
 } from '../cases/invalidManifests.js';
 import { loadKubeConfig } from '../harness/kube.js';
 import { runAimctl } from '../harness/scenarios.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 
 /**
  * Spec section 10, scenario 9 over the whole corpus (test/corpus/*.yaml): each file is refused by exactly the layers
@@ -39,7 +40,7 @@ const clusterObjects: Array<{ kind: KindName; name: string }> = [];
 beforeAll(async () => {
   kc = loadKubeConfig(inject('kubeconfigPath'));
   objects = new CustomObjects(kc);
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await createTestNamespace(kc.makeApiClient(CoreV1Api), namespace);
 });
 
 afterAll(async () => {

@@ -16,6 +16,7 @@ import {
   useS3,
   type AcceptanceFixture,
 } from '../harness/scenarios.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 
 /**
  * Defects an independent acceptance run found (black box, the worker and the bridge as a user runs them): each case
@@ -223,7 +224,7 @@ describe('recreated inside a namespace that was deleted (spec 5.0)', SCENARIO, (
         (await e2e.orch.core.readNamespace({ name: e2e.namespace }).catch(() => undefined)) ? undefined : true,
       { timeoutMs: 180_000, intervalMs: 500 },
     );
-    await e2e.orch.core.createNamespace({ body: { metadata: { name: e2e.namespace } } });
+    await createTestNamespace(e2e.orch.core, e2e.namespace);
     await e2e.apply(
       exampleSecret('secret-s3-credentials.yaml', { 'access-key': e2e.s3.accessKey, 'secret-key': e2e.s3.secretKey }),
     );

@@ -26,6 +26,7 @@ import {
 import { REPO_ROOT } from '../harness/stack.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy.js';
 import type { Bridge } from '../../bridge/bridge.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 
 /**
  * Spec 7, the source reasons produced for real through a cache (AIMModelCache → probe Job → download Job) against
@@ -57,7 +58,7 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'aim-reasons-'));
   for (const c of CASES) {
     namespaces[c] = `${e2e.namespace}-${c}`;
-    await e2e.orch.core.createNamespace({ body: { metadata: { name: namespaces[c] } } });
+    await createTestNamespace(e2e.orch.core, namespaces[c]);
   }
   const mine = new Set(Object.values(namespaces));
   // A node for the case namespaces (the fixture's own node serves its namespace only) and a bridge watching them.

@@ -21,6 +21,7 @@ import {
   useSecret,
   type AcceptanceFixture,
 } from '../harness/scenarios.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 
 /**
  * Spec 8, "Time scales": failures that wait for a person or another system back off (1 → 30 minutes) without a storm
@@ -350,7 +351,7 @@ describe.concurrent('beside the long download, one after another', () => {
   describe.sequential('a 63-character namespace (spec 3: names never fail at run time)', SCENARIO, () => {
     it('refuses the service up front with InvalidSpec, creates nothing, and deletion completes', async () => {
       const ns = `t${Date.now().toString(36)}`.padEnd(63, 'x');
-      await e2e.orch.core.createNamespace({ body: { metadata: { name: ns } } });
+      await createTestNamespace(e2e.orch.core, ns);
       const bridge = e2e.orch.startBridge({ namespaces: [ns] });
       try {
         await bridge.ready;

@@ -128,6 +128,72 @@ describe('Kubernetes API faults in the worker traffic', () => {
   }, 420_000);
 });
 
+describe('the rest of a real path in the worker traffic: 503, 409, resets after the write, a hung request', () => {
+  // A second worker process behind its own proxy (its own task queue), so the rates above stay as they were.
+  it('a service reaches Running with one model, cache and download, and every retry paid for by a fault', async () => {
+    const faulty = await startApiFaultProxy({
+      target: inject('stack').kubeServer,
+      targetCaPath: inject('stack').kubeCaPath,
+      workDir: bed.workDir,
+      seed: SEED + 1,
+      rate503: 0.03,
+      // PUT only: the worker replaces an object to remove its finalizer or take over a field.
+      rate409: 0.5,
+      rateReset: 0.03,
+    });
+    const kubeconfigPath = join(bed.workDir, 'worker-kubeconfig-2');
+    await faulty.writeKubeconfig(kubeconfigPath, bed.worker.token);
+    const taskQueue = `aim-${bed.orch.namespace}-api-faults-2`;
+    const second = workerProcess({
+      name: 'api-faults-2',
+      ...stackConnection(),
+      kubeconfigPath,
+      taskQueue,
+      logDir: join(bed.workDir, 'logs'),
+    });
+    try {
+      await second.start();
+      // One request the API server never answers: the client gives it up after its timeout (30 s) and the step
+      // is retried, instead of waiting for the activity's own timeout.
+      const hung = faulty.injectOnce({ method: 'GET', pathIncludes: '/aimmodelcaches/', status: 'hang' });
+      const name = 'api-rest';
+      const src = await bed.addSource(name);
+      await deployService(
+        bed.orch,
+        lifecycleStarter(bed.orch.client, taskQueue),
+        customS3Service(name, bed.orch.namespace, src),
+        ac.signal,
+      );
+      await waitForRunning(bed.orch, name, 300_000);
+      expect((await hung).path).toContain('/aimmodelcaches/');
+
+      const stats = faulty.stats();
+      const facts = await lifecycleHistories(name);
+      const retries = facts.reduce((n, f) => n + f.retries, 0);
+      const injected = stats.injected503 + stats.injected409 + stats.resets + stats.hangs;
+      console.log(
+        `API fault proxy 2 (seed ${SEED + 1}): ${stats.requests} requests, ${stats.injected503} × 503, ` +
+          `${stats.injected409} × 409, ${stats.resets} resets, ${stats.hangs} hung; ${retries} activity retries; ` +
+          `faults: ${faulty
+            .faults()
+            .map((f) => `${f.status} ${f.method} ${f.path.replace(`/namespaces/${bed.orch.namespace}`, '/…')}`)
+            .join('; ')}`,
+      );
+      expect(stats.injected503 + stats.resets).toBeGreaterThan(0);
+      expect(stats.hangs).toBe(1);
+      await expectNoDuplicates(`s3://models/${name}`);
+      for (const f of facts) {
+        expect(f.workflowTaskFailures, f.workflowId).toBe(0);
+        expect(f.maxAttempt.attempt, f.workflowId).toBeLessThanOrEqual(MAX_ATTEMPT);
+      }
+      expect(retries).toBeLessThanOrEqual(injected);
+    } finally {
+      await second.stop();
+      await faulty.stop();
+    }
+  }, 420_000);
+});
+
 describe('a lost answer to a write (the API server stored it, the worker saw 500)', () => {
   // The step that applies an object nudges that object's workflow only when the apply changed something; when the
   // answer is lost, the retried step finds the object up to date and must still make sure its workflow runs.

@@ -33,6 +33,7 @@ import { loadKubeConfig } from '../harness/kube.js';
 import { startS3Server, type S3Server } from '../harness/s3Server.js';
 import { REPO_ROOT } from '../harness/stack.js';
 import { deterministicBytes } from '../harness/fixtures.js';
+import { createTestNamespace } from '../harness/namespaces.js';
 
 /**
  * The Job contract end to end: probe and download Jobs built by our builders, created in the real API server, run by
@@ -56,7 +57,7 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   batch = kc.makeApiClient(BatchV1Api);
   objects = new CustomObjects(kc);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await createTestNamespace(core, namespace);
   [kubelet, s3] = await Promise.all([
     startProcessKubelet({
       kubeconfigPath: inject('kubeconfigPath'),
