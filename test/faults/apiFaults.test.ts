@@ -128,17 +128,19 @@ describe('Kubernetes API faults in the worker traffic', () => {
   }, 420_000);
 });
 
-describe('the rest of a real path in the worker traffic: 503, 409, resets after the write, a hung request', () => {
-  // A second worker process behind its own proxy (its own task queue), so the rates above stay as they were.
+describe('the rest of a real path in the worker traffic: 503, resets after the write, a hung request', () => {
+  // A second worker process behind its own proxy (its own task queue), so the rates above stay as they were. The
+  // worker never sends a PUT (it applies server-side), so the proxy's 409-on-update cannot reach it; the 409 it does
+  // meet is the real AlreadyExists of a create retried after its answer was lost to a reset.
   it('a service reaches Running with one model, cache and download, and every retry paid for by a fault', async () => {
     const faulty = await startApiFaultProxy({
       target: inject('stack').kubeServer,
       targetCaPath: inject('stack').kubeCaPath,
       workDir: bed.workDir,
       seed: SEED + 1,
+      rate429: 0,
+      rate500: 0,
       rate503: 0.03,
-      // PUT only: the worker replaces an object to remove its finalizer or take over a field.
-      rate409: 0.5,
       rateReset: 0.03,
     });
     const kubeconfigPath = join(bed.workDir, 'worker-kubeconfig-2');
@@ -170,16 +172,17 @@ describe('the rest of a real path in the worker traffic: 503, 409, resets after 
       const stats = faulty.stats();
       const facts = await lifecycleHistories(name);
       const retries = facts.reduce((n, f) => n + f.retries, 0);
-      const injected = stats.injected503 + stats.injected409 + stats.resets + stats.hangs;
+      const injected = stats.injected503 + stats.resets + stats.hangs;
       console.log(
         `API fault proxy 2 (seed ${SEED + 1}): ${stats.requests} requests, ${stats.injected503} × 503, ` +
-          `${stats.injected409} × 409, ${stats.resets} resets, ${stats.hangs} hung; ${retries} activity retries; ` +
+          `${stats.resets} resets, ${stats.hangs} hung; ${retries} activity retries; ` +
           `faults: ${faulty
             .faults()
             .map((f) => `${f.status} ${f.method} ${f.path.replace(`/namespaces/${bed.orch.namespace}`, '/…')}`)
             .join('; ')}`,
       );
-      expect(stats.injected503 + stats.resets).toBeGreaterThan(0);
+      expect(stats.injected503).toBeGreaterThan(0);
+      expect(stats.resets).toBeGreaterThan(0);
       expect(stats.hangs).toBe(1);
       await expectNoDuplicates(`s3://models/${name}`);
       for (const f of facts) {
