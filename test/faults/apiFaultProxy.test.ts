@@ -194,6 +194,35 @@ describe('API fault proxy', () => {
     }
   });
 
+  it('holds the answer to a write while the write is already stored; reads are not held', async () => {
+    const { proxy, kc } = await proxied({ rate429: 0, rate500: 0, writeAnswerDelayMs: 1500 });
+    try {
+      const name = `cm-${randomBytes(3).toString('hex')}`;
+      const path = `/api/v1/namespaces/${ns}/configmaps`;
+      const t0 = Date.now();
+      const created = kubeRequest(kc, { method: 'POST', path, body: JSON.stringify({ metadata: { name } }) });
+      // The API server has stored it while its author still waits for the answer.
+      let storedAtMs = 0;
+      for (let i = 0; i < 100 && !storedAtMs; i++) {
+        if ((await kubeRequest(direct, { method: 'GET', path: `${path}/${name}` })).status === 200)
+          storedAtMs = Date.now();
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      const res = await created;
+      const answeredAtMs = Date.now();
+      expect(res.status).toBe(201);
+      expect(storedAtMs).toBeGreaterThan(0);
+      expect(answeredAtMs - t0).toBeGreaterThanOrEqual(1500);
+      expect(answeredAtMs - storedAtMs).toBeGreaterThan(500);
+      const r0 = Date.now();
+      const read = await kubeRequest(kc, { method: 'GET', path: `${path}/${name}` });
+      expect(read.status).toBe(200);
+      expect(Date.now() - r0).toBeLessThan(1500);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('answers watches 410 Gone, as the HTTP status and as an ERROR event, and no other request', async () => {
     const { proxy, kc } = await proxied({ rate429: 0, rate500: 0, rateWatchGone: 1 });
     try {

@@ -51,6 +51,13 @@ export interface ApiFaultProxyOptions {
   rateHang?: number;
   /** Fraction of watch requests answered 410 Gone (default 0). */
   rateWatchGone?: number;
+  /**
+   * Hold the answer to every write (POST, PUT, PATCH, DELETE) this long after the API server sent it (default 0): the
+   * write is stored and seen by watches while its author still waits for the answer, as over a slow path. A test
+   * that kills the author when a watch shows the write then lands inside the step that made it, even when the
+   * watch delivers late on a loaded machine.
+   */
+  writeAnswerDelayMs?: number;
 }
 
 /** What the proxy can do to a request instead of passing its answer on. */
@@ -184,6 +191,8 @@ const REFUSALS = {
     retryAfter: false,
   },
 } as const;
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A Kubernetes `Status` answer, as the API server would send it. */
 function statusBody(code: number, reason: string, message: string): string {
@@ -340,13 +349,18 @@ export async function startApiFaultProxy(opts: ApiFaultProxyOptions): Promise<Ap
           });
           return;
         }
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.headers));
-        if (streaming) {
-          res.flushHeaders();
-          openWatches.add(res);
-          res.once('close', () => openWatches.delete(res));
-        }
-        up.pipe(res);
+        const pass = () => {
+          res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.headers));
+          if (streaming) {
+            res.flushHeaders();
+            openWatches.add(res);
+            res.once('close', () => openWatches.delete(res));
+          }
+          up.pipe(res);
+        };
+        const delay = opts.writeAnswerDelayMs ?? 0;
+        if (delay > 0 && !streaming && WRITE_METHODS.has(method)) setTimeout(pass, delay);
+        else pass();
       });
       upstream.on('error', (err) => {
         stats.upstreamErrors += 1;
