@@ -88,7 +88,9 @@ async function expectNoDuplicates(uri: string): Promise<void> {
   ]);
 }
 
-describe('Kubernetes API faults in the worker traffic', () => {
+// The first two run side by side (own proxy, worker and task queue each); the targeted faults below need the first
+// proxy alone.
+describe.concurrent('Kubernetes API faults in the worker traffic', () => {
   it('with 5 % of requests failing (429 with Retry-After, 500 after the write) two services reach Running, with bounded retries', async () => {
     const services = ['api-a', 'api-b'];
     for (const name of services) {
@@ -128,74 +130,77 @@ describe('Kubernetes API faults in the worker traffic', () => {
   }, 420_000);
 });
 
-describe('the rest of a real path in the worker traffic: 503, resets after the write, a hung request', () => {
-  // A second worker process behind its own proxy (its own task queue), so the rates above stay as they were. The
-  // worker never sends a PUT (it applies server-side), so the proxy's 409-on-update cannot reach it; the 409 it does
-  // meet is the real AlreadyExists of a create retried after its answer was lost to a reset.
-  it('a service reaches Running with one model, cache and download, and every retry paid for by a fault', async () => {
-    const faulty = await startApiFaultProxy({
-      target: inject('stack').kubeServer,
-      targetCaPath: inject('stack').kubeCaPath,
-      workDir: bed.workDir,
-      seed: SEED + 1,
-      rate429: 0,
-      rate500: 0,
-      rate503: 0.03,
-      rateReset: 0.03,
-    });
-    const kubeconfigPath = join(bed.workDir, 'worker-kubeconfig-2');
-    await faulty.writeKubeconfig(kubeconfigPath, bed.worker.token);
-    const taskQueue = `aim-${bed.orch.namespace}-api-faults-2`;
-    const second = workerProcess({
-      name: 'api-faults-2',
-      ...stackConnection(),
-      kubeconfigPath,
-      taskQueue,
-      logDir: join(bed.workDir, 'logs'),
-    });
-    try {
-      await second.start();
-      // One request the API server never answers: the client gives it up after its timeout (30 s) and the step
-      // is retried, instead of waiting for the activity's own timeout.
-      const hung = faulty.injectOnce({ method: 'GET', pathIncludes: '/aimmodelcaches/', status: 'hang' });
-      const name = 'api-rest';
-      const src = await bed.addSource(name);
-      await deployService(
-        bed.orch,
-        lifecycleStarter(bed.orch.client, taskQueue),
-        customS3Service(name, bed.orch.namespace, src),
-        ac.signal,
-      );
-      await waitForRunning(bed.orch, name, 300_000);
-      expect((await hung).path).toContain('/aimmodelcaches/');
+describe.concurrent(
+  'the rest of a real path in the worker traffic: 503, resets after the write, a hung request',
+  () => {
+    // A second worker process behind its own proxy (its own task queue), so the rates above stay as they were. The
+    // worker never sends a PUT (it applies server-side), so the proxy's 409-on-update cannot reach it; the 409 it does
+    // meet is the real AlreadyExists of a create retried after its answer was lost to a reset.
+    it('a service reaches Running with one model, cache and download, and every retry paid for by a fault', async () => {
+      const faulty = await startApiFaultProxy({
+        target: inject('stack').kubeServer,
+        targetCaPath: inject('stack').kubeCaPath,
+        workDir: bed.workDir,
+        seed: SEED + 1,
+        rate429: 0,
+        rate500: 0,
+        rate503: 0.03,
+        rateReset: 0.03,
+      });
+      const kubeconfigPath = join(bed.workDir, 'worker-kubeconfig-2');
+      await faulty.writeKubeconfig(kubeconfigPath, bed.worker.token);
+      const taskQueue = `aim-${bed.orch.namespace}-api-faults-2`;
+      const second = workerProcess({
+        name: 'api-faults-2',
+        ...stackConnection(),
+        kubeconfigPath,
+        taskQueue,
+        logDir: join(bed.workDir, 'logs'),
+      });
+      try {
+        await second.start();
+        // One request the API server never answers: the client gives it up after its timeout (30 s) and the step
+        // is retried, instead of waiting for the activity's own timeout.
+        const hung = faulty.injectOnce({ method: 'GET', pathIncludes: '/aimmodelcaches/', status: 'hang' });
+        const name = 'api-rest';
+        const src = await bed.addSource(name);
+        await deployService(
+          bed.orch,
+          lifecycleStarter(bed.orch.client, taskQueue),
+          customS3Service(name, bed.orch.namespace, src),
+          ac.signal,
+        );
+        await waitForRunning(bed.orch, name, 300_000);
+        expect((await hung).path).toContain('/aimmodelcaches/');
 
-      const stats = faulty.stats();
-      const facts = await lifecycleHistories(name);
-      const retries = facts.reduce((n, f) => n + f.retries, 0);
-      const injected = stats.injected503 + stats.resets + stats.hangs;
-      console.log(
-        `API fault proxy 2 (seed ${SEED + 1}): ${stats.requests} requests, ${stats.injected503} × 503, ` +
-          `${stats.resets} resets, ${stats.hangs} hung; ${retries} activity retries; ` +
-          `faults: ${faulty
-            .faults()
-            .map((f) => `${f.status} ${f.method} ${f.path.replace(`/namespaces/${bed.orch.namespace}`, '/…')}`)
-            .join('; ')}`,
-      );
-      expect(stats.injected503).toBeGreaterThan(0);
-      expect(stats.resets).toBeGreaterThan(0);
-      expect(stats.hangs).toBe(1);
-      await expectNoDuplicates(`s3://models/${name}`);
-      for (const f of facts) {
-        expect(f.workflowTaskFailures, f.workflowId).toBe(0);
-        expect(f.maxAttempt.attempt, f.workflowId).toBeLessThanOrEqual(MAX_ATTEMPT);
+        const stats = faulty.stats();
+        const facts = await lifecycleHistories(name);
+        const retries = facts.reduce((n, f) => n + f.retries, 0);
+        const injected = stats.injected503 + stats.resets + stats.hangs;
+        console.log(
+          `API fault proxy 2 (seed ${SEED + 1}): ${stats.requests} requests, ${stats.injected503} × 503, ` +
+            `${stats.resets} resets, ${stats.hangs} hung; ${retries} activity retries; ` +
+            `faults: ${faulty
+              .faults()
+              .map((f) => `${f.status} ${f.method} ${f.path.replace(`/namespaces/${bed.orch.namespace}`, '/…')}`)
+              .join('; ')}`,
+        );
+        expect(stats.injected503).toBeGreaterThan(0);
+        expect(stats.resets).toBeGreaterThan(0);
+        expect(stats.hangs).toBe(1);
+        await expectNoDuplicates(`s3://models/${name}`);
+        for (const f of facts) {
+          expect(f.workflowTaskFailures, f.workflowId).toBe(0);
+          expect(f.maxAttempt.attempt, f.workflowId).toBeLessThanOrEqual(MAX_ATTEMPT);
+        }
+        expect(retries).toBeLessThanOrEqual(injected);
+      } finally {
+        await second.stop();
+        await faulty.stop();
       }
-      expect(retries).toBeLessThanOrEqual(injected);
-    } finally {
-      await second.stop();
-      await faulty.stop();
-    }
-  }, 420_000);
-});
+    }, 420_000);
+  },
+);
 
 describe('a lost answer to a write (the API server stored it, the worker saw 500)', () => {
   // The step that applies an object nudges that object's workflow only when the apply changed something; when the
