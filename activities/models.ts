@@ -1,4 +1,4 @@
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference } from '@kubernetes/client-node';
 import { API_GROUP_VERSION, LABELS } from '../schemas/constants.js';
 import type { AIMModelSpec } from '../schemas/types.js';
 import { validateObject, type FieldError } from '../schemas/validate.js';
@@ -7,6 +7,7 @@ import { overlayEnv, secretRefs } from '../domain/env.js';
 import { probeJobName } from '../domain/naming.js';
 import { quantityToBytes } from '../schemas/quantity.js';
 import type { ActivityContext } from './context.js';
+import { readsOf } from './kube/reads.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
@@ -101,11 +102,13 @@ export function modelActivities(ctx: ActivityContext) {
 
     /** The next probe attempt number: above every probe Job of this model that exists, so an old one is never mistaken. */
     async nextModelProbeAttempt(ref: ModelRef, uid: string, atLeast: number): Promise<number> {
-      const jobs = await ctx.batch.listNamespacedJob({
-        namespace: ref.namespace!,
-        labelSelector: `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}`,
-      });
-      const numbers = jobs.items
+      // From the cache, which shows the Jobs this worker created (read-your-writes, kube/readCache.ts rule 4).
+      const jobs = await readsOf(ctx).list<V1Job>(
+        'Job',
+        ref.namespace!,
+        `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}`,
+      );
+      const numbers = jobs
         .filter((j) => j.metadata?.ownerReferences?.some((o) => o.uid === uid))
         .map((j) => Number(/-probe-(\d+)$/.exec(j.metadata?.name ?? '')?.[1] ?? 0));
       return Math.max(atLeast, ...numbers) + 1;

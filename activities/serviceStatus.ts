@@ -4,6 +4,7 @@ import type { Condition } from '../schemas/types.js';
 import { setCondition } from '../domain/status.js';
 import type { UsedCache } from './cacheUsage.js';
 import type { ActivityContext } from './context.js';
+import { readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import { toApplicationFailure } from './failures.js';
 import { sameContent } from './kube/applyIfChanged.js';
@@ -68,9 +69,11 @@ export async function readCacheViews(
   const views: CacheView[] = [];
   const seen: Array<UsedCache | undefined> = [];
   for (const c of caches) {
-    const obj = await ctx.objects.get<LiveCache>(RESOURCES.AIMModelCache, c.name, namespace).catch((err: unknown) => {
-      throw toApplicationFailure(toKubeError(err), `get cache ${c.name}`);
-    });
+    const obj = await readsOf(ctx)
+      .get<LiveCache>('AIMModelCache', c.name, namespace)
+      .catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get cache ${c.name}`);
+      });
     seen.push(obj);
     const ready = obj?.status?.conditions?.find((x) => x.type === 'Ready');
     views.push({
