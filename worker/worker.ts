@@ -6,6 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../activities/index.js';
 import { startReadCache, type RunningReadCache } from '../activities/kube/readCacheSources.js';
 import { readCacheFromEnv } from '../activities/kube/readCacheSetting.js';
+import type { ClusterReadCache } from '../activities/kube/readCache.js';
 import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js';
 import type { WorkerSettings } from '../activities/context.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
@@ -42,6 +43,8 @@ export interface AimWorkerOptions {
 /** Builds the worker: the prebuilt workflow bundle (or the sources in development), activities bound to the cluster. */
 export interface AimWorker {
   worker: Worker;
+  /** The worker's read cache (absent with AIM_READ_CACHE=off), for the process's other readers (cluster metrics). */
+  reads?: ClusterReadCache;
   /** Closes the worker's Temporal connections (after `worker.run()` has returned). */
   close(): Promise<void>;
 }
@@ -94,6 +97,7 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
   });
   return {
     worker,
+    ...(readCache ? { reads: readCache.cache } : {}),
     close: async () => {
       await readCache?.stop();
       await connection.close();

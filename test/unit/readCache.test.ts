@@ -40,7 +40,7 @@ function setup(opts: { writeWaitMs?: number; listed?: boolean } = {}) {
     cache.attach(kind, maps.get(kind)!, listed);
   }
   /** The informer took a change: into its map, then told to the cache. */
-  const inform = (kind: CachedKind, o: CachedObject, deleted = false) => {
+  const inform = (kind: CachedKind, o: CachedObject & { spec?: unknown; status?: unknown }, deleted = false) => {
     if (deleted) maps.get(kind)!.delete(key(o));
     else maps.get(kind)!.set(key(o), o);
     cache.changed(kind, o);
@@ -196,7 +196,7 @@ describe('waitForJob with the read cache', () => {
     });
     await new Promise((r) => setTimeout(r, 100));
     inform('Job', { ...obj('dl-1', '2'), status: { conditions: [{ type: 'Complete', status: 'True' }] } });
-    expect((await outcome).phase).toBe('Succeeded');
+    expect(((await outcome) as { phase: string }).phase).toBe('Succeeded');
     expect(Date.now() - started).toBeLessThan(2000);
     expect(calls).toEqual([]);
   });
