@@ -1,6 +1,7 @@
 import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startInformer, type Informer } from '../../bridge/informer.js';
 import { bridgeMetrics } from '../../bridge/metrics.js';
+import { OWN_KINDS } from '../../bridge/routing.js';
 import { bridgeSources, type Source } from '../../bridge/sources.js';
 import { LABELS, MANAGED_BY } from '../../schemas/constants.js';
 import { CustomObjects } from './customObjects.js';
@@ -15,12 +16,7 @@ import { withRequestTimeout } from './requestTimeout.js';
  * that its token cannot read every value in the cluster) nor ResourceQuotas (no activity reads them).
  */
 const FROM_BRIDGE: ReadonlySet<string> = new Set<CachedKind>([
-  'AIMModel',
-  'AIMClusterModel',
-  'AIMServiceTemplate',
-  'AIMClusterServiceTemplate',
-  'AIMModelCache',
-  'AIMService',
+  ...OWN_KINDS,
   'InferenceService',
   'Job',
   'PersistentVolumeClaim',
