@@ -16,7 +16,7 @@ import {
 import { downloadJobName, probeJobName } from '../domain/naming.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { readsOf } from './kube/reads.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import { createJobIfAbsent, jobActivities } from './jobs.js';
 import { secretActivities } from './secrets.js';
@@ -94,8 +94,8 @@ export function cacheActivities(ctx: ActivityContext) {
     throw toApplicationFailure(toKubeError(err), action);
   };
   async function read(ref: CacheRef, uid?: string): Promise<RawCache | undefined> {
-    const c = await ctx.objects
-      .get<RawCache>(RESOURCES.AIMModelCache, ref.name, ref.namespace)
+    const c = await readsOf(ctx)
+      .get<RawCache>('AIMModelCache', ref.name, ref.namespace)
       .catch(fail(`get cache ${ref.name}`));
     if (uid && c && c.metadata.uid !== uid) return undefined;
     return c;
@@ -137,7 +137,9 @@ export function cacheActivities(ctx: ActivityContext) {
 
   return {
     async readCache(ref: CacheRef): Promise<CacheSnapshot> {
-      const c = await read(ref);
+      const c = await readOwn<RawCache>(ctx, 'AIMModelCache', ref.name, ref.namespace).catch(
+        fail(`get cache ${ref.name}`),
+      );
       if (!c) return { exists: false };
       const base = {
         exists: true,

@@ -79,8 +79,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
       ref: ModelRef,
       uid: string,
     ): Promise<{ templates: string[]; conflicts: Array<{ name: string; heldBy: string }> }> {
-      const model = await ctx.objects
-        .get<RawObject>(RESOURCES[ref.kind], ref.name, ref.namespace)
+      const model = await readsOf(ctx)
+        .get<RawObject>(ref.kind, ref.name, ref.namespace)
         .catch(fail(`get ${ref.name}`));
       if (!model || model.metadata.uid !== uid) return { templates: [], conflicts: [] };
       const desired = buildModelTemplates({
@@ -127,8 +127,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
 
     /** Conditions (spec 8) and the aggregated status (spec 5.1 step 5) through the status subresource; Events on transitions. */
     async writeModelStatus(ref: ModelRef, uid: string, generation: number, report: ModelReport): Promise<ObjectStatus> {
-      const model = await ctx.objects
-        .get<RawObject>(RESOURCES[ref.kind], ref.name, ref.namespace)
+      const model = await readsOf(ctx)
+        .get<RawObject>(ref.kind, ref.name, ref.namespace)
         .catch(fail(`get ${ref.name}`));
       if (!model || model.metadata.uid !== uid) return 'Failed';
       const now = new Date().toISOString();

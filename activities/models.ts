@@ -7,8 +7,7 @@ import { overlayEnv, secretRefs } from '../domain/env.js';
 import { probeJobName } from '../domain/naming.js';
 import { quantityToBytes } from '../schemas/quantity.js';
 import type { ActivityContext } from './context.js';
-import { readsOf } from './kube/reads.js';
-import { RESOURCES } from './kube/resources.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
 import type { SecretRef } from './secrets.js';
@@ -60,14 +59,14 @@ export function modelOwner(ref: ModelRef, uid: string): V1OwnerReference {
 }
 
 export function modelActivities(ctx: ActivityContext) {
-  const read = (ref: ModelRef) => ctx.objects.get<RawModel>(RESOURCES[ref.kind], ref.name, ref.namespace);
+  const read = (ref: ModelRef) => readsOf(ctx).get<RawModel>(ref.kind, ref.name, ref.namespace);
 
   return {
     /** Reads and validates the model: invalid objects come back with field errors, never as a thrown failure. */
     async readModel(ref: ModelRef): Promise<ModelSnapshot> {
       let obj: RawModel | undefined;
       try {
-        obj = await read(ref);
+        obj = await readOwn<RawModel>(ctx, ref.kind, ref.name, ref.namespace);
       } catch (err) {
         throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.namespace ?? ''}/${ref.name}`);
       }

@@ -100,12 +100,12 @@ export async function writeServiceStatus(
   generation: number,
   report: ServiceReport,
 ): Promise<void> {
-  const s = await ctx.objects.get<{
+  const s = await readsOf(ctx).get<{
     apiVersion: string;
     kind: string;
     metadata: { uid: string };
     status?: { conditions?: Condition[] };
-  }>(RESOURCES.AIMService, ref.name, ref.namespace);
+  }>('AIMService', ref.name, ref.namespace);
   if (!s || s.metadata.uid !== uid) return;
   const now = new Date().toISOString();
   const before = s.status?.conditions ?? [];

@@ -26,7 +26,7 @@ import {
 } from '../domain/naming.js';
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
 import type { ActivityContext } from './context.js';
-import { readsOf } from './kube/reads.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import {
   readCacheViews,
   writeServiceStatus,
@@ -108,8 +108,8 @@ export function serviceActivities(ctx: ActivityContext) {
   const secrets = secretActivities(ctx);
   const jobs = jobActivities(ctx);
   async function service(ref: ServiceRef, uid: string): Promise<RawService> {
-    const s = await ctx.objects
-      .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
+    const s = await readsOf(ctx)
+      .get<RawService>('AIMService', ref.name, ref.namespace)
       .catch(fail(`get service ${ref.name}`));
     if (!s || s.metadata.uid !== uid)
       throw ApplicationFailure.nonRetryable(`AIMService ${ref.namespace}/${ref.name} is gone`, 'ObjectGone');
@@ -228,9 +228,9 @@ export function serviceActivities(ctx: ActivityContext) {
 
   return {
     async readService(ref: ServiceRef): Promise<ServiceSnapshot> {
-      const s = await ctx.objects
-        .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
-        .catch(fail(`get service ${ref.name}`));
+      const s = await readOwn<RawService>(ctx, 'AIMService', ref.name, ref.namespace).catch(
+        fail(`get service ${ref.name}`),
+      );
       if (!s) return { exists: false };
       const v = validateObject('AIMService', s);
       // Refused up front, before a model, cache or download: no InferenceService name fits this namespace.

@@ -5,7 +5,7 @@ import { validateObject, type FieldError } from '../schemas/validate.js';
 import { evaluateTemplateHardware } from '../domain/hardware.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
-import { readsOf } from './kube/reads.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import type { ResourceRef } from './kube/resources.js';
 import { RESOURCES } from './kube/resources.js';
@@ -145,12 +145,16 @@ export interface TemplateSnapshot {
 
 export function templateActivities(ctx: ActivityContext) {
   const read = (ref: TemplateRef) =>
-    ctx.objects.get<RawTemplate>(RESOURCES[ref.kind], ref.name, ref.namespace).catch((err: unknown) => {
-      throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
-    });
+    readsOf(ctx)
+      .get<RawTemplate>(ref.kind, ref.name, ref.namespace)
+      .catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
+      });
   return {
     async readTemplate(ref: TemplateRef): Promise<TemplateSnapshot> {
-      const t = await read(ref);
+      const t = await readOwn<RawTemplate>(ctx, ref.kind, ref.name, ref.namespace).catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
+      });
       if (!t) return { exists: false };
       return {
         exists: true,

@@ -6,9 +6,11 @@ import { matchesLabels, parseLabelSelector } from './labelSelector.js';
  * (readCacheSources.ts, the bridge's informer loop) fills it; activities read through `readsOf(ctx)` (reads.ts).
  *
  * Consistency rules:
- *  1. The object a pass reconciles (the workflow's own AIMService, AIMModel, AIMModelCache, template) is NOT read here:
- *     the pass reads it with an authoritative GET, decides on its spec generation and writes its status. One request
- *     per pass is within the issue's budget (steady passes are every 600 s).
+ *  1. The object a pass reconciles (the workflow's own AIMService, AIMModel, AIMModelCache, template) is read with an
+ *     authoritative GET at the pass's start (`readOwn`, reads.ts): the pass decides on its spec generation from it.
+ *     One request per pass is within the issue's budget (steady passes are every 600 s). The version that GET saw
+ *     is noted like a write (rule 4), so the pass's later activities that read the object again (to build from
+ *     its spec, to compare its status before writing it) read it here and never see an older version.
  *  2. Every other read (dependencies: models, templates, caches, Jobs, PVCs, pods, InferenceServices, Nodes, and every
  *     list) is answered from memory once the kind's informer has listed; before that it goes to the API server.
  *  3. A miss (no such object in memory) is confirmed by a direct GET: the cache may lag a create made elsewhere a few
@@ -99,7 +101,10 @@ export class ClusterReadCache implements Reads {
     for (const listener of [...this.listeners]) listener(kind, obj);
   }
 
-  /** The worker wrote this object and the API server answered with `resourceVersion`. */
+  /**
+   * The worker wrote this object and the API server answered with `resourceVersion` (or a pass read it with a GET:
+   * later reads of it are not to be older than what the pass decided on).
+   */
   noteWrite(kind: CachedKind, name: string, namespace: string | undefined, resourceVersion: string | undefined): void {
     const floors = this.floorsOf(kind);
     const key = keyFor(name, namespace);
