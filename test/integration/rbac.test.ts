@@ -67,6 +67,10 @@ const WORKER_NOT_EXERCISED: NotExercised = {
     why: 'a Job of a deleted cache still in the way, or attempt numbers wrapping past 999',
     code: { file: 'activities/jobs.ts', call: 'ctx.batch.deleteNamespacedJob(' },
   },
+  [rbacTriple('batch', 'jobs', 'get')]: {
+    why: "a miss of the worker's read cache (a Job its watch has not brought yet), or AIM_READ_CACHE=off",
+    code: { file: 'activities/kube/directReads.ts', call: 'batch.readNamespacedJob(' },
+  },
   [rbacTriple('', 'persistentvolumeclaims', 'get')]: {
     why: 'create-or-get of a cache PVC that exists already (a retried step), and VolumeNotBound',
     code: { file: 'activities/caches.ts', call: 'ctx.core.readNamespacedPersistentVolumeClaim(' },
