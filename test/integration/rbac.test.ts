@@ -225,18 +225,10 @@ describe.skipIf(adminWorker)('what each identity may not do', () => {
     ['delete namespaces', { resource: 'namespaces', verb: 'delete' }],
     ['list secrets (read every value in the cluster)', { resource: 'secrets', verb: 'list' }],
     ['watch secrets', { resource: 'secrets', verb: 'watch' }],
-    [
-      'watch AIMServices (the bridge watches; the worker reads and lists)',
-      {
-        group: 'aim.silogen.ai',
-        resource: 'aimservices',
-        verb: 'watch',
-      },
-    ],
-    ['watch Jobs (a Job is waited for by polling get)', { group: 'batch', resource: 'jobs', verb: 'watch' }],
+    // It lists and watches what its read cache holds (activities/kube/readCacheSources.ts), and nothing else.
     ['list ResourceQuotas (only the bridge follows them)', { resource: 'resourcequotas', verb: 'list' }],
-    ['list PVCs', { resource: 'persistentvolumeclaims', verb: 'list' }],
-    ['list InferenceServices', { group: 'serving.kserve.io', resource: 'inferenceservices', verb: 'list' }],
+    ['watch ResourceQuotas', { resource: 'resourcequotas', verb: 'watch' }],
+    ['watch ConfigMaps', { resource: 'configmaps', verb: 'watch' }],
     ['create pods (run anything)', { resource: 'pods', verb: 'create' }],
     ['create pods/exec', { resource: 'pods', verb: 'create', subresource: 'exec' }],
     ['mint tokens for service accounts', { resource: 'serviceaccounts', verb: 'create', subresource: 'token' }],
