@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startInformer, type Informer } from '../../bridge/informer.js';
 import { bridgeMetrics } from '../../bridge/metrics.js';
@@ -72,6 +73,7 @@ export function startReadCache(
     opts.writeWaitMs !== undefined ? { writeWaitMs: opts.writeWaitMs } : {},
   );
   const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per informer's open watch
   const metrics = bridgeMetrics(); // the informer counts relists and errors; the worker does not serve these
   const informers: Informer<CachedKind>[] = (opts.sources ?? readCacheSources(kc)).map((source) =>
     startInformer(source, {
