@@ -12,7 +12,8 @@ import { matchesLabels, parseLabelSelector } from './labelSelector.js';
  *     is noted like a write (rule 4), so the pass's later activities that read the object again (to build from
  *     its spec, to compare its status before writing it) read it here and never see an older version.
  *  2. Every other read (dependencies: models, templates, caches, Jobs, PVCs, pods, InferenceServices, Nodes, and every
- *     list) is answered from memory once the kind's informer has listed; before that it goes to the API server.
+ *     list) is answered from memory once the kind's informer has listed and while its watch is open; otherwise
+ *     (before the first list, a watch refused or reconnecting) it goes to the API server.
  *  3. A miss (no such object in memory) is confirmed by a direct GET: the cache may lag a create made elsewhere a few
  *     ms ago. Absence after that GET is real.
  *  4. Read-your-writes: every write the worker makes returns the object's resourceVersion, recorded by `noteWrite`;
@@ -66,6 +67,8 @@ function revision(rv: string | undefined): bigint | undefined {
 interface Store {
   objects: Map<string, CachedObject>;
   listed: boolean;
+  /** Whether its watch is open now: memory is only as fresh as the watch (a refused watch never refreshes it). */
+  watching: () => boolean;
 }
 
 /** What the worker last did to an object: written at this revision, or deleted. */
@@ -85,9 +88,17 @@ export class ClusterReadCache implements Reads {
     this.writeWaitMs = opts.writeWaitMs ?? WRITE_WAIT_MS;
   }
 
-  /** A kind's informer: its objects (kept up to date by it) and when its first list is in. */
-  attach(kind: CachedKind, objects: Map<string, CachedObject>, listed: Promise<void>): void {
-    const store: Store = { objects, listed: false };
+  /**
+   * A kind's informer: its objects (kept up to date by it), when its first list is in, and whether its watch is open
+   * (while it is not, e.g. a ClusterRole without `watch`, every read of the kind goes to the API server).
+   */
+  attach(
+    kind: CachedKind,
+    objects: Map<string, CachedObject>,
+    listed: Promise<void>,
+    watching: () => boolean = () => true,
+  ): void {
+    const store: Store = { objects, listed: false, watching };
     this.stores.set(kind, store);
     void listed.then(() => (store.listed = true));
   }
@@ -141,12 +152,13 @@ export class ClusterReadCache implements Reads {
 
   /** Whether `kind` is answered from memory now (its informer has listed). */
   serves(kind: CachedKind): boolean {
-    return this.stores.get(kind)?.listed === true;
+    const store = this.stores.get(kind);
+    return store?.listed === true && store.watching();
   }
 
   async get<T>(kind: CachedKind, name: string, namespace?: string): Promise<T | undefined> {
     const store = this.stores.get(kind);
-    if (!store?.listed) return this.direct.get<T>(kind, name, namespace);
+    if (!store || !this.serves(kind)) return this.direct.get<T>(kind, name, namespace);
     const key = keyFor(name, namespace);
     if (!(await this.waitUntil(() => this.satisfied(kind, key)))) return this.direct.get<T>(kind, name, namespace);
     const cached = store.objects.get(key);
@@ -158,7 +170,7 @@ export class ClusterReadCache implements Reads {
   async list<T>(kind: CachedKind, namespace?: string, labelSelector?: string): Promise<T[]> {
     const store = this.stores.get(kind);
     const terms = parseLabelSelector(labelSelector);
-    if (!store?.listed || !terms) return this.direct.list<T>(kind, namespace, labelSelector);
+    if (!store || !this.serves(kind) || !terms) return this.direct.list<T>(kind, namespace, labelSelector);
     const inScope = (key: string) => namespace === undefined || key.startsWith(`${namespace}/`);
     const ownWritesSeen = () => [...this.floorsOf(kind).keys()].every((k) => !inScope(k) || this.satisfied(kind, k));
     if (!(await this.waitUntil(ownWritesSeen))) return this.direct.list<T>(kind, namespace, labelSelector);

@@ -3,7 +3,7 @@ import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/clien
 import { startInformer, type Informer } from '../../bridge/informer.js';
 import { bridgeMetrics } from '../../bridge/metrics.js';
 import { OWN_KINDS } from '../../bridge/routing.js';
-import { bridgeSources, type Source } from '../../bridge/sources.js';
+import { bridgeSources, type Source, type Watcher } from '../../bridge/sources.js';
 import { LABELS, MANAGED_BY } from '../../schemas/constants.js';
 import { CustomObjects } from './customObjects.js';
 import { directReads } from './directReads.js';
@@ -75,8 +75,10 @@ export function startReadCache(
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per informer's open watch
   const metrics = bridgeMetrics(); // the informer counts relists and errors; the worker does not serve these
-  const informers: Informer<CachedKind>[] = (opts.sources ?? readCacheSources(kc)).map((source) =>
-    startInformer(source, {
+  const informers: Informer<CachedKind>[] = [];
+  for (const plain of opts.sources ?? readCacheSources(kc)) {
+    const { source, isOpen } = trackWatch(plain);
+    const informer = startInformer(source, {
       signal: abort.signal,
       metrics,
       log: (_level, msg) => opts.log(`read cache: ${msg}`),
@@ -84,9 +86,10 @@ export function startReadCache(
         cache.changed(source.kind, c.obj as CachedObject);
         return [];
       },
-    }),
-  );
-  for (const i of informers) cache.attach(i.source.kind, i.objects as Map<string, CachedObject>, i.listed);
+    });
+    cache.attach(source.kind, informer.objects as Map<string, CachedObject>, informer.listed, isOpen);
+    informers.push(informer);
+  }
   return {
     cache,
     listed: Promise.all(informers.map((i) => i.listed)).then(() => undefined),
@@ -95,4 +98,29 @@ export function startReadCache(
       await Promise.allSettled(informers.map((i) => i.done));
     },
   };
+}
+
+/**
+ * The source with its watch observed: open from the moment the API server accepted it (a refused watch, e.g. 403
+ * under an older ClusterRole, ends before its request resolves) until it ends.
+ */
+function trackWatch(source: Source<CachedKind>): { source: Source<CachedKind>; isOpen: () => boolean } {
+  let open = false;
+  const watcher: Watcher = {
+    watch: (path, query, callback, done) => {
+      open = false;
+      let ended = false;
+      return source.watcher
+        .watch(path, query, callback, (err: unknown) => {
+          ended = true;
+          open = false;
+          done(err);
+        })
+        .then((req) => {
+          if (!ended) open = true;
+          return req;
+        });
+    },
+  };
+  return { source: { ...source, watcher }, isOpen: () => open };
 }

@@ -230,6 +230,26 @@ describe('startReadCache: the bridge informer fills the cache', () => {
     expect((await running.cache.list<Obj>('Node')).map((n) => n.metadata.name)).toEqual(['n1', 'n2']);
     await running.stop();
   });
+
+  it('does not serve a kind whose watch is refused (an older ClusterRole without watch): memory would go stale', async () => {
+    const refused: Watcher = {
+      watch: (_p: string, _q: Record<string, unknown>, _cb: unknown, end: (e: unknown) => void) => {
+        end(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
+        return Promise.resolve({ abort: () => undefined } as never);
+      },
+    };
+    const source: Source<CachedKind> = {
+      kind: 'Job',
+      path: '/apis/batch/v1/jobs',
+      watcher: refused,
+      list: () => Promise.resolve({ items: [obj('j', '1') as never], resourceVersion: '1' }),
+    };
+    const running = startReadCache(unreachableKubeConfig(), { log: () => undefined, sources: [source] });
+    await running.listed;
+    await settle();
+    expect(running.cache.serves('Job')).toBe(false);
+    await running.stop();
+  });
 });
 
 async function ready<T extends ReturnType<typeof setup>>(s: T): Promise<T> {
