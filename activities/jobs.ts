@@ -312,7 +312,8 @@ export function jobActivities(ctx: ActivityContext) {
           if (problem) return { phase: 'NotStarted', containers: [], problem };
         }
         if (Date.now() > deadline) return { phase: 'StillRunning', containers: [] };
-        if (!ctx.reads) {
+        // Without the cache, or while its Job or pod watch is down, no change would wake this: poll each second.
+        if (!ctx.reads?.serves('Job') || !ctx.reads.serves('Pod')) {
           await Context.current().sleep(1000);
           continue;
         }
