@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubeApiError } from '../../activities/kube/errors.js';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import type { Bridge } from '../../bridge/bridge.js';
 import { pingCluster } from '../../workflows/index.js';
@@ -166,10 +167,20 @@ const waitForTemplates = (
     { timeoutMs: 90_000, intervalMs: 300 },
   );
 
-/** Replaces an object's spec as `kubectl replace` would, keeping its resourceVersion. */
+/**
+ * Replaces an object's spec as `kubectl replace` would, keeping its resourceVersion; on a Conflict (the worker wrote
+ * the object's status in between) read again and retry, as a user would.
+ */
 async function replaceSpec(res: typeof RESOURCES.AIMModel, name: string, namespace: string | undefined, spec: unknown) {
-  const live = await orch.objects.get<any>(res, name, namespace);
-  await orch.objects.replace(res, { ...live, spec } as never);
+  for (let attempt = 1; ; attempt++) {
+    const live = await orch.objects.get<any>(res, name, namespace);
+    try {
+      await orch.objects.replace(res, { ...live, spec } as never);
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.kind === 'Conflict') || attempt >= 5) throw err;
+    }
+  }
 }
 
 const USERNAMES: Record<OrchestratorIdentity, string> = {
