@@ -16,6 +16,7 @@ import {
 import { downloadJobName, probeJobName } from '../domain/naming.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import { createJobIfAbsent, jobActivities } from './jobs.js';
 import { secretActivities } from './secrets.js';
@@ -93,8 +94,8 @@ export function cacheActivities(ctx: ActivityContext) {
     throw toApplicationFailure(toKubeError(err), action);
   };
   async function read(ref: CacheRef, uid?: string): Promise<RawCache | undefined> {
-    const c = await ctx.objects
-      .get<RawCache>(RESOURCES.AIMModelCache, ref.name, ref.namespace)
+    const c = await readsOf(ctx)
+      .get<RawCache>('AIMModelCache', ref.name, ref.namespace)
       .catch(fail(`get cache ${ref.name}`));
     if (uid && c && c.metadata.uid !== uid) return undefined;
     return c;
@@ -109,6 +110,7 @@ export function cacheActivities(ctx: ActivityContext) {
       .catch((err: unknown) => {
         if (toKubeError(err).kind !== 'NotFound') fail(`delete job ${name}`)(err);
       });
+    ctx.reads?.noteDelete('Job', name, ref.namespace);
   }
   async function mustRead(ref: CacheRef, uid: string): Promise<RawCache> {
     const c = await read(ref, uid);
@@ -135,7 +137,9 @@ export function cacheActivities(ctx: ActivityContext) {
 
   return {
     async readCache(ref: CacheRef): Promise<CacheSnapshot> {
-      const c = await read(ref);
+      const c = await readOwn<RawCache>(ctx, 'AIMModelCache', ref.name, ref.namespace).catch(
+        fail(`get cache ${ref.name}`),
+      );
       if (!c) return { exists: false };
       const base = {
         exists: true,
@@ -232,13 +236,23 @@ export function cacheActivities(ctx: ActivityContext) {
         ...(pvc.spec?.storageClassName ? { className: pvc.spec.storageClassName } : {}),
       });
       try {
-        return facts(await ctx.core.createNamespacedPersistentVolumeClaim({ namespace: ref.namespace, body: desired }));
+        const created = await ctx.core.createNamespacedPersistentVolumeClaim({
+          namespace: ref.namespace,
+          body: desired,
+        });
+        ctx.reads?.noteWrite('PersistentVolumeClaim', name, ref.namespace, created.metadata?.resourceVersion);
+        return facts(created);
       } catch (err) {
         if (toKubeError(err).kind !== 'AlreadyExists') fail(`create pvc ${name}`)(err);
+        const existing = await readsOf(ctx)
+          .get<V1PersistentVolumeClaim>('PersistentVolumeClaim', name, ref.namespace)
+          .catch(fail(`get pvc ${name}`));
+        // Gone again since the create was refused (a deleted cache's claim): the typed NotFound of a GET.
         return facts(
-          await ctx.core
-            .readNamespacedPersistentVolumeClaim({ name, namespace: ref.namespace })
-            .catch(fail(`get pvc ${name}`)),
+          existing ??
+            (await ctx.core
+              .readNamespacedPersistentVolumeClaim({ name, namespace: ref.namespace })
+              .catch(fail(`get pvc ${name}`))),
         );
       }
     },
@@ -272,10 +286,9 @@ export function cacheActivities(ctx: ActivityContext) {
      * that Kubernetes cannot start it later beside the next attempt. Only a Job this cache owns; gone counts as done.
      */
     async deleteCacheJob(ref: CacheRef, uid: string, name: string): Promise<void> {
-      const job = await ctx.batch.readNamespacedJob({ name, namespace: ref.namespace }).catch((err: unknown) => {
-        if (toKubeError(err).kind === 'NotFound') return undefined;
-        return fail(`get job ${name}`)(err);
-      });
+      const job = await readsOf(ctx)
+        .get<V1Job>('Job', name, ref.namespace)
+        .catch(fail(`get job ${name}`));
       if (job) await deleteOwnedJob(ref, uid, job);
     },
 
@@ -284,10 +297,10 @@ export function cacheActivities(ctx: ActivityContext) {
      * start again at 1 without create-or-get ever meeting an old Job (spec 3).
      */
     async deleteFinishedCacheJobs(ref: CacheRef, uid: string, kind: 'probe' | 'dl'): Promise<number> {
-      const jobs = await ctx.batch
-        .listNamespacedJob({ namespace: ref.namespace, labelSelector: `${CACHE_LABEL}=${ref.name}` })
+      const jobs = await readsOf(ctx)
+        .list<V1Job>('Job', ref.namespace, `${CACHE_LABEL}=${ref.name}`)
         .catch(fail(`list jobs of ${ref.name}`));
-      const finished = jobs.items.filter(
+      const finished = jobs.filter(
         (j) =>
           j.metadata?.name?.startsWith(`${ref.name}-${kind}-`) &&
           j.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),

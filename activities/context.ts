@@ -1,5 +1,8 @@
 import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { CustomObjects } from './kube/customObjects.js';
+import { NotedCustomObjects } from './kube/notedWrites.js';
+import type { ClusterReadCache } from './kube/readCache.js';
+import { readCacheFromEnv } from './kube/readCacheSetting.js';
 import type { WorkflowNudger } from './nudges.js';
 import { sharedCacheTtlFromEnv } from '../domain/cacheTtl.js';
 import { downloadMemoryLimitFromEnv } from '../domain/downloaderMemory.js';
@@ -16,6 +19,11 @@ export interface ActivityContext {
   settings: WorkerSettings;
   /** Signal-with-start of other objects' workflows (set by the worker; absent in pure activity tests). */
   nudger?: WorkflowNudger;
+  /**
+   * The worker's watch-backed reads (kube/readCache.ts; absent in pure activity tests and with AIM_READ_CACHE=off):
+   * activities read dependencies through `readsOf(ctx)`, and writes through `objects` are noted in it.
+   */
+  reads?: ClusterReadCache;
 }
 
 export interface WorkerSettings {
@@ -29,6 +37,8 @@ export interface WorkerSettings {
   sharedCacheTtlSeconds?: number;
   /** The lifecycles' clocks (AIM_TIME_SCALE, AIM_HISTORY_EVENTS_MAX; default DEFAULT_TIMING). */
   timing?: LifecycleTiming;
+  /** AIM_READ_CACHE (`on` default, `off`): dependencies read from watch-backed caches (activities/kube/readCache.ts). */
+  readCache?: boolean;
 }
 
 export const DEFAULT_DOWNLOADER_IMAGE = 'ghcr.io/silogen/aim-downloader:0.1.0';
@@ -44,6 +54,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSet
     // A bad value fails here, at worker start, naming the variable.
     sharedCacheTtlSeconds: sharedCacheTtlFromEnv(env),
     timing: timingFromEnv(env),
+    readCache: readCacheFromEnv(env),
   };
 }
 
@@ -51,14 +62,16 @@ export function createContext(
   kc: KubeConfig,
   settings: WorkerSettings = settingsFromEnv(),
   nudger?: WorkflowNudger,
+  reads?: ClusterReadCache,
 ): ActivityContext {
   // Every request of an activity is given up after KUBE_REQUEST_TIMEOUT_MS (a hung connection fails the attempt,
   // which is retried, instead of holding it until the activity's own timeout).
   const timed = withRequestTimeout(kc);
   return {
     ...(nudger ? { nudger } : {}),
+    ...(reads ? { reads } : {}),
     kc: timed,
-    objects: new CustomObjects(timed),
+    objects: reads ? new NotedCustomObjects(timed, reads) : new CustomObjects(timed),
     core: timed.makeApiClient(CoreV1Api),
     batch: timed.makeApiClient(BatchV1Api),
     rbac: timed.makeApiClient(RbacAuthorizationV1Api),

@@ -3,6 +3,7 @@ import { cacheActivities } from './caches.js';
 import { clusterActivities } from './cluster.js';
 import { createContext, type WorkerSettings } from './context.js';
 import type { WorkflowNudger } from './nudges.js';
+import type { ClusterReadCache } from './kube/readCache.js';
 import { jobActivities } from './jobs.js';
 import { modelActivities } from './models.js';
 import { modelStatusActivities } from './modelStatus.js';
@@ -15,8 +16,13 @@ import { templateActivities } from './templates.js';
 import { timingActivities } from './timing.js';
 
 /** Every activity the worker registers, bound to one Kubernetes client configuration. */
-export function createActivities(kc: KubeConfig, settings?: WorkerSettings, nudger?: WorkflowNudger) {
-  const ctx = createContext(kc, settings, nudger);
+export function createActivities(
+  kc: KubeConfig,
+  settings?: WorkerSettings,
+  nudger?: WorkflowNudger,
+  reads?: ClusterReadCache,
+) {
+  const ctx = createContext(kc, settings, nudger, reads);
   return {
     ...clusterActivities(kc),
     ...secretActivities(ctx),

@@ -1,11 +1,13 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Job, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { LABELS, MANAGED_BY } from '../schemas/constants.js';
 import { withCredentialSources } from '../domain/credentialSources.js';
 import { DOWNLOADER_SERVICE_ACCOUNT } from '../domain/jobs.js';
 import { newestEvent } from '../domain/newestEvent.js';
 import type { ActivityContext } from './context.js';
+import type { CachedKind, CachedObject } from './kube/readCache.js';
+import { readsOf } from './kube/reads.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
 
@@ -149,17 +151,29 @@ export function lastWarningNote(about: { kind: string; name: string }, events: C
   return last ? `; last event on ${about.kind} ${about.name}: ${last.reason ?? ''}: ${last.message ?? ''}` : '';
 }
 
+/** With the read cache, a Job wait re-checks at least this often even when no change of its Job or pods arrives. */
+export const JOB_RECHECK_MS = 15_000;
+
+/** A change of this Job, or of one of its pods (the Job controller labels them `job-name`). */
+function isJobOrPod(kind: CachedKind, obj: CachedObject, namespace: string, name: string): boolean {
+  if (obj.metadata?.namespace !== namespace) return false;
+  return kind === 'Job' ? obj.metadata.name === name : kind === 'Pod' && obj.metadata.labels?.['job-name'] === name;
+}
+
 /** Create-or-get: AlreadyExists with our owner UID counts as success, so a retried activity never duplicates. */
 export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promise<{ name: string; created: boolean }> {
   const namespace = job.metadata!.namespace!;
   const name = job.metadata!.name!;
   try {
-    await ctx.batch.createNamespacedJob({ namespace, body: job });
+    const created = await ctx.batch.createNamespacedJob({ namespace, body: job });
+    ctx.reads?.noteWrite('Job', name, namespace, created.metadata?.resourceVersion);
     return { name, created: true };
   } catch (err) {
     const e = toKubeError(err);
     if (e.kind !== 'AlreadyExists') throw toApplicationFailure(e, `create job ${namespace}/${name}`);
-    const existing = await ctx.batch.readNamespacedJob({ name, namespace });
+    const existing =
+      (await readsOf(ctx).get<V1Job>('Job', name, namespace)) ??
+      (await ctx.batch.readNamespacedJob({ name, namespace }));
     const want = job.metadata?.ownerReferences?.[0];
     const owners = existing.metadata?.ownerReferences ?? [];
     if (owners.some((o) => o.uid === want?.uid)) return { name, created: false };
@@ -167,6 +181,7 @@ export async function createJobIfAbsent(ctx: ActivityContext, job: V1Job): Promi
     // collector will remove it; help it along and try again shortly, never mistaking it for ours.
     if (want && owners.some((o) => o.kind === want.kind && o.name === want.name)) {
       await ctx.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch(() => undefined);
+      ctx.reads?.noteDelete('Job', name, namespace);
       throw ApplicationFailure.create({
         message: `job ${namespace}/${name} of an earlier ${want.kind} ${want.name} is still being removed`,
         type: 'JobNameBusy',
@@ -195,7 +210,9 @@ export function jobActivities(ctx: ActivityContext) {
     const phases: Record<string, string | undefined> = {};
     const pvcs = new Map<string, { className?: string; modes?: string[] }>();
     for (const name of names) {
-      const pvc = await ctx.core.readNamespacedPersistentVolumeClaim({ name, namespace }).catch(() => undefined);
+      const pvc = await readsOf(ctx)
+        .get<V1PersistentVolumeClaim>('PersistentVolumeClaim', name, namespace)
+        .catch(() => undefined);
       phases[name] = pvc?.status?.phase;
       pvcs.set(name, { className: pvc?.spec?.storageClassName, modes: pvc?.spec?.accessModes });
     }
@@ -239,22 +256,20 @@ export function jobActivities(ctx: ActivityContext) {
           heartbeat({ startedAt });
           lastBeat = Date.now();
         }
-        let job: V1Job;
+        let job: V1Job | undefined;
+        let pods: V1Pod[];
         try {
-          job = await ctx.batch.readNamespacedJob({ name: args.name, namespace: args.namespace });
+          job = await readsOf(ctx).get<V1Job>('Job', args.name, args.namespace);
+          pods = job ? await readsOf(ctx).list<V1Pod>('Pod', args.namespace, `job-name=${args.name}`) : [];
         } catch (err) {
-          const e = toKubeError(err);
-          if (e.kind === 'NotFound')
-            return {
-              phase: 'Failed',
-              containers: [],
-              problem: { reason: 'JobDeleted', message: `job ${args.namespace}/${args.name} was deleted` },
-            };
-          throw toApplicationFailure(e, `get job ${args.namespace}/${args.name}`);
+          throw toApplicationFailure(toKubeError(err), `get job ${args.namespace}/${args.name}`);
         }
-        const pods = (
-          await ctx.core.listNamespacedPod({ namespace: args.namespace, labelSelector: `job-name=${args.name}` })
-        ).items;
+        if (!job)
+          return {
+            phase: 'Failed',
+            containers: [],
+            problem: { reason: 'JobDeleted', message: `job ${args.namespace}/${args.name} was deleted` },
+          };
         // Measured from the Job's creation, not this watch: watches are bounded and a later one must keep counting.
         const created = job.metadata?.creationTimestamp
           ? new Date(job.metadata.creationTimestamp).getTime()
@@ -292,7 +307,27 @@ export function jobActivities(ctx: ActivityContext) {
           if (problem) return { phase: 'NotStarted', containers: [], problem };
         }
         if (Date.now() > deadline) return { phase: 'StillRunning', containers: [] };
-        await Context.current().sleep(1000);
+        // Without the cache, or while its Job or pod watch is down, no change would wake this: poll each second.
+        if (!ctx.reads?.serves('Job') || !ctx.reads.serves('Pod')) {
+          await Context.current().sleep(1000);
+          continue;
+        }
+        // Watch-driven: woken by a change of this Job or its pods in the read cache, else when the next time-based
+        // verdict (not started, image pull, volume, deadline) or heartbeat is due, at the latest after the safety
+        // re-check interval.
+        const thresholds = [
+          args.notStartedAfterSeconds,
+          ctx.settings.timing?.imagePullFailedSeconds ?? IMAGE_PULL_FAILED_AFTER_SECONDS,
+          args.volumeNotBoundAfterSeconds,
+        ].flatMap((t) => (t !== undefined && t > pendingSeconds ? [(t - pendingSeconds) * 1000 + 50] : []));
+        const wakeInMs = Math.max(
+          50,
+          Math.min(JOB_RECHECK_MS, deadline + 50 - Date.now(), lastBeat + 10_000 - Date.now(), ...thresholds),
+        );
+        await Promise.race([
+          ctx.reads.nextChange((kind, obj) => isJobOrPod(kind, obj, args.namespace, args.name), wakeInMs),
+          Context.current().cancelled,
+        ]);
       }
     },
 

@@ -7,6 +7,7 @@ import { buildModelTemplates, staleTemplates, templateNameConflicts } from '../d
 import { writeTemplateStatus, type TemplateVerdict } from './templates.js';
 import { aggregateModelStatus, setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
+import { readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import { RESOURCES } from './kube/resources.js';
 import { toKubeError } from './kube/errors.js';
@@ -57,14 +58,16 @@ interface RawObject {
 
 const templateResource = (ref: ModelRef) =>
   ref.kind === 'AIMClusterModel' ? RESOURCES.AIMClusterServiceTemplate : RESOURCES.AIMServiceTemplate;
+const templateKind = (ref: ModelRef) =>
+  ref.kind === 'AIMClusterModel' ? 'AIMClusterServiceTemplate' : 'AIMServiceTemplate';
 
 export function modelStatusActivities(ctx: ActivityContext) {
   const fail = (action: string) => (err: unknown) => {
     throw toApplicationFailure(toKubeError(err), action);
   };
   const listTemplates = (ref: ModelRef) =>
-    ctx.objects
-      .list<RawObject>(templateResource(ref), ref.namespace, { labelSelector: `${LABELS.model}=${ref.name}` })
+    readsOf(ctx)
+      .list<RawObject>(templateKind(ref), ref.namespace, `${LABELS.model}=${ref.name}`)
       .catch(fail(`list templates of ${ref.name}`));
 
   return {
@@ -76,8 +79,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
       ref: ModelRef,
       uid: string,
     ): Promise<{ templates: string[]; conflicts: Array<{ name: string; heldBy: string }> }> {
-      const model = await ctx.objects
-        .get<RawObject>(RESOURCES[ref.kind], ref.name, ref.namespace)
+      const model = await readsOf(ctx)
+        .get<RawObject>(ref.kind, ref.name, ref.namespace)
         .catch(fail(`get ${ref.name}`));
       if (!model || model.metadata.uid !== uid) return { templates: [], conflicts: [] };
       const desired = buildModelTemplates({
@@ -89,8 +92,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
       const res = templateResource(ref);
       const existingByName = new Map<string, RawObject>();
       for (const d of desired) {
-        const current = await ctx.objects
-          .get<RawObject>(res, d.metadata.name, ref.namespace)
+        const current = await readsOf(ctx)
+          .get<RawObject>(templateKind(ref), d.metadata.name, ref.namespace)
           .catch(fail(`get template ${d.metadata.name}`));
         if (current) existingByName.set(d.metadata.name, current);
       }
@@ -109,7 +112,7 @@ export function modelStatusActivities(ctx: ActivityContext) {
 
     /** Template availability against the cluster's nodes (spec 5.2); writes each template's status and Events. */
     async evaluateModelTemplates(ref: ModelRef, uid: string): Promise<TemplateVerdict[]> {
-      const nodes: V1Node[] = (await ctx.core.listNode().catch(fail('list nodes'))).items;
+      const nodes = await readsOf(ctx).list<V1Node>('Node').catch(fail('list nodes'));
       const templates = (await listTemplates(ref)).filter((t) =>
         t.metadata.ownerReferences?.some((o) => o.uid === uid),
       );
@@ -124,8 +127,8 @@ export function modelStatusActivities(ctx: ActivityContext) {
 
     /** Conditions (spec 8) and the aggregated status (spec 5.1 step 5) through the status subresource; Events on transitions. */
     async writeModelStatus(ref: ModelRef, uid: string, generation: number, report: ModelReport): Promise<ObjectStatus> {
-      const model = await ctx.objects
-        .get<RawObject>(RESOURCES[ref.kind], ref.name, ref.namespace)
+      const model = await readsOf(ctx)
+        .get<RawObject>(ref.kind, ref.name, ref.namespace)
         .catch(fail(`get ${ref.name}`));
       if (!model || model.metadata.uid !== uid) return 'Failed';
       const now = new Date().toISOString();

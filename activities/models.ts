@@ -1,4 +1,4 @@
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference } from '@kubernetes/client-node';
 import { API_GROUP_VERSION, LABELS } from '../schemas/constants.js';
 import type { AIMModelSpec } from '../schemas/types.js';
 import { validateObject, type FieldError } from '../schemas/validate.js';
@@ -7,7 +7,7 @@ import { overlayEnv, secretRefs } from '../domain/env.js';
 import { probeJobName } from '../domain/naming.js';
 import { quantityToBytes } from '../schemas/quantity.js';
 import type { ActivityContext } from './context.js';
-import { RESOURCES } from './kube/resources.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { toKubeError } from './kube/errors.js';
 import { toApplicationFailure } from './failures.js';
 import type { SecretRef } from './secrets.js';
@@ -59,14 +59,14 @@ export function modelOwner(ref: ModelRef, uid: string): V1OwnerReference {
 }
 
 export function modelActivities(ctx: ActivityContext) {
-  const read = (ref: ModelRef) => ctx.objects.get<RawModel>(RESOURCES[ref.kind], ref.name, ref.namespace);
+  const read = (ref: ModelRef) => readsOf(ctx).get<RawModel>(ref.kind, ref.name, ref.namespace);
 
   return {
     /** Reads and validates the model: invalid objects come back with field errors, never as a thrown failure. */
     async readModel(ref: ModelRef): Promise<ModelSnapshot> {
       let obj: RawModel | undefined;
       try {
-        obj = await read(ref);
+        obj = await readOwn<RawModel>(ctx, ref.kind, ref.name, ref.namespace);
       } catch (err) {
         throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.namespace ?? ''}/${ref.name}`);
       }
@@ -101,11 +101,13 @@ export function modelActivities(ctx: ActivityContext) {
 
     /** The next probe attempt number: above every probe Job of this model that exists, so an old one is never mistaken. */
     async nextModelProbeAttempt(ref: ModelRef, uid: string, atLeast: number): Promise<number> {
-      const jobs = await ctx.batch.listNamespacedJob({
-        namespace: ref.namespace!,
-        labelSelector: `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}`,
-      });
-      const numbers = jobs.items
+      // From the cache, which shows the Jobs this worker created (read-your-writes, kube/readCache.ts rule 4).
+      const jobs = await readsOf(ctx).list<V1Job>(
+        'Job',
+        ref.namespace!,
+        `${JOB_KIND_LABEL}=probe,${LABELS.model}=${ref.name}`,
+      );
+      const numbers = jobs
         .filter((j) => j.metadata?.ownerReferences?.some((o) => o.uid === uid))
         .map((j) => Number(/-probe-(\d+)$/.exec(j.metadata?.name ?? '')?.[1] ?? 0));
       return Math.max(atLeast, ...numbers) + 1;

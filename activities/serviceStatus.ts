@@ -4,6 +4,7 @@ import type { Condition } from '../schemas/types.js';
 import { setCondition } from '../domain/status.js';
 import type { UsedCache } from './cacheUsage.js';
 import type { ActivityContext } from './context.js';
+import { readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import { toApplicationFailure } from './failures.js';
 import { sameContent } from './kube/applyIfChanged.js';
@@ -68,9 +69,11 @@ export async function readCacheViews(
   const views: CacheView[] = [];
   const seen: Array<UsedCache | undefined> = [];
   for (const c of caches) {
-    const obj = await ctx.objects.get<LiveCache>(RESOURCES.AIMModelCache, c.name, namespace).catch((err: unknown) => {
-      throw toApplicationFailure(toKubeError(err), `get cache ${c.name}`);
-    });
+    const obj = await readsOf(ctx)
+      .get<LiveCache>('AIMModelCache', c.name, namespace)
+      .catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get cache ${c.name}`);
+      });
     seen.push(obj);
     const ready = obj?.status?.conditions?.find((x) => x.type === 'Ready');
     views.push({
@@ -97,12 +100,12 @@ export async function writeServiceStatus(
   generation: number,
   report: ServiceReport,
 ): Promise<void> {
-  const s = await ctx.objects.get<{
+  const s = await readsOf(ctx).get<{
     apiVersion: string;
     kind: string;
     metadata: { uid: string };
     status?: { conditions?: Condition[] };
-  }>(RESOURCES.AIMService, ref.name, ref.namespace);
+  }>('AIMService', ref.name, ref.namespace);
   if (!s || s.metadata.uid !== uid) return;
   const now = new Date().toISOString();
   const before = s.status?.conditions ?? [];

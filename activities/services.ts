@@ -26,6 +26,7 @@ import {
 } from '../domain/naming.js';
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
 import type { ActivityContext } from './context.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import {
   readCacheViews,
   writeServiceStatus,
@@ -107,8 +108,8 @@ export function serviceActivities(ctx: ActivityContext) {
   const secrets = secretActivities(ctx);
   const jobs = jobActivities(ctx);
   async function service(ref: ServiceRef, uid: string): Promise<RawService> {
-    const s = await ctx.objects
-      .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
+    const s = await readsOf(ctx)
+      .get<RawService>('AIMService', ref.name, ref.namespace)
       .catch(fail(`get service ${ref.name}`));
     if (!s || s.metadata.uid !== uid)
       throw ApplicationFailure.nonRetryable(`AIMService ${ref.namespace}/${ref.name} is gone`, 'ObjectGone');
@@ -116,13 +117,16 @@ export function serviceActivities(ctx: ActivityContext) {
     return v.ok ? ({ ...s, spec: v.value.spec } as RawService) : s;
   }
   async function model(ref: ObjectRef): Promise<RawModel | undefined> {
-    const res = ref.kind === 'AIMClusterModel' ? RESOURCES.AIMClusterModel : RESOURCES.AIMModel;
-    return ctx.objects.get<RawModel>(res, ref.name, ref.namespace).catch(fail(`get model ${ref.name}`));
+    const kind = ref.kind === 'AIMClusterModel' ? 'AIMClusterModel' : 'AIMModel';
+    return readsOf(ctx)
+      .get<RawModel>(kind, ref.name, ref.namespace)
+      .catch(fail(`get model ${ref.name}`));
   }
   async function template(ref: ObjectRef): Promise<RawTemplate | undefined> {
-    const res =
-      ref.kind === 'AIMClusterServiceTemplate' ? RESOURCES.AIMClusterServiceTemplate : RESOURCES.AIMServiceTemplate;
-    return ctx.objects.get<RawTemplate>(res, ref.name, ref.namespace).catch(fail(`get template ${ref.name}`));
+    const kind = ref.kind === 'AIMClusterServiceTemplate' ? 'AIMClusterServiceTemplate' : 'AIMServiceTemplate';
+    return readsOf(ctx)
+      .get<RawTemplate>(kind, ref.name, ref.namespace)
+      .catch(fail(`get template ${ref.name}`));
   }
 
   /** A user's model that no workflow has reported on yet gets its workflow started; one with a status drives itself. */
@@ -162,10 +166,12 @@ export function serviceActivities(ctx: ActivityContext) {
 
   /** Deletes the Dedicated caches this service owns that are not in `keep`; returns their names. */
   async function pruneDedicatedCaches(ref: ServiceRef, uid: string, keep: ReadonlySet<string>): Promise<string[]> {
-    const owned = await ctx.objects
-      .list<{ apiVersion: string; kind: string; metadata: Meta }>(RESOURCES.AIMModelCache, ref.namespace, {
-        labelSelector: `${LABELS.service}=${ref.name}`,
-      })
+    const owned = await readsOf(ctx)
+      .list<{
+        apiVersion: string;
+        kind: string;
+        metadata: Meta;
+      }>('AIMModelCache', ref.namespace, `${LABELS.service}=${ref.name}`)
       .catch(fail('list caches'));
     const stale = owned.filter(
       (c) =>
@@ -193,13 +199,13 @@ export function serviceActivities(ctx: ActivityContext) {
     const m = await model(modelRef);
     const t = await template(templateRef);
     if (!m || !t) return { desired: [], existingNames: new Set<string>(), existingByName: new Map() };
-    const existing = await ctx.objects
+    const existing = await readsOf(ctx)
       .list<{
         apiVersion: string;
         kind: string;
         metadata: { name: string };
         spec: { accessMode?: 'ReadWriteOnce'; env?: unknown; serviceAccountName?: string; caBundle?: unknown };
-      }>(RESOURCES.AIMModelCache, ref.namespace)
+      }>('AIMModelCache', ref.namespace)
       .catch(fail('list caches'));
     const desired = desiredCaches({
       service: { metadata: { name: ref.name, namespace: ref.namespace, uid }, spec: s.spec },
@@ -222,9 +228,9 @@ export function serviceActivities(ctx: ActivityContext) {
 
   return {
     async readService(ref: ServiceRef): Promise<ServiceSnapshot> {
-      const s = await ctx.objects
-        .get<RawService>(RESOURCES.AIMService, ref.name, ref.namespace)
-        .catch(fail(`get service ${ref.name}`));
+      const s = await readOwn<RawService>(ctx, 'AIMService', ref.name, ref.namespace).catch(
+        fail(`get service ${ref.name}`),
+      );
       if (!s) return { exists: false };
       const v = validateObject('AIMService', s);
       // Refused up front, before a model, cache or download: no InferenceService name fits this namespace.
@@ -292,12 +298,12 @@ export function serviceActivities(ctx: ActivityContext) {
         };
         await nudgeIfUnprocessed(found, hit);
       } else if (m.image) {
-        const local = (await ctx.objects.list<RawModel>(RESOURCES.AIMModel, ref.namespace))
+        const local = (await readsOf(ctx).list<RawModel>('AIMModel', ref.namespace))
           .filter((x) => x.spec.image === m.image)
           .sort(byAgeThenName);
         const cluster = local.length
           ? []
-          : (await ctx.objects.list<RawModel>(RESOURCES.AIMClusterModel))
+          : (await readsOf(ctx).list<RawModel>('AIMClusterModel'))
               .filter((x) => x.spec.image === m.image)
               .sort(byAgeThenName);
         const hit = local[0] ?? cluster[0];
@@ -388,8 +394,8 @@ export function serviceActivities(ctx: ActivityContext) {
         };
       const cluster = modelRef.kind === 'AIMClusterModel';
       const lists = await Promise.all([
-        ctx.objects.list<RawTemplate>(RESOURCES.AIMServiceTemplate, ref.namespace),
-        ctx.objects.list<RawTemplate>(RESOURCES.AIMClusterServiceTemplate),
+        readsOf(ctx).list<RawTemplate>('AIMServiceTemplate', ref.namespace),
+        readsOf(ctx).list<RawTemplate>('AIMClusterServiceTemplate'),
       ]);
       const candidates: TemplateCandidate[] = [
         ...lists[0].filter(() => !cluster).map((t) => ({ t, scope: 'Namespaced' as const })),
@@ -539,7 +545,8 @@ export function serviceActivities(ctx: ActivityContext) {
         // A Shared cache keeps its creator's spec: later services attach to it, they never re-apply it.
         const shared = c.metadata.labels[LABELS.cacheMode] === 'shared';
         if (!(shared && existingNames.has(c.metadata.name))) {
-          const applied = await applyIfChanged(ctx.objects, RESOURCES.AIMModelCache, c as never).catch(
+          const readCache = () => readsOf(ctx).get<never>('AIMModelCache', c.metadata.name, ref.namespace);
+          const applied = await applyIfChanged(ctx.objects, RESOURCES.AIMModelCache, c as never, readCache).catch(
             fail(`apply cache ${c.metadata.name}`),
           );
           // A new or changed cache needs its workflow nudged, and so does one no workflow has reported on yet (a
@@ -584,7 +591,8 @@ export function serviceActivities(ctx: ActivityContext) {
         template: { metadata: { name: t.metadata.name }, spec: t.spec, ...(t.status ? { status: t.status } : {}) },
         caches: caches.map((c) => ({ modelId: c.modelId, pvcName: c.pvcName! })),
       });
-      const applied = await applyIfChanged(ctx.objects, RESOURCES.InferenceService, isvc as never).catch(
+      const readIsvc = () => readsOf(ctx).get<never>('InferenceService', isvc.metadata.name, ref.namespace);
+      const applied = await applyIfChanged(ctx.objects, RESOURCES.InferenceService, isvc as never, readIsvc).catch(
         fail(`apply InferenceService ${isvc.metadata.name}`),
       );
       let r = inferenceServiceReady(applied.object as never);
@@ -633,11 +641,11 @@ export function serviceActivities(ctx: ActivityContext) {
      * label) and every service listing it in `status.caches` (Shared caches have no owner for the bridge to follow).
      */
     async nudgeCacheUsers(cache: { name: string; namespace: string }): Promise<number> {
-      const services = await ctx.objects
-        .list<RawService & { status?: { caches?: Array<{ name: string }> } }>(RESOURCES.AIMService, cache.namespace)
+      const services = await readsOf(ctx)
+        .list<RawService & { status?: { caches?: Array<{ name: string }> } }>('AIMService', cache.namespace)
         .catch(fail('list services'));
-      const live = await ctx.objects
-        .get<{ metadata: Meta }>(RESOURCES.AIMModelCache, cache.name, cache.namespace)
+      const live = await readsOf(ctx)
+        .get<{ metadata: Meta }>('AIMModelCache', cache.name, cache.namespace)
         .catch(fail(`get cache ${cache.name}`));
       const labelled = live?.metadata.labels?.[LABELS.service];
       const users = services.filter(

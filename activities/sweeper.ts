@@ -8,6 +8,7 @@ import {
   type KeepReason,
 } from '../domain/cacheTtl.js';
 import type { ActivityContext } from './context.js';
+import { readsOf } from './kube/reads.js';
 import { emitEvent } from './events.js';
 import { toApplicationFailure } from './failures.js';
 import { toKubeError } from './kube/errors.js';
@@ -134,6 +135,7 @@ export function sweeperActivities(ctx: ActivityContext) {
         };
       if (e.kind !== 'NotFound') fail(`delete cache ${m.name}`)(err);
     }
+    ctx.reads?.noteDelete('AIMModelCache', m.name, m.namespace);
     return entry(again);
   }
 
@@ -141,11 +143,12 @@ export function sweeperActivities(ctx: ActivityContext) {
     async sweepSharedCaches(input: SweepInput): Promise<SweepResult> {
       const now = new Date();
       // Caches first, then services: a service that starts listing a cache after the first list has also marked
-      // it used (readServiceCaches runs before its status write), which the re-read in `expire` sees.
-      const caches = await ctx.objects
-        .list<RawCache>(RESOURCES.AIMModelCache, undefined, { labelSelector: `${LABELS.cacheMode}=shared` })
+      // it used (readServiceCaches runs before its status write), which the re-read in `expire` sees. Both lists
+      // may come from the read cache: a deletion is decided again on that direct re-read, under preconditions.
+      const caches = await readsOf(ctx)
+        .list<RawCache>('AIMModelCache', undefined, `${LABELS.cacheMode}=shared`)
         .catch(fail('list Shared caches'));
-      const services = await ctx.objects.list<RawService>(RESOURCES.AIMService).catch(fail('list services'));
+      const services = await readsOf(ctx).list<RawService>('AIMService').catch(fail('list services'));
       const listed = new Set(
         services.flatMap((s) => (s.status?.caches ?? []).map((c) => cacheKey(s.metadata.namespace, c.name))),
       );

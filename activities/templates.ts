@@ -5,6 +5,7 @@ import { validateObject, type FieldError } from '../schemas/validate.js';
 import { evaluateTemplateHardware } from '../domain/hardware.js';
 import { setCondition } from '../domain/status.js';
 import type { ActivityContext } from './context.js';
+import { readOwn, readsOf } from './kube/reads.js';
 import { emitTransitions } from './events.js';
 import type { ResourceRef } from './kube/resources.js';
 import { RESOURCES } from './kube/resources.js';
@@ -144,12 +145,16 @@ export interface TemplateSnapshot {
 
 export function templateActivities(ctx: ActivityContext) {
   const read = (ref: TemplateRef) =>
-    ctx.objects.get<RawTemplate>(RESOURCES[ref.kind], ref.name, ref.namespace).catch((err: unknown) => {
-      throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
-    });
+    readsOf(ctx)
+      .get<RawTemplate>(ref.kind, ref.name, ref.namespace)
+      .catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
+      });
   return {
     async readTemplate(ref: TemplateRef): Promise<TemplateSnapshot> {
-      const t = await read(ref);
+      const t = await readOwn<RawTemplate>(ctx, ref.kind, ref.name, ref.namespace).catch((err: unknown) => {
+        throw toApplicationFailure(toKubeError(err), `get ${ref.kind} ${ref.name}`);
+      });
       if (!t) return { exists: false };
       return {
         exists: true,
@@ -166,11 +171,13 @@ export function templateActivities(ctx: ActivityContext) {
       if (!t || t.metadata.uid !== uid) return undefined;
       const v = validateObject(ref.kind, t);
       const modelName = String(t.spec.modelName ?? '');
-      const modelRes = ref.kind === 'AIMClusterServiceTemplate' ? RESOURCES.AIMClusterModel : RESOURCES.AIMModel;
+      const modelKind = ref.kind === 'AIMClusterServiceTemplate' ? 'AIMClusterModel' : 'AIMModel';
       const model = modelName
-        ? await ctx.objects.get(modelRes, modelName, ref.namespace).catch(() => undefined)
+        ? await readsOf(ctx)
+            .get(modelKind, modelName, ref.namespace)
+            .catch(() => undefined)
         : undefined;
-      const nodes = (await ctx.core.listNode()).items;
+      const nodes = await readsOf(ctx).list<V1Node>('Node');
       return writeTemplateStatus(
         ctx,
         RESOURCES[ref.kind],

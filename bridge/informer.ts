@@ -28,8 +28,8 @@ export interface InformerOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-export interface Informer {
-  source: Source;
+export interface Informer<K extends string = Source['kind']> {
+  source: Source<K>;
   /** The source's objects by `namespace/name` (cluster-scoped: `/name`). */
   objects: Map<string, BridgeObject>;
   /** Resolves once the first list is in the cache and the work of its changes is settled. */
@@ -62,7 +62,7 @@ const GONE = 410;
 const statusOf = (err: unknown): number | undefined =>
   (err as { statusCode?: number }).statusCode ?? (err as { code?: number }).code;
 
-export function startInformer(source: Source, opts: InformerOptions): Informer {
+export function startInformer<K extends string>(source: Source<K>, opts: InformerOptions): Informer<K> {
   const { signal, metrics, log } = opts;
   const clock = opts.clock ?? systemClock;
   const backoffMs = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };

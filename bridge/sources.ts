@@ -25,8 +25,9 @@ export interface ListResult {
 /** The part of client-node's `Watch` a source watches with (a fake in unit tests). */
 export type Watcher = Pick<Watch, 'watch'>;
 
-export interface Source {
-  kind: WatchedKind;
+/** `K`: the kinds a source table covers (the bridge's WatchedKind; the worker's read cache adds Pods). */
+export interface Source<K extends string = WatchedKind> {
+  kind: K;
   /** Namespace this source is limited to; undefined = cluster-wide. */
   namespace?: string;
   /** The watch path on the API server. */

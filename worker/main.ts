@@ -24,14 +24,14 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig();
   const temporal = temporalSettingsFromEnv(process.env);
   if (!(await preflightAtStart('worker', { kubeConfig, temporal }, logger))) process.exit(EXIT_PREFLIGHT);
-  const { worker, close } = await createWorker({
+  const { worker, close, reads } = await createWorker({
     temporal,
     namespace: temporal.namespace,
     taskQueue: process.env.AIM_TASK_QUEUE ?? 'aim',
     kubeConfig,
     dataConverter: dataConverterFromEnv(process.env),
   });
-  const clusterMetrics = startClusterMetrics(kubeConfig, { log: logger });
+  const clusterMetrics = startClusterMetrics(kubeConfig, { log: logger, ...(reads ? { reads } : {}) });
   await ensureCacheSweeperFromEnv(); // Shared-cache TTL sweeper (AIM_SHARED_CACHE_TTL, 0 = never)
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);

@@ -2,7 +2,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger, LogLevel, MetricMeter } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 import { CustomObjects } from '../activities/kube/customObjects.js';
-import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
+import type { Reads } from '../activities/kube/readCache.js';
+import { RESOURCES } from '../activities/kube/resources.js';
 import { isLogLevel, JsonLogger, LOG_LEVELS, parseLogLevel } from './logging.js';
 
 /**
@@ -76,6 +77,8 @@ export interface ClusterMetricsOptions {
   /** Default: the Runtime's meter (the Prometheus endpoint of installRuntime). */
   meter?: MetricMeter;
   log?: Logger;
+  /** The worker's read cache: the lists come from memory instead of the API server every interval. */
+  reads?: Reads;
 }
 
 export interface ClusterMetrics {
@@ -101,13 +104,21 @@ export function startClusterMetrics(kc: KubeConfig, opts: ClusterMetricsOptions 
   const objects = new CustomObjects(kc);
   const scopes = opts.namespaces?.length ? opts.namespaces : [undefined];
   const reported = new Set<string>(SERVICE_STATUSES);
-  const list = async (res: ResourceRef) =>
-    (await Promise.all(scopes.map((ns) => objects.list<Listed & { metadata?: object }>(res, ns)))).flat();
+  const list = async (kind: 'AIMService' | 'AIMModelCache') =>
+    (
+      await Promise.all(
+        scopes.map((ns) =>
+          opts.reads
+            ? opts.reads.list<Listed & { metadata?: object }>(kind, ns)
+            : objects.list<Listed & { metadata?: object }>(RESOURCES[kind], ns),
+        ),
+      )
+    ).flat();
   let failing = false;
 
   async function refresh(): Promise<void> {
     try {
-      const [services, caches] = await Promise.all([list(RESOURCES.AIMService), list(RESOURCES.AIMModelCache)]);
+      const [services, caches] = await Promise.all([list('AIMService'), list('AIMModelCache')]);
       const counts = new Map<string, number>();
       for (const s of services) {
         const status = s.status?.status ?? 'Unknown';

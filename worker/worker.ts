@@ -4,6 +4,9 @@ import type { DataConverter } from '@temporalio/common';
 import { temporalNudger } from '../activities/nudges.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../activities/index.js';
+import { startReadCache, type RunningReadCache } from '../activities/kube/readCacheSources.js';
+import { readCacheFromEnv } from '../activities/kube/readCacheSetting.js';
+import type { ClusterReadCache } from '../activities/kube/readCache.js';
 import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js';
 import type { WorkerSettings } from '../activities/context.js';
 import { TASK_QUEUE } from '../workflows/signals.js';
@@ -40,6 +43,8 @@ export interface AimWorkerOptions {
 /** Builds the worker: the prebuilt workflow bundle (or the sources in development), activities bound to the cluster. */
 export interface AimWorker {
   worker: Worker;
+  /** The worker's read cache (absent with AIM_READ_CACHE=off), for the process's other readers (cluster metrics). */
+  reads?: ClusterReadCache;
   /** Closes the worker's Temporal connections (after `worker.run()` has returned). */
   close(): Promise<void>;
 }
@@ -70,20 +75,31 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
     encodedFailures: Boolean(opts.dataConverter?.failureConverterPath),
   });
   Runtime.instance().logger.info(`workflow code: ${code.description}`);
+  // Reads from watch-backed caches, writes to the API server (issue 15; AIM_READ_CACHE=off reads everything directly).
+  // Without settings the activities read theirs from the env (createContext), and so does this.
+  const cacheOn = opts.settings ? opts.settings.readCache !== false : readCacheFromEnv(process.env);
+  const readCache: RunningReadCache | undefined = cacheOn
+    ? startReadCache(opts.kubeConfig, { log: (msg) => Runtime.instance().logger.warn(msg) })
+    : undefined;
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
     ...code.options,
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
-    activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue)),
+    activities: createActivities(opts.kubeConfig, opts.settings, temporalNudger(client, taskQueue), readCache?.cache),
     // Every Kubernetes error an activity lets through is typed here, so no call can skip the mapping.
     interceptors: { activity: [kubeFailureInterceptor] },
     ...opts.overrides,
+  }).catch(async (err: unknown) => {
+    await readCache?.stop();
+    throw err;
   });
   return {
     worker,
+    ...(readCache ? { reads: readCache.cache } : {}),
     close: async () => {
+      await readCache?.stop();
       await connection.close();
       await clientConnection.close();
     },

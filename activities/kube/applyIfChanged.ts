@@ -56,9 +56,12 @@ export async function applyIfChanged<T extends KubernetesObject>(
   objects: CustomObjects,
   res: ResourceRef,
   desired: T,
+  /** How the live object is read (default: a GET; the worker passes its read cache, which sees its own writes). */
+  readLive: () => Promise<T | undefined> = () =>
+    objects.get<T>(res, desired.metadata?.name ?? '', desired.metadata?.namespace),
 ): Promise<{ object: T; changed: boolean }> {
   const hash = appliedHash(desired);
-  const live = await objects.get<T>(res, desired.metadata?.name ?? '', desired.metadata?.namespace);
+  const live = await readLive();
   const body = {
     ...desired,
     metadata: {

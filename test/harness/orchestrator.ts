@@ -106,14 +106,14 @@ export interface OrchestratorOptions {
   timing?: LifecycleTiming;
   /** Environment of the downloader image (its ENV), e.g. AIM_PROGRESS_INTERVAL_MS. */
   downloaderEnv?: Record<string, string>;
-  /** Worker settings an operator sets in its env (AIM_DOWNLOADER_IMAGE, AIM_DOWNLOADER_MEMORY_LIMIT). */
+  /** Worker settings an operator sets in its env (AIM_DOWNLOADER_IMAGE, AIM_DOWNLOADER_MEMORY_LIMIT, AIM_READ_CACHE). */
   workerSettings?: OperatorSettings;
   /** The kubelet eviction manager's monitoring period (default the kubelet's 10 s). */
   evictionMonitoringPeriodMs?: number;
 }
 
 /** The worker settings a test may change as an operator would, by editing the worker's env and rolling it. */
-export type OperatorSettings = Partial<Pick<WorkerSettings, 'downloaderImage' | 'downloadMemoryLimit'>>;
+export type OperatorSettings = Partial<Pick<WorkerSettings, 'downloaderImage' | 'downloadMemoryLimit' | 'readCache'>>;
 
 export async function startOrchestrator(opts: OrchestratorOptions): Promise<OrchestratorFixture> {
   const workDir = mkdtempSync(join(tmpdir(), 'aim-orch-'));

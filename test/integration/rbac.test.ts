@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubeApiError } from '../../activities/kube/errors.js';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import type { Bridge } from '../../bridge/bridge.js';
 import { pingCluster } from '../../workflows/index.js';
@@ -66,6 +67,10 @@ const WORKER_NOT_EXERCISED: NotExercised = {
   [rbacTriple('batch', 'jobs', 'delete')]: {
     why: 'a Job of a deleted cache still in the way, or attempt numbers wrapping past 999',
     code: { file: 'activities/jobs.ts', call: 'ctx.batch.deleteNamespacedJob(' },
+  },
+  [rbacTriple('batch', 'jobs', 'get')]: {
+    why: "a miss of the worker's read cache (a Job its watch has not brought yet), or AIM_READ_CACHE=off",
+    code: { file: 'activities/kube/directReads.ts', call: 'batch.readNamespacedJob(' },
   },
   [rbacTriple('', 'persistentvolumeclaims', 'get')]: {
     why: 'create-or-get of a cache PVC that exists already (a retried step), and VolumeNotBound',
@@ -162,10 +167,20 @@ const waitForTemplates = (
     { timeoutMs: 90_000, intervalMs: 300 },
   );
 
-/** Replaces an object's spec as `kubectl replace` would, keeping its resourceVersion. */
+/**
+ * Replaces an object's spec as `kubectl replace` would, keeping its resourceVersion; on a Conflict (the worker wrote
+ * the object's status in between) read again and retry, as a user would.
+ */
 async function replaceSpec(res: typeof RESOURCES.AIMModel, name: string, namespace: string | undefined, spec: unknown) {
-  const live = await orch.objects.get<any>(res, name, namespace);
-  await orch.objects.replace(res, { ...live, spec } as never);
+  for (let attempt = 1; ; attempt++) {
+    const live = await orch.objects.get<any>(res, name, namespace);
+    try {
+      await orch.objects.replace(res, { ...live, spec } as never);
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.kind === 'Conflict') || attempt >= 5) throw err;
+    }
+  }
 }
 
 const USERNAMES: Record<OrchestratorIdentity, string> = {
@@ -221,18 +236,10 @@ describe.skipIf(adminWorker)('what each identity may not do', () => {
     ['delete namespaces', { resource: 'namespaces', verb: 'delete' }],
     ['list secrets (read every value in the cluster)', { resource: 'secrets', verb: 'list' }],
     ['watch secrets', { resource: 'secrets', verb: 'watch' }],
-    [
-      'watch AIMServices (the bridge watches; the worker reads and lists)',
-      {
-        group: 'aim.silogen.ai',
-        resource: 'aimservices',
-        verb: 'watch',
-      },
-    ],
-    ['watch Jobs (a Job is waited for by polling get)', { group: 'batch', resource: 'jobs', verb: 'watch' }],
+    // It lists and watches what its read cache holds (activities/kube/readCacheSources.ts), and nothing else.
     ['list ResourceQuotas (only the bridge follows them)', { resource: 'resourcequotas', verb: 'list' }],
-    ['list PVCs', { resource: 'persistentvolumeclaims', verb: 'list' }],
-    ['list InferenceServices', { group: 'serving.kserve.io', resource: 'inferenceservices', verb: 'list' }],
+    ['watch ResourceQuotas', { resource: 'resourcequotas', verb: 'watch' }],
+    ['watch ConfigMaps', { resource: 'configmaps', verb: 'watch' }],
     ['create pods (run anything)', { resource: 'pods', verb: 'create' }],
     ['create pods/exec', { resource: 'pods', verb: 'create', subresource: 'exec' }],
     ['mint tokens for service accounts', { resource: 'serviceaccounts', verb: 'create', subresource: 'token' }],

@@ -23,12 +23,15 @@ const asArray = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[])
 
 type RbacRow = { group: string; resource: string; verbs: string[]; why: string };
 
-/** Every (apiGroup, resource, verb) the worker uses; deploy/base/rbac.yaml documents the same table. It watches nothing. */
+/**
+ * Every (apiGroup, resource, verb) the worker uses; deploy/base/rbac.yaml documents the same table. It lists and
+ * watches what its read cache holds (activities/kube/readCacheSources.ts).
+ */
 const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'aim.silogen.ai',
     resource: 'aimmodels',
-    verbs: ['get', 'list', 'create', 'patch'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
     why: 'read; list by image; apply auto-created models + owner entries',
   },
   { group: 'aim.silogen.ai', resource: 'aimmodels/status', verbs: ['patch'], why: 'status apply' },
@@ -38,7 +41,12 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
     verbs: ['update'],
     why: 'blockOwnerDeletion owner refs',
   },
-  { group: 'aim.silogen.ai', resource: 'aimclustermodels', verbs: ['get', 'list'], why: 'read; list by image' },
+  {
+    group: 'aim.silogen.ai',
+    resource: 'aimclustermodels',
+    verbs: ['get', 'list', 'watch'],
+    why: 'read; list by image; read cache',
+  },
   { group: 'aim.silogen.ai', resource: 'aimclustermodels/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
@@ -49,21 +57,21 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'aim.silogen.ai',
     resource: 'aimservicetemplates',
-    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     why: 'generated templates; template selection; prune',
   },
   { group: 'aim.silogen.ai', resource: 'aimservicetemplates/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
     resource: 'aimclusterservicetemplates',
-    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     why: 'generated templates; template selection; prune',
   },
   { group: 'aim.silogen.ai', resource: 'aimclusterservicetemplates/status', verbs: ['patch'], why: 'status apply' },
   {
     group: 'aim.silogen.ai',
     resource: 'aimmodelcaches',
-    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
     why: 'caches applied and listed by services; expired Shared caches deleted by the TTL sweeper; metrics',
   },
   {
@@ -81,7 +89,7 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'aim.silogen.ai',
     resource: 'aimservices',
-    verbs: ['get', 'list', 'create', 'patch'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
     why: "read; finalizer apply; submit workflow; a cache's users, the TTL sweeper, metrics",
   },
   { group: 'aim.silogen.ai', resource: 'aimservices/status', verbs: ['patch'], why: 'status apply' },
@@ -94,21 +102,26 @@ const WORKER_RBAC_TABLE: RbacRow[] = [
   {
     group: 'serving.kserve.io',
     resource: 'inferenceservices',
-    verbs: ['get', 'create', 'patch', 'delete'],
-    why: 'read before apply; apply; cleanup',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    why: 'read cache; read before apply; apply; cleanup',
   },
   { group: '', resource: 'secrets', verbs: ['get'], why: 'secretKeyRef check by name (key names only)' },
   { group: '', resource: 'serviceaccounts', verbs: ['get', 'create'], why: 'aim-downloader ServiceAccount' },
-  { group: '', resource: 'persistentvolumeclaims', verbs: ['get', 'create'], why: 'cache PVC create-or-get' },
-  { group: '', resource: 'pods', verbs: ['list'], why: "a Job's pods" },
-  { group: '', resource: 'nodes', verbs: ['list'], why: 'GPU availability' },
+  {
+    group: '',
+    resource: 'persistentvolumeclaims',
+    verbs: ['get', 'list', 'watch', 'create'],
+    why: 'read cache; cache PVC create-or-get',
+  },
+  { group: '', resource: 'pods', verbs: ['list', 'watch'], why: "read cache: our Jobs' pods" },
+  { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'read cache; GPU availability' },
   { group: '', resource: 'events', verbs: ['list', 'create'], why: 'condition transitions; VolumeNotBound' },
   { group: '', resource: 'namespaces', verbs: ['get'], why: 'pingCluster' },
   {
     group: 'batch',
     resource: 'jobs',
-    verbs: ['get', 'list', 'create', 'delete'],
-    why: 'probe/download Jobs; wait by polling get; Jobs in the way',
+    verbs: ['get', 'list', 'watch', 'create', 'delete'],
+    why: 'probe/download Jobs; read cache (Job waits woken by changes); Jobs in the way',
   },
   { group: 'rbac.authorization.k8s.io', resource: 'roles', verbs: ['create'], why: 'per-cache progress Role' },
   {
@@ -584,8 +597,20 @@ describe('deploy/base kustomize base', () => {
         expect(src).toContain('metadataOnlyConfig(kc)');
       });
     } else {
-      it('watches nothing and may not list or watch Secrets', () => {
-        expect([...granted].filter((t) => t.endsWith(' watch'))).toEqual([]);
+      it('watches only what its read cache holds and may not list or watch Secrets', () => {
+        // activities/kube/readCacheSources.ts: the AIM kinds, InferenceServices, Jobs, PVCs, Nodes, our Jobs' pods.
+        expect([...granted].filter((t) => t.endsWith(' watch')).sort()).toEqual(
+          [
+            ...['aimmodels', 'aimclustermodels', 'aimservicetemplates', 'aimclusterservicetemplates'].map((r) =>
+              triple('aim.silogen.ai', r, 'watch'),
+            ),
+            ...['aimmodelcaches', 'aimservices'].map((r) => triple('aim.silogen.ai', r, 'watch')),
+            triple('serving.kserve.io', 'inferenceservices', 'watch'),
+            triple('batch', 'jobs', 'watch'),
+            ...['persistentvolumeclaims', 'pods', 'nodes'].map((r) => triple('', r, 'watch')),
+          ].sort(),
+        );
+        expect(granted).not.toContain(triple('', 'secrets', 'watch'));
         expect(granted).not.toContain(triple('', 'secrets', 'list'));
         expect(granted).toContain(triple('', 'secrets', 'get'));
       });

@@ -1,0 +1,126 @@
+import { setMaxListeners } from 'node:events';
+import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { startInformer, type Informer } from '../../bridge/informer.js';
+import { bridgeMetrics } from '../../bridge/metrics.js';
+import { OWN_KINDS } from '../../bridge/routing.js';
+import { bridgeSources, type Source, type Watcher } from '../../bridge/sources.js';
+import { LABELS, MANAGED_BY } from '../../schemas/constants.js';
+import { CustomObjects } from './customObjects.js';
+import { directReads } from './directReads.js';
+import { ClusterReadCache, type CachedKind, type CachedObject } from './readCache.js';
+import { withRequestTimeout } from './requestTimeout.js';
+
+/**
+ * What the worker's read cache lists and watches (deploy/base/rbac.yaml grants the worker exactly `list` and `watch`
+ * of these): the bridge's sources of the kinds activities read — the six AIM kinds, our InferenceServices, Jobs and
+ * PVCs (managed-by label), Nodes — and the Pods of our Jobs. Not Secrets (the worker may only `get` one by name, so
+ * that its token cannot read every value in the cluster) nor ResourceQuotas (no activity reads them).
+ */
+const FROM_BRIDGE: ReadonlySet<string> = new Set<CachedKind>([
+  ...OWN_KINDS,
+  'InferenceService',
+  'Job',
+  'PersistentVolumeClaim',
+  'Node',
+]);
+
+/**
+ * Our Jobs' pods: the Job controller labels each with `job-name`, and our pod templates carry the managed-by label
+ * (domain/jobs.ts downloaderLabels), so no other pod of the cluster is held.
+ */
+export const JOB_PODS_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},job-name`;
+
+/**
+ * Cluster-wide, one source per kind: the worker serves whichever namespace a workflow names (the bridge's namespaces
+ * are its own setting; the worker has none).
+ */
+export function readCacheSources(kc: KubeConfig): Source<CachedKind>[] {
+  const sources = bridgeSources(kc).filter((s) => FROM_BRIDGE.has(s.kind)) as Source<CachedKind>[];
+  const core = withRequestTimeout(kc).makeApiClient(CoreV1Api);
+  sources.push({
+    kind: 'Pod',
+    path: '/api/v1/pods',
+    labelSelector: JOB_PODS_SELECTOR,
+    watcher: new Watch(kc),
+    list: async () => {
+      const l = await core.listPodForAllNamespaces({ labelSelector: JOB_PODS_SELECTOR });
+      return { items: l.items as never, resourceVersion: l.metadata?.resourceVersion ?? '' };
+    },
+  });
+  return sources;
+}
+
+export interface RunningReadCache {
+  cache: ClusterReadCache;
+  /** Resolves once every kind has listed (reads are direct before). */
+  listed: Promise<void>;
+  /** Stops the watches. */
+  stop(): Promise<void>;
+}
+
+/** Starts one informer per source and the cache they fill. */
+export function startReadCache(
+  kc: KubeConfig,
+  opts: { log: (msg: string) => void; sources?: Source<CachedKind>[]; writeWaitMs?: number },
+): RunningReadCache {
+  const timed = withRequestTimeout(kc);
+  const cache = new ClusterReadCache(
+    directReads({
+      objects: new CustomObjects(timed),
+      core: timed.makeApiClient(CoreV1Api),
+      batch: timed.makeApiClient(BatchV1Api),
+    }),
+    opts.writeWaitMs !== undefined ? { writeWaitMs: opts.writeWaitMs } : {},
+  );
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per informer's open watch
+  const metrics = bridgeMetrics(); // the informer counts relists and errors; the worker does not serve these
+  const informers: Informer<CachedKind>[] = [];
+  for (const plain of opts.sources ?? readCacheSources(kc)) {
+    const { source, isOpen } = trackWatch(plain);
+    const informer = startInformer(source, {
+      signal: abort.signal,
+      metrics,
+      log: (_level, msg) => opts.log(`read cache: ${msg}`),
+      onChange: (c) => {
+        cache.changed(source.kind, c.obj as CachedObject);
+        return [];
+      },
+    });
+    cache.attach(source.kind, informer.objects as Map<string, CachedObject>, informer.listed, isOpen);
+    informers.push(informer);
+  }
+  return {
+    cache,
+    listed: Promise.all(informers.map((i) => i.listed)).then(() => undefined),
+    stop: async () => {
+      abort.abort();
+      await Promise.allSettled(informers.map((i) => i.done));
+    },
+  };
+}
+
+/**
+ * The source with its watch observed: open from the moment the API server accepted it (a refused watch, e.g. 403
+ * under an older ClusterRole, ends before its request resolves) until it ends.
+ */
+function trackWatch(source: Source<CachedKind>): { source: Source<CachedKind>; isOpen: () => boolean } {
+  let open = false;
+  const watcher: Watcher = {
+    watch: (path, query, callback, done) => {
+      open = false;
+      let ended = false;
+      return source.watcher
+        .watch(path, query, callback, (err: unknown) => {
+          ended = true;
+          open = false;
+          done(err);
+        })
+        .then((req) => {
+          if (!ended) open = true;
+          return req;
+        });
+    },
+  };
+  return { source: { ...source, watcher }, isOpen: () => open };
+}

@@ -1,0 +1,265 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import type { ActivityContext } from '../../activities/context.js';
+import { jobActivities } from '../../activities/jobs.js';
+import { matchesLabels, parseLabelSelector } from '../../activities/kube/labelSelector.js';
+import { ClusterReadCache, type CachedKind, type CachedObject, type Reads } from '../../activities/kube/readCache.js';
+import { startReadCache } from '../../activities/kube/readCacheSources.js';
+import type { Source, Watcher } from '../../bridge/sources.js';
+import { settle } from './fakeClock.js';
+
+type Obj = CachedObject & { metadata: { name: string; namespace?: string; resourceVersion: string } } & {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+};
+const obj = (name: string, rv: string, labels?: Record<string, string>, ns = 'ns'): Obj => ({
+  metadata: { name, namespace: ns, resourceVersion: rv, ...(labels ? { labels } : {}) },
+});
+const key = (o: CachedObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+/** A cache over maps the test edits as an informer would, and a fake API server that counts direct reads. */
+function setup(opts: { writeWaitMs?: number; listed?: boolean } = {}) {
+  const server = new Map<string, Obj>(); // what a direct GET sees
+  const calls: string[] = [];
+  const direct: Reads = {
+    get: <T>(kind: CachedKind, name: string, namespace?: string) => {
+      calls.push(`get ${kind} ${namespace ?? ''}/${name}`);
+      return Promise.resolve(server.get(`${namespace ?? ''}/${name}`) as T | undefined);
+    },
+    list: <T>(kind: CachedKind, namespace?: string) => {
+      calls.push(`list ${kind} ${namespace ?? ''}`);
+      return Promise.resolve([...server.values()] as T[]);
+    },
+  };
+  const cache = new ClusterReadCache(direct, { writeWaitMs: opts.writeWaitMs ?? 2000 });
+  const maps = new Map<CachedKind, Map<string, CachedObject>>();
+  const listed = opts.listed === false ? new Promise<void>(() => undefined) : Promise.resolve();
+  for (const kind of ['AIMModel', 'AIMModelCache', 'Job', 'Pod'] as CachedKind[]) {
+    maps.set(kind, new Map());
+    cache.attach(kind, maps.get(kind)!, listed);
+  }
+  /** The informer took a change: into its map, then told to the cache. */
+  const inform = (kind: CachedKind, o: CachedObject & { spec?: unknown; status?: unknown }, deleted = false) => {
+    if (deleted) maps.get(kind)!.delete(key(o));
+    else maps.get(kind)!.set(key(o), o);
+    cache.changed(kind, o);
+  };
+  return { cache, server, calls, inform, maps };
+}
+
+describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
+  it('answers gets and lists from memory once listed: namespace, label selector, key order', async () => {
+    const { cache, calls, inform } = await ready(setup());
+    inform('AIMModel', obj('b', '3', { app: 'x' }));
+    inform('AIMModel', obj('a', '2', { app: 'x' }));
+    inform('AIMModel', obj('c', '4', { app: 'y' }));
+    inform('AIMModel', obj('a', '5', { app: 'x' }, 'other'));
+    expect((await cache.list<Obj>('AIMModel', 'ns', 'app=x')).map((o) => o.metadata.name)).toEqual(['a', 'b']);
+    expect((await cache.list<Obj>('AIMModel')).map(key)).toEqual(['ns/a', 'ns/b', 'ns/c', 'other/a']);
+    expect((await cache.get<Obj>('AIMModel', 'c', 'ns'))?.metadata.resourceVersion).toBe('4');
+    expect(calls).toEqual([]);
+  });
+
+  it('reads directly before its informer has listed', async () => {
+    const { cache, calls, server } = setup({ listed: false });
+    server.set('ns/a', obj('a', '1'));
+    expect((await cache.get<Obj>('AIMModel', 'a', 'ns'))?.metadata.name).toBe('a');
+    await cache.list('AIMModel', 'ns');
+    expect(calls).toEqual(['get AIMModel ns/a', 'list AIMModel ns']);
+  });
+
+  it('confirms a miss with a direct GET (a create made elsewhere the watch has not brought yet)', async () => {
+    const { cache, calls, server } = await ready(setup());
+    expect(await cache.get('AIMModel', 'new', 'ns')).toBeUndefined();
+    server.set('ns/new', obj('new', '9'));
+    expect((await cache.get<Obj>('AIMModel', 'new', 'ns'))?.metadata.resourceVersion).toBe('9');
+    expect(calls).toEqual(['get AIMModel ns/new', 'get AIMModel ns/new']);
+  });
+
+  it('never serves a copy older than its own write: waits for the informer to bring it', async () => {
+    const { cache, calls, inform } = await ready(setup());
+    inform('AIMModelCache', obj('c', '10'));
+    cache.noteWrite('AIMModelCache', 'c', 'ns', '12');
+    const read = cache.get<Obj>('AIMModelCache', 'c', 'ns');
+    const listed = cache.list<Obj>('AIMModelCache', 'ns');
+    await settle();
+    inform('AIMModelCache', obj('c', '11')); // not yet
+    await settle();
+    inform('AIMModelCache', obj('c', '12'));
+    expect((await read)?.metadata.resourceVersion).toBe('12');
+    expect((await listed).map((o) => o.metadata.resourceVersion)).toEqual(['12']);
+    expect(calls).toEqual([]);
+  });
+
+  it('compares resourceVersions as integers (etcd revisions), not as text', async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 30 }));
+    inform('AIMModelCache', obj('c', '100'));
+    cache.noteWrite('AIMModelCache', 'c', 'ns', '99'); // "100" < "99" as text
+    expect((await cache.get<Obj>('AIMModelCache', 'c', 'ns'))?.metadata.resourceVersion).toBe('100');
+    expect(calls).toEqual([]);
+  });
+
+  it('reads directly when the informer does not show its write in time', async () => {
+    const { cache, calls, inform, server } = await ready(setup({ writeWaitMs: 30 }));
+    inform('AIMModelCache', obj('c', '10'));
+    server.set('ns/c', obj('c', '12'));
+    cache.noteWrite('AIMModelCache', 'c', 'ns', '12');
+    expect((await cache.get<Obj>('AIMModelCache', 'c', 'ns'))?.metadata.resourceVersion).toBe('12');
+    await cache.list('AIMModelCache', 'ns');
+    expect(calls).toEqual(['get AIMModelCache ns/c', 'list AIMModelCache ns']);
+  });
+
+  it('does not serve what it deleted until the informer has seen it go (or start terminating)', async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 30 }));
+    inform('Job', obj('j', '5'));
+    inform('Job', obj('k', '6'));
+    cache.noteDelete('Job', 'j', 'ns');
+    // Still in memory: read directly (the API server says it is gone).
+    expect(await cache.get('Job', 'j', 'ns')).toBeUndefined();
+    const listing = cache.list<Obj>('Job', 'ns');
+    await settle();
+    inform('Job', obj('j', '5'), true);
+    expect((await listing).map((o) => o.metadata.name)).toEqual(['k']);
+    expect(calls).toEqual(['get Job ns/j']);
+    const terminating = { metadata: { ...obj('t', '7').metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } };
+    inform('Job', obj('t', '6'));
+    cache.noteDelete('Job', 't', 'ns');
+    const read = cache.get<Obj>('Job', 't', 'ns');
+    await settle();
+    inform('Job', terminating);
+    expect((await read)?.metadata.resourceVersion).toBe('7');
+  });
+
+  it('hands out copies: a caller editing what it read does not change the cache', async () => {
+    const { cache, inform } = await ready(setup());
+    inform('AIMModel', { ...obj('a', '1'), spec: { image: 'x' } });
+    const a = await cache.get<Obj>('AIMModel', 'a', 'ns');
+    a!.spec!.image = 'edited';
+    (await cache.list<Obj>('AIMModel', 'ns'))[0]!.metadata.name = 'edited';
+    expect((await cache.get<Obj>('AIMModel', 'a', 'ns'))?.spec?.image).toBe('x');
+    expect((await cache.list<Obj>('AIMModel', 'ns'))[0]!.metadata.name).toBe('a');
+  });
+
+  it('drops managedFields on the way in', async () => {
+    const { cache, inform, maps } = await ready(setup());
+    inform('AIMModel', { metadata: { ...obj('a', '1').metadata, managedFields: [{ manager: 'x' }] } });
+    expect(maps.get('AIMModel')!.get('ns/a')?.metadata?.managedFields).toBeUndefined();
+    expect((await cache.get<Obj>('AIMModel', 'a', 'ns'))?.metadata).not.toHaveProperty('managedFields');
+  });
+
+  it('wakes a subscriber on a matching change, and times out without one', async () => {
+    const { cache, inform } = await ready(setup());
+    const isJ = (_k: CachedKind, o: CachedObject) => o.metadata?.name === 'j';
+    const woken = cache.nextChange(isJ, 5000);
+    inform('Job', obj('other', '1'));
+    inform('Job', obj('j', '2'));
+    expect(await woken).toBe(true);
+    expect(await cache.nextChange(isJ, 10)).toBe(false);
+  });
+});
+
+describe('label selectors as the API server reads them', () => {
+  it.each([
+    ['a=b', { a: 'b' }, true],
+    ['a==b', { a: 'b' }, true],
+    ['a=b', { a: 'c' }, false],
+    ['a!=b', {}, true],
+    ['a!=b', { a: 'b' }, false],
+    ['a,b=c', { a: '', b: 'c' }, true],
+    ['job-name', {}, false],
+    ['!a', { a: 'x' }, false],
+    ['', {}, true],
+  ] as const)('%s on %j → %s', (sel, labels, want) => {
+    expect(matchesLabels(parseLabelSelector(sel)!, labels)).toBe(want);
+  });
+
+  it('reports set-based terms as unsupported (the cache then lists directly)', () => {
+    expect(parseLabelSelector('a in (b,c)')).toBeUndefined();
+  });
+});
+
+describe('waitForJob with the read cache', () => {
+  it('returns as soon as a change of its Job arrives, without polling the API server', async () => {
+    const { cache, calls, inform } = await ready(setup());
+    inform('Job', {
+      ...obj('dl-1', '1'),
+      metadata: { ...obj('dl-1', '1').metadata, creationTimestamp: new Date() },
+    } as never);
+    const ctx = { reads: cache, settings: { downloaderImage: 'x' } } as unknown as ActivityContext;
+    const started = Date.now();
+    const outcome = new MockActivityEnvironment().run(jobActivities(ctx).waitForJob, {
+      namespace: 'ns',
+      name: 'dl-1',
+      maxSeconds: 60,
+      notStartedAfterSeconds: 60,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    inform('Job', { ...obj('dl-1', '2'), status: { conditions: [{ type: 'Complete', status: 'True' }] } });
+    expect(((await outcome) as { phase: string }).phase).toBe('Succeeded');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('startReadCache: the bridge informer fills the cache', () => {
+  it('serves a source once it has listed, and follows its watch', async () => {
+    let emit: (type: string, o: unknown) => void = () => undefined;
+    const watcher: Watcher = {
+      watch: (
+        _p: string,
+        _q: Record<string, unknown>,
+        cb: (type: string, o: unknown) => void,
+        end: (e: unknown) => void,
+      ) => {
+        emit = cb;
+        return Promise.resolve({ abort: () => end(null) } as never);
+      },
+    };
+    const source: Source<CachedKind> = {
+      kind: 'Node',
+      path: '/api/v1/nodes',
+      watcher,
+      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: '1' }),
+    };
+    const running = startReadCache(unreachableKubeConfig(), { log: () => undefined, sources: [source] });
+    await running.listed;
+    await settle();
+    expect(running.cache.serves('Node')).toBe(true);
+    emit('ADDED', { metadata: { name: 'n2', resourceVersion: '2', managedFields: [{}] } });
+    expect((await running.cache.list<Obj>('Node')).map((n) => n.metadata.name)).toEqual(['n1', 'n2']);
+    await running.stop();
+  });
+
+  it('does not serve a kind whose watch is refused (an older ClusterRole without watch): memory would go stale', async () => {
+    const refused: Watcher = {
+      watch: (_p: string, _q: Record<string, unknown>, _cb: unknown, end: (e: unknown) => void) => {
+        end(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
+        return Promise.resolve({ abort: () => undefined } as never);
+      },
+    };
+    const source: Source<CachedKind> = {
+      kind: 'Job',
+      path: '/apis/batch/v1/jobs',
+      watcher: refused,
+      list: () => Promise.resolve({ items: [obj('j', '1') as never], resourceVersion: '1' }),
+    };
+    const running = startReadCache(unreachableKubeConfig(), { log: () => undefined, sources: [source] });
+    await running.listed;
+    await settle();
+    expect(running.cache.serves('Job')).toBe(false);
+    await running.stop();
+  });
+});
+
+async function ready<T extends ReturnType<typeof setup>>(s: T): Promise<T> {
+  await settle();
+  return s;
+}
+
+/** Direct reads are never made in the test that uses it: a miss would fail to connect. */
+function unreachableKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser({ name: 'none', server: 'https://127.0.0.1:1', skipTLSVerify: true }, { name: 'none' });
+  return kc;
+}
