@@ -13,6 +13,7 @@
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
+import { customModelOwnerPatch } from '../domain/customModel.js';
 import { FIELD_MANAGERS, FINALIZER_CLEANUP } from '../schemas/constants.js';
 import { kubeRequest } from '../test/harness/kube.js';
 import type { Manifest } from '../test/cases/examples.js';
@@ -177,8 +178,9 @@ export async function recordService(kc: KubeConfig, namespace: string, serviceNa
 /**
  * The fleet's per-service calls, for the fleet bench's script baseline: with Shared caching the model, template,
  * cache, PVC and download are made once (by the warm-up service: `recordService` of it replays them, untimed), and
- * each fleet service adds its finalizer, its status, its own attach probe Job (owned by the service; waited for
- * Complete) and its InferenceService. One LIST of the namespace's Jobs, then two GETs per service.
+ * each fleet service adds its finalizer, its owner entry on the model, its status, its own attach probe Job if it
+ * made one (owned by the service; waited for Complete) and its InferenceService. One LIST of the namespace's Jobs,
+ * then two GETs per service.
  */
 export async function recordFleetServices(
   kc: KubeConfig,
@@ -197,12 +199,28 @@ export async function recordFleetServices(
     );
     const service = clean(svc) as unknown as Manifest;
     delete (service.metadata as Record<string, unknown>).finalizers;
+    const model = (svc.status as { resolvedModel?: { name: string } } | undefined)?.resolvedModel?.name;
+    // The service's owner entry on the shared model (its own field manager), as the orchestrator adds it.
+    const ownerStep: Step[] = model
+      ? [
+          {
+            what: 'owner entry on the model',
+            method: 'APPLY',
+            path: crPath(RESOURCES.AIMModel, namespace, model),
+            body: customModelOwnerPatch(model, namespace, {
+              metadata: { name, uid: svc.metadata.uid! },
+            }) as unknown as Json,
+            fieldManager: FIELD_MANAGERS.owner(svc.metadata.uid!),
+          },
+        ]
+      : [];
     out.push({
       namespace,
       service,
       serviceUid: svc.metadata.uid!,
       steps: [
         finalizerStep(svc, namespace),
+        ...ownerStep,
         statusStep('service status', RESOURCES.AIMService, svc, namespace),
         ...own.map((j) => postStep('attach probe job', jobsPath, j, j.metadata.name)),
         applyStep('inferenceservice', RESOURCES.InferenceService, isvc, namespace),
