@@ -281,6 +281,9 @@ export async function replayService(
     const res = await kubeRequest(kc, {
       method: method === 'APPLY' ? 'PATCH' : 'POST',
       path: url,
+      // A script that measures, not one that gives up: the fleet's 20 concurrent owner applies to one shared model
+      // outlasted the default 10 s at 200 services on a loaded machine.
+      timeoutMs: 60_000,
       body: retarget(body),
       ...(method === 'APPLY' ? { contentType: 'application/apply-patch+yaml' } : {}),
     });
