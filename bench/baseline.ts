@@ -13,6 +13,7 @@
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
+import { customModelOwnerPatch } from '../domain/customModel.js';
 import { FIELD_MANAGERS, FINALIZER_CLEANUP } from '../schemas/constants.js';
 import { kubeRequest } from '../test/harness/kube.js';
 import type { Manifest } from '../test/cases/examples.js';
@@ -84,6 +85,44 @@ function statusOnly(obj: Json): Json {
   } as Json;
 }
 
+const applyStep = (what: string, res: ResourceRef, obj: Json, namespace: string, fieldManager?: string): Step => ({
+  what,
+  method: 'APPLY',
+  path: crPath(res, namespace, obj.metadata.name),
+  body: clean(obj),
+  ...(obj.metadata.uid ? { recordedUid: obj.metadata.uid } : {}),
+  ...(fieldManager ? { fieldManager } : {}),
+});
+
+const statusStep = (what: string, res: ResourceRef, obj: Json, namespace: string): Step => ({
+  what,
+  method: 'APPLY',
+  path: `${crPath(res, namespace, obj.metadata.name)}/status`,
+  body: statusOnly(obj),
+});
+
+const postStep = (what: string, collection: string, obj: Json, waitForJob?: string): Step => ({
+  what,
+  method: 'POST',
+  path: collection,
+  body: clean(obj),
+  ...(waitForJob ? { waitForJob } : {}),
+});
+
+/** The orchestrator's finalizer on the service (its own field manager). */
+const finalizerStep = (svc: Json, namespace: string): Step =>
+  applyStep(
+    'service finalizer',
+    RESOURCES.AIMService,
+    {
+      apiVersion: svc.apiVersion,
+      kind: svc.kind,
+      metadata: { name: svc.metadata.name, namespace, finalizers: [FINALIZER_CLEANUP] },
+    } as Json,
+    namespace,
+    FIELD_MANAGERS.finalizer,
+  );
+
 /** Reads back what the orchestrator made for `serviceName` (which must have its InferenceService). */
 export async function recordService(kc: KubeConfig, namespace: string, serviceName: string): Promise<Recording> {
   const svc = await getJson(kc, crPath(RESOURCES.AIMService, namespace, serviceName));
@@ -114,54 +153,81 @@ export async function recordService(kc: KubeConfig, namespace: string, serviceNa
 
   const service = clean(svc) as unknown as Manifest;
   delete (service.metadata as Record<string, unknown>).finalizers;
-  const applyCr = (what: string, res: ResourceRef, obj: Json, fieldManager?: string): Step => ({
-    what,
-    method: 'APPLY',
-    path: crPath(res, namespace, obj.metadata.name),
-    body: clean(obj),
-    ...(obj.metadata.uid ? { recordedUid: obj.metadata.uid } : {}),
-    ...(fieldManager ? { fieldManager } : {}),
-  });
-  const status = (what: string, res: ResourceRef, obj: Json): Step => ({
-    what,
-    method: 'APPLY',
-    path: `${crPath(res, namespace, obj.metadata.name)}/status`,
-    body: statusOnly(obj),
-  });
-  const post = (what: string, collection: string, obj: Json, waitForJob?: string): Step => ({
-    what,
-    method: 'POST',
-    path: collection,
-    body: clean(obj),
-    ...(waitForJob ? { waitForJob } : {}),
-  });
+  const applyCr = (what: string, res: ResourceRef, obj: Json) => applyStep(what, res, obj, namespace);
+  const status = (what: string, res: ResourceRef, obj: Json) => statusStep(what, res, obj, namespace);
   const steps: Step[] = [
-    applyCr(
-      'service finalizer',
-      RESOURCES.AIMService,
-      {
-        apiVersion: svc.apiVersion,
-        kind: svc.kind,
-        metadata: { name: serviceName, namespace, finalizers: [FINALIZER_CLEANUP] },
-      } as Json,
-      FIELD_MANAGERS.finalizer,
-    ),
+    finalizerStep(svc, namespace),
     applyCr('model', RESOURCES.AIMModel, model),
     applyCr('template', RESOURCES.AIMServiceTemplate, template),
     status('template status', RESOURCES.AIMServiceTemplate, template),
     status('model status', RESOURCES.AIMModel, model),
     status('service status', RESOURCES.AIMService, svc),
     applyCr('cache', RESOURCES.AIMModelCache, cache),
-    post('serviceaccount', `/api/v1/namespaces/${namespace}/serviceaccounts`, sa),
-    post('role', `${rbac}/roles`, role),
-    post('rolebinding', `${rbac}/rolebindings`, binding),
-    post('probe job', jobs, probe, probe.metadata.name),
-    post('pvc', `/api/v1/namespaces/${namespace}/persistentvolumeclaims`, pvc),
-    post('download job', jobs, download, download.metadata.name),
+    postStep('serviceaccount', `/api/v1/namespaces/${namespace}/serviceaccounts`, sa),
+    postStep('role', `${rbac}/roles`, role),
+    postStep('rolebinding', `${rbac}/rolebindings`, binding),
+    postStep('probe job', jobs, probe, probe.metadata.name),
+    postStep('pvc', `/api/v1/namespaces/${namespace}/persistentvolumeclaims`, pvc),
+    postStep('download job', jobs, download, download.metadata.name),
     status('cache status', RESOURCES.AIMModelCache, cache),
     applyCr('inferenceservice', RESOURCES.InferenceService, isvc),
   ];
   return { namespace, service, serviceUid: svc.metadata.uid!, steps };
+}
+
+/**
+ * The fleet's per-service calls, for the fleet bench's script baseline: with Shared caching the model, template,
+ * cache, PVC and download are made once (by the warm-up service: `recordService` of it replays them, untimed), and
+ * each fleet service adds its finalizer, its owner entry on the model, its status, its own attach probe Job if it
+ * made one (owned by the service; waited for Complete) and its InferenceService. One LIST of the namespace's Jobs,
+ * then two GETs per service.
+ */
+export async function recordFleetServices(
+  kc: KubeConfig,
+  namespace: string,
+  names: readonly string[],
+): Promise<Recording[]> {
+  const jobsPath = `/apis/batch/v1/namespaces/${namespace}/jobs`;
+  const jobs = ((await getJson(kc, jobsPath)) as unknown as { items: Json[] }).items;
+  const out: Recording[] = [];
+  for (const name of names) {
+    const svc = await getJson(kc, crPath(RESOURCES.AIMService, namespace, name));
+    const isvc = await getJson(kc, crPath(RESOURCES.InferenceService, namespace, name));
+    delete isvc.metadata.finalizers;
+    const own = jobs.filter((j) =>
+      (j.metadata.ownerReferences as Array<{ uid: string }> | undefined)?.some((o) => o.uid === svc.metadata.uid),
+    );
+    const service = clean(svc) as unknown as Manifest;
+    delete (service.metadata as Record<string, unknown>).finalizers;
+    const model = (svc.status as { resolvedModel?: { name: string } } | undefined)?.resolvedModel?.name;
+    // The service's owner entry on the shared model (its own field manager), as the orchestrator adds it.
+    const ownerStep: Step[] = model
+      ? [
+          {
+            what: 'owner entry on the model',
+            method: 'APPLY',
+            path: crPath(RESOURCES.AIMModel, namespace, model),
+            body: customModelOwnerPatch(model, namespace, {
+              metadata: { name, uid: svc.metadata.uid! },
+            }) as unknown as Json,
+            fieldManager: FIELD_MANAGERS.owner(svc.metadata.uid!),
+          },
+        ]
+      : [];
+    out.push({
+      namespace,
+      service,
+      serviceUid: svc.metadata.uid!,
+      steps: [
+        finalizerStep(svc, namespace),
+        ...ownerStep,
+        statusStep('service status', RESOURCES.AIMService, svc, namespace),
+        ...own.map((j) => postStep('attach probe job', jobsPath, j, j.metadata.name)),
+        applyStep('inferenceservice', RESOURCES.InferenceService, isvc, namespace),
+      ],
+    });
+  }
+  return out;
 }
 
 /** Writes one replay issues (the user's AIMService apply included). */
@@ -195,10 +261,16 @@ async function waitForJobComplete(kc: KubeConfig, namespace: string, name: strin
 
 /**
  * Issues the recording into `namespace` (which must exist with the credentials Secret), starting with the user's
- * apply of the AIMService. Returns once the InferenceService is created.
+ * apply of the AIMService. Returns once the InferenceService is created, with the UIDs it mapped.
  */
-export async function replayService(kc: KubeConfig, rec: Recording, namespace: string): Promise<void> {
-  const uids = new Map<string, string>();
+export async function replayService(
+  kc: KubeConfig,
+  rec: Recording,
+  namespace: string,
+  known: ReadonlyMap<string, string> = new Map(),
+): Promise<Map<string, string>> {
+  // Recorded UID → replayed UID (owner references), starting from what an earlier replay made (the fleet's shared objects).
+  const uids = new Map(known);
   const retarget = (body: Json) => {
     let s = JSON.stringify(body).replaceAll(`"${rec.namespace}"`, `"${namespace}"`);
     for (const [from, to] of uids) s = s.replaceAll(from, to);
@@ -209,6 +281,9 @@ export async function replayService(kc: KubeConfig, rec: Recording, namespace: s
     const res = await kubeRequest(kc, {
       method: method === 'APPLY' ? 'PATCH' : 'POST',
       path: url,
+      // A script that measures, not one that gives up: the fleet's 20 concurrent owner applies to one shared model
+      // outlasted the default 10 s at 200 services on a loaded machine.
+      timeoutMs: 60_000,
       body: retarget(body),
       ...(method === 'APPLY' ? { contentType: 'application/apply-patch+yaml' } : {}),
     });
@@ -228,4 +303,5 @@ export async function replayService(kc: KubeConfig, rec: Recording, namespace: s
     if (step.recordedUid && out.metadata.uid) uids.set(step.recordedUid, out.metadata.uid);
     if (step.waitForJob) await waitForJobComplete(kc, namespace, step.waitForJob);
   }
+  return uids;
 }

@@ -13,6 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { CustomObjects } from '../activities/kube/customObjects.js';
@@ -53,6 +54,21 @@ export const BENCH_NODE = {
   gpus: 8,
   capacity: { cpu: '192', memory: '2Ti', pods: '110' },
 } as const;
+/** The node's GPUs (what `setGpu` replaces when a bench lets more predictors serve). */
+export const BENCH_GPU = { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024 } as const;
+
+/**
+ * The node's cpu, memory and pods when it must hold `predictors` predictors (4 cpu and 32 Gi each) besides the Job
+ * pods: never less than BENCH_NODE's, so that GPUs stay what limits serving (the fleet's steady phase raises them).
+ */
+export function nodeCapacityFor(predictors: number): { cpu: string; memory: string; pods: string } {
+  const base = BENCH_NODE.capacity;
+  return {
+    cpu: String(Math.max(Number(base.cpu), 4 * predictors + 64)),
+    memory: predictors * 32 + 512 > 2048 ? `${predictors * 32 + 512}Gi` : base.memory,
+    pods: String(Math.max(Number(base.pods), predictors + 110)),
+  };
+}
 const isReady = (o: { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined) =>
   o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
@@ -64,6 +80,8 @@ export interface BenchCluster {
   bridge: ManagedProcess;
   /** Samples the worker's VmRSS / VmHWM from /proc. */
   workerRss: RssSampler;
+  /** The worker's and the bridge's own Kubernetes API requests, one line each (bench/requestTap.ts, requestLog.ts). */
+  requestLogs: { worker: string; bridge: string };
   kc: KubeConfig;
   objects: CustomObjects;
   core: CoreV1Api;
@@ -125,6 +143,8 @@ export const inferenceServiceReady = (o: InferenceServiceWithStatus | undefined)
 export interface BenchClusterOptions {
   /** Namespaces the bridge watches (created here, with the credentials Secret). */
   watchedNamespaces: string[];
+  /** Size the node's cpu, memory and pods for this many predictors (GPUs stay BENCH_NODE.gpus): nodeCapacityFor. */
+  predictorCapacity?: number;
 }
 
 export async function startBenchCluster(opts: BenchClusterOptions): Promise<BenchCluster> {
@@ -152,8 +172,8 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       // lifecycle tests wait for pods to come back, not for the kubelet's wall-clock schedule.
       backoffBaseMs: 4000,
       backoffMaxMs: 60_000,
-      gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: BENCH_NODE.gpus },
-      capacity: { ...BENCH_NODE.capacity },
+      gpu: { ...BENCH_GPU, count: BENCH_NODE.gpus },
+      capacity: nodeCapacityFor(opts.predictorCapacity ?? 0),
       images: {
         [TEST_DOWNLOADER_IMAGE]: () => ({ command: process.execPath, args: [programs.downloader], cwd: REPO_ROOT }),
         ...compiledModelServer(programs.modelServer),
@@ -194,6 +214,17 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       serviceAccountKubeConfig(stack.kubeconfigPath, 'bridge'),
     ]);
     const taskQueue = 'aim-bench';
+    const requestLogs = {
+      worker: join(work, 'logs', 'worker-requests.tsv'),
+      bridge: join(work, 'logs', 'bridge-requests.tsv'),
+    };
+    // Each process logs its own API requests (by its token) from Node's HTTP client diagnostics channel.
+    const tapped = (role: 'worker' | 'bridge') => [
+      '--import',
+      pathToFileURL(programs.requestTap).href,
+      programs.cli,
+      role,
+    ];
     const env = {
       KUBECONFIG: workerIdentity.kubeconfigPath,
       TEMPORAL_ADDRESS: stack.temporalAddress,
@@ -205,8 +236,8 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     const worker = ManagedProcess.start({
       name: 'aim-worker',
       command: process.execPath,
-      args: [programs.cli, 'worker'],
-      env,
+      args: tapped('worker'),
+      env: { ...env, AIM_BENCH_REQUEST_LOG: requestLogs.worker },
       cwd: REPO_ROOT,
       logFile: join(work, 'logs', 'worker.log'),
     });
@@ -217,9 +248,10 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     const bridge = ManagedProcess.start({
       name: 'aim-bridge',
       command: process.execPath,
-      args: [programs.cli, 'bridge'],
+      args: tapped('bridge'),
       env: {
         ...env,
+        AIM_BENCH_REQUEST_LOG: requestLogs.bridge,
         KUBECONFIG: bridgeIdentity.kubeconfigPath,
         AIM_BRIDGE_HEALTH_PORT: String(healthPort),
         AIM_BRIDGE_NAMESPACES: opts.watchedNamespaces.join(','),
@@ -250,6 +282,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       worker,
       bridge,
       workerRss,
+      requestLogs,
       kc,
       objects,
       core,

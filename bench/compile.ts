@@ -18,6 +18,8 @@ export interface CompiledPrograms {
   downloader: string;
   /** `node <modelServer>` (images/model-server/main.ts: what the process kubelet runs for the AIM serving image). */
   modelServer: string;
+  /** `node --import <requestTap>`: logs the process's own Kubernetes API requests (bench/requestTap.ts). */
+  requestTap: string;
 }
 
 /** Inside the repo, so that node_modules and `"type": "module"` resolve. Ignored by git (`.aim/`). */
@@ -33,6 +35,7 @@ export function compileForBench(): CompiledPrograms {
     'bridge/main.ts',
     'downloader/main.ts',
     'images/model-server/main.ts',
+    'bench/requestTap.ts',
     // What the workflows import (domain/…): the worker bundles the copied workflow sources against compiled modules.
     ...workflowSources().map((f) => `workflows/${f}`),
   ].map((f) => join(REPO_ROOT, f));
@@ -71,8 +74,9 @@ export function compileForBench(): CompiledPrograms {
     cli: join(DIST, 'worker', 'cli.js'),
     downloader: join(DIST, 'downloader', 'main.js'),
     modelServer: join(DIST, 'images', 'model-server', 'main.js'),
+    requestTap: join(DIST, 'bench', 'requestTap.js'),
   };
-  for (const f of [out.cli, out.downloader, out.modelServer])
+  for (const f of [out.cli, out.downloader, out.modelServer, out.requestTap])
     if (!existsSync(f)) throw new Error(`compiling for the bench: no ${f}`);
   return out;
 }

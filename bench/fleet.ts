@@ -4,7 +4,7 @@
  * rather than 200 downloads on two cores. A warm-up service first creates the model, its template and the Shared cache
  * (one download); each fleet service then reuses them after its own attach probe Job (spec 5.3 step 5). Not a test: it
  * prints numbers, targets and ratios (issue 7: 200 services ≤ 60 s, worker RSS ≤ 500 MB, ≤ 150 history events and
- * ≤ 40 API writes per service).
+ * ≤ 40 API writes per service; issue 15: ≤ 1.5× a script creating the same objects, reads counted).
  *
  * The main measurement is the orchestration's work: the time until every InferenceService exists. KServe's real
  * controller then creates a Deployment for each, and the node decides what can serve: it is one 8 × MI300X node, each
@@ -14,6 +14,14 @@
  * Pending (Insufficient amd.com/gpu) and its service stays Starting, as on a real node. Time to Running (KServe Ready)
  * is measured for that serving sample, and the run's second snapshot (history, writes) is taken once the sample is
  * Running. Nothing writes an InferenceService's status but KServe.
+ *
+ * API reads: the worker's and the bridge's own requests, from the log each process writes with bench/requestTap.ts
+ * (client side, by its ServiceAccount token; the API server's `/metrics` has no user label, so its request counts
+ * cannot say whose a read was), per verb (GET, LIST, WATCH, writes) and per resource.
+ *
+ * Then, unless BENCH_FLEET_UNTIL=created: the steady phase (bench/fleetSteady.ts: every service Running, the worker's
+ * requests over BENCH_STEADY_SECONDS; issue 15: ≤ 1 per Running service per minute) and the script baseline
+ * (bench/fleetScript.ts: the same objects by a plain script at the same concurrency; ≤ 1.5×).
  */
 import { performance } from 'node:perf_hooks';
 import { BatchV1Api } from '@kubernetes/client-node';
@@ -26,35 +34,46 @@ import {
   historyStats,
   MiB,
   percentile,
+  pool,
   rssOf,
   scrapeWrites,
   within,
   writeRows,
   writesByWriter,
 } from './measure.js';
+import { measureFleetScript } from './fleetScript.js';
+import { measureSteady } from './fleetSteady.js';
+import {
+  between,
+  countRequests,
+  readRequestLog,
+  READ_VERBS,
+  requestRows,
+  verbRates,
+  verbSummary,
+  WRITE_VERBS,
+} from './requestLog.js';
 import { printHeader, printRows, printTargets } from './table.js';
 
 const FLEET = Number(process.env.BENCH_FLEET ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 20);
 const SOURCE_KB = Number(process.env.BENCH_SOURCE_KB ?? 4);
+/** The steady phase's window (0: no steady phase). */
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 300);
+/** `0`: no script baseline. */
+const SCRIPT = process.env.BENCH_FLEET_SCRIPT !== '0';
+/** `created`: stop at all InferenceServices created (no serving sample, no steady phase), e.g. for 1,000 services. */
+const UNTIL = process.env.BENCH_FLEET_UNTIL === 'created' ? 'created' : 'end';
 const NS = 'bench-fleet';
 /** Predictors the node can place besides the warm-up's: one GPU each. */
 const SERVE = Math.min(FLEET, BENCH_NODE.gpus - 1);
 
-/** Runs `fn` over `items` with at most `n` in flight. */
-async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  const run = async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
-}
-
 async function main(): Promise<void> {
   printHeader('fleet (npm run bench:fleet)', [
-    `BENCH_FLEET=${FLEET} BENCH_FLEET_CONCURRENCY=${CONCURRENCY} BENCH_SOURCE_KB=${SOURCE_KB} npm run bench:fleet`,
+    `BENCH_FLEET=${FLEET} BENCH_FLEET_CONCURRENCY=${CONCURRENCY} BENCH_SOURCE_KB=${SOURCE_KB} BENCH_STEADY_SECONDS=${STEADY_SECONDS} BENCH_FLEET_SCRIPT=${SCRIPT ? 1 : 0} BENCH_FLEET_UNTIL=${UNTIL} npm run bench:fleet`,
   ]);
-  const c = await startBenchCluster({ watchedNamespaces: [NS] });
+  // The node's cpu, memory and pods are sized for one predictor per service (the steady phase gives it the GPUs).
+  const c = await startBenchCluster({ watchedNamespaces: [NS], predictorCapacity: FLEET + 1 });
   try {
     const { group, version, plural } = RESOURCES.AIMService;
     const isvcs = new CreationWatch(c.kc, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`);
@@ -86,23 +105,28 @@ async function main(): Promise<void> {
       await c.applyService(c.customService(name, NS, uri, { shared: true }));
     });
     const appliedAll = (performance.now() - t0) / 1000;
-    const created = await within(Promise.all(names.map((n) => isvcs.when(n))), 1_800_000, `${FLEET} InferenceServices`);
+    // Bounds scale with N: at 1,000 services on two cores, a fixed 30 minutes would end a slow run, not measure it.
+    const created = await within(
+      Promise.all(names.map((n) => isvcs.when(n))),
+      Math.max(1_800_000, FLEET * 10_000),
+      `${FLEET} InferenceServices`,
+    );
     const allCreated = (Math.max(...created) - t0) / 1000;
     const rssCreated = c.workerRss.stats();
     const writesCreated = diffWrites(await scrapeWrites(c.kc), before);
     const eventsCreated = await historyLengths(c.client, ids);
     const perServiceLatency = names.map((n, i) => (created[i]! - applied.get(n)!) / 1000);
     console.log(
-      `all ${FLEET} InferenceServices after ${allCreated.toFixed(1)} s; waiting for the ${SERVE} services the node can serve to be Running (KServe Ready)`,
+      `all ${FLEET} InferenceServices after ${allCreated.toFixed(1)} s${UNTIL === 'end' ? `; waiting for the ${SERVE} services the node can serve to be Running (KServe Ready)` : ''}`,
     );
 
     // The serving sample: whichever services' predictors got the node's free GPUs.
     const servingNow = () => [...running.seen.keys()].filter((n) => fleet.has(n));
     await within(
       (async () => {
-        while (servingNow().length < SERVE) await new Promise((r) => setTimeout(r, 500));
+        while (UNTIL === 'end' && servingNow().length < SERVE) await new Promise((r) => setTimeout(r, 500));
       })(),
-      900_000,
+      900_000 + FLEET * 1_000,
       `${SERVE} fleet services Running`,
     ).catch(async (err: unknown) => {
       const pods = await c.predictorPods(NS);
@@ -112,15 +136,19 @@ async function main(): Promise<void> {
     });
     const sample = servingNow();
     const sampleRunning = sample.map((n) => running.seen.get(n)!);
-    const toSample = (Math.max(...sampleRunning) - t0) / 1000;
+    const toSample = sample.length ? (Math.max(...sampleRunning) - t0) / 1000 : NaN;
     const sampleLatency = sample.map((n) => (running.seen.get(n)! - applied.get(n)!) / 1000);
     const rss = c.workerRss.stats();
+    const endEpoch = Date.now();
     const writesEnd = diffWrites(await scrapeWrites(c.kc), before);
     const kAfter = await c.kserveWrites();
     const eventsEnd = await historyLengths(c.client, ids);
-    const others = [...new Set((await Promise.all(names.map((n) => c.workflowsOf(n, NS)))).flat())].filter(
-      (id) => !id.startsWith('aim/AIMService/'),
-    );
+    // 20 GETs in flight, not N at once (1,000 would meet the API server's max-requests-inflight).
+    const workflowIds = new Set<string>();
+    await pool(names, 20, async (n) => {
+      for (const id of await c.workflowsOf(n, NS)) workflowIds.add(id);
+    });
+    const others = [...workflowIds].filter((id) => !id.startsWith('aim/AIMService/'));
     const otherEvents = (await historyLengths(c.client, others)).reduce((a, b) => a + b, 0);
     const services = await historyStats(c.client, ids);
     const jobs = await c.kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: NS });
@@ -133,9 +161,18 @@ async function main(): Promise<void> {
       .processes()
       .filter((p) => p.namespace === NS && pods.some((x) => x.name === p.pod))
       .map((p) => rssOf(p.pid));
-    isvcs.stop();
-    running.stop();
 
+    // The worker's and the bridge's own requests (client side, by token): reads next to writes.
+    const firstApply = performance.timeOrigin + t0;
+    const createdEpoch = performance.timeOrigin + Math.max(...created);
+    const workerLog = await readRequestLog(c.requestLogs.worker, endEpoch);
+    const bridgeLog = await readRequestLog(c.requestLogs.bridge, endEpoch);
+    const toCreated = countRequests(between(workerLog, firstApply, createdEpoch + 1));
+    const workerToEnd = between(workerLog, firstApply, endEpoch);
+    const toEnd = countRequests(workerToEnd);
+    const bridgeToEnd = between(bridgeLog, firstApply, endEpoch);
+    const bridgeEnd = countRequests(bridgeToEnd);
+    const endLabel = UNTIL === 'end' ? 'the end (serving sample Running)' : 'the end (all created)';
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const count = (xs: string[]) =>
       Object.entries(xs.reduce<Record<string, number>>((acc, x) => ({ ...acc, [x]: (acc[x] ?? 0) + 1 }), {}))
@@ -234,6 +271,24 @@ async function main(): Promise<void> {
           note: `orchestrator; KServe ${(wEnd.kserve / FLEET).toFixed(1)} (its own client metrics: ${kBefore !== undefined && kAfter !== undefined ? ((kAfter - kBefore) / FLEET).toFixed(1) : 'not exposed'}, incl. its Events); cluster ${(wEnd.cluster / FLEET).toFixed(1)}`,
         },
         {
+          metric: 'worker API reads per service, at all created',
+          value: toCreated.reads / FLEET,
+          unit: '',
+          note: `${verbSummary(toCreated, FLEET, READ_VERBS)}; its own writes ${(toCreated.writes / FLEET).toFixed(1)} per service (client side, by its token); ${verbRates(toCreated, allCreated)}`,
+        },
+        {
+          metric: 'worker API reads per service, at the end',
+          value: toEnd.reads / FLEET,
+          unit: '',
+          note: `${verbSummary(toEnd, FLEET, READ_VERBS)}; its own writes ${(toEnd.writes / FLEET).toFixed(1)} per service${toEnd.failed ? `; ${toEnd.failed} non-2xx in all` : ''}`,
+        },
+        {
+          metric: 'bridge API requests, first apply → the end',
+          value: bridgeEnd.total,
+          unit: '',
+          note: `${verbSummary(bridgeEnd, 1, [...READ_VERBS, ...WRITE_VERBS])} (its informers' lists and watches; the nudges go to Temporal)`,
+        },
+        {
           metric: 'Jobs in the namespace',
           value: jobs.items.length,
           unit: '',
@@ -247,6 +302,12 @@ async function main(): Promise<void> {
     );
     printRows(['resource verb', 'who', 'total', 'per service', 'note'], writeRows(writesEnd, FLEET));
     console.log(
+      `\nthe worker's own API requests from the first apply to ${endLabel}, by resource × verb: counted on the client side from Node's HTTP client diagnostics channel by its ServiceAccount token (bench/requestTap.ts, the mechanism of test/harness/apiRequests.ts recordRequestsOf), exact per identity where the API server's /metrics has no user label`,
+    );
+    printRows(['resource verb', 'total', 'per service', 'note'], requestRows(workerToEnd, FLEET));
+    console.log(`\nthe bridge's own API requests in the same window (same counting)`);
+    printRows(['resource verb', 'total', 'per service', 'note'], requestRows(bridgeToEnd, FLEET, 12));
+    console.log(
       `\nservice workflow history at the end: what the ${services.events} events of ${services.workflows} workflows are`,
     );
     printRows(
@@ -255,6 +316,53 @@ async function main(): Promise<void> {
         .sort((a, b) => b[1] - a[1])
         .map(([k, v]) => [k, String(v), (v / services.workflows).toFixed(1)]),
     );
+
+    if (UNTIL === 'end' && STEADY_SECONDS > 0) {
+      console.log(
+        `\nsteady phase: the node gets one GPU per service, then the worker's requests over ${STEADY_SECONDS} s once all ${FLEET} are Running`,
+      );
+      const steady = await measureSteady({
+        c,
+        namespace: NS,
+        names,
+        running,
+        seconds: STEADY_SECONDS,
+        serverRss: servers,
+      });
+      if (steady.skipped) console.log(`steady phase skipped: ${steady.skipped}`);
+      else {
+        printTargets(
+          `steady state: ${FLEET} services Running, worker API requests over ${STEADY_SECONDS} s (client side, by its token)`,
+          steady.rows,
+        );
+        console.log(`\nthe worker's requests in the steady window, by resource × verb (per Running service)`);
+        printRows(['resource verb', 'total', 'per service', 'note'], steady.detail);
+      }
+    }
+    isvcs.stop();
+    running.stop();
+
+    if (SCRIPT) {
+      const conditions =
+        UNTIL === 'end' && STEADY_SECONDS > 0
+          ? 'run after the steady phase (the fleet idle and Running beside it)'
+          : 'run after the fleet (its services still converging beside it)';
+      try {
+        printTargets(
+          `script baseline: the fleet's objects created by a plain script at the same concurrency (${CONCURRENCY})`,
+          await measureFleetScript({
+            c,
+            namespace: NS,
+            names,
+            concurrency: CONCURRENCY,
+            fleetSeconds: allCreated,
+            conditions,
+          }),
+        );
+      } catch (err) {
+        console.log(`script baseline failed: ${(err as Error).message}`);
+      }
+    }
   } finally {
     await c.stop();
   }

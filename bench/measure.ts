@@ -146,6 +146,15 @@ export class CreationWatch<T extends KubernetesObject = KubernetesObject> {
   }
 }
 
+/** Runs `fn` over `items` with at most `n` in flight. */
+export async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const run = async () => {
+    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
+}
+
 /** Resolves with `p`, or rejects after `ms` naming `what` (so that a stuck run ends with a message, not a hang). */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
