@@ -75,9 +75,9 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
     encodedFailures: Boolean(opts.dataConverter?.failureConverterPath),
   });
   Runtime.instance().logger.info(`workflow code: ${code.description}`);
-  // Reads from watch-backed caches, writes to the API server (issue 15; AIM_READ_CACHE=off reads everything directly).
+  // Reads from watch-backed caches, writes to the API server (issue 15; opt-in: AIM_READ_CACHE=on).
   // Without settings the activities read theirs from the env (createContext), and so does this.
-  const cacheOn = opts.settings ? opts.settings.readCache !== false : readCacheFromEnv(process.env);
+  const cacheOn = opts.settings ? opts.settings.readCache === true : readCacheFromEnv(process.env);
   const readCache: RunningReadCache | undefined = cacheOn
     ? startReadCache(opts.kubeConfig, { log: (msg) => Runtime.instance().logger.warn(msg) })
     : undefined;

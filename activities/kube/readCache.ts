@@ -103,10 +103,13 @@ export class ClusterReadCache implements Reads {
     void listed.then(() => (store.listed = true));
   }
 
-  /** The informer took a change (its map already holds it). */
-  changed(kind: CachedKind, obj: CachedObject): void {
+  /** The informer took a change (its map already holds it; a deleted object is gone from it). */
+  changed(kind: CachedKind, obj: CachedObject, deleted = false): void {
     if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const key = keyOf(obj);
+    // Gone: whatever the worker last wrote to it is superseded. Kept, its floor could never be reached (nothing of
+    // that name is left to reach it) and every list of the kind in its namespace would wait it out, then go direct.
+    if (deleted) this.floors.get(kind)?.delete(key);
     this.satisfied(kind, key); // drops the floor the informer just reached
     for (const wake of [...this.waiters]) wake();
     for (const listener of [...this.listeners]) listener(kind, obj);

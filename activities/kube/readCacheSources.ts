@@ -83,7 +83,7 @@ export function startReadCache(
       metrics,
       log: (_level, msg) => opts.log(`read cache: ${msg}`),
       onChange: (c) => {
-        cache.changed(source.kind, c.obj as CachedObject);
+        cache.changed(source.kind, c.obj as CachedObject, c.type === 'DELETED');
         return [];
       },
     });

@@ -131,6 +131,8 @@ beforeAll(async () => {
       temporalAddress: inject('temporalAddress'),
       temporalNamespace: inject('temporalNamespace'),
       gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
+      // The read cache on (opt-in), so that its list and watch rules are exercised like every other rule.
+      workerSettings: { readCache: true },
     }),
     startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET }),
   ]);

@@ -43,7 +43,7 @@ function setup(opts: { writeWaitMs?: number; listed?: boolean } = {}) {
   const inform = (kind: CachedKind, o: CachedObject & { spec?: unknown; status?: unknown }, deleted = false) => {
     if (deleted) maps.get(kind)!.delete(key(o));
     else maps.get(kind)!.set(key(o), o);
-    cache.changed(kind, o);
+    cache.changed(kind, o, deleted);
   };
   return { cache, server, calls, inform, maps };
 }
@@ -58,6 +58,16 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     expect((await cache.list<Obj>('AIMModel', 'ns', 'app=x')).map((o) => o.metadata.name)).toEqual(['a', 'b']);
     expect((await cache.list<Obj>('AIMModel')).map(key)).toEqual(['ns/a', 'ns/b', 'ns/c', 'other/a']);
     expect((await cache.get<Obj>('AIMModel', 'c', 'ns'))?.metadata.resourceVersion).toBe('4');
+    expect(calls).toEqual([]);
+  });
+
+  it('an object the worker wrote and someone else deleted holds up no read: lists stay in memory', async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 60_000 }));
+    inform('AIMModel', obj('gone', '3'));
+    inform('AIMModel', obj('kept', '4'));
+    cache.noteWrite('AIMModel', 'gone', 'ns', '7'); // the worker's write, not yet seen…
+    inform('AIMModel', obj('gone', '8'), true); // …and the object deleted by a user before the watch brought it
+    expect((await cache.list<Obj>('AIMModel', 'ns')).map((o) => o.metadata.name)).toEqual(['kept']);
     expect(calls).toEqual([]);
   });
 
