@@ -4,7 +4,7 @@
 // does not kill the servers behind the harness's back (the harness stops them in order), and so that a stop reaches
 // any grandchildren too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readSync, fstatSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -249,6 +249,42 @@ export async function freePort(): Promise<number> {
     if (port > 0 && !handedOut.has(port)) {
       handedOut.add(port);
       return port;
+    }
+  }
+}
+
+/** The lowest port the kernel hands out as a client's local port (ip_local_port_range), 32768 when unknown. */
+function ephemeralFloor(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free TCP port on 127.0.0.1 below the ephemeral range, for a server that is stopped and started again on the same
+ * port. A port from the ephemeral range (what `freePort` gets from the kernel) can be taken while the server is down:
+ * clients retrying a connection to 127.0.0.1:P are given local ports from that range, and one given P itself
+ * connects to itself (TCP simultaneous open) and holds it; the restarted server then cannot listen there (seen once:
+ * Temporal restarted after a 2-minute outage was never reachable).
+ */
+export async function stablePort(): Promise<number> {
+  const floor = Math.min(ephemeralFloor(), 32768);
+  const low = Math.max(1024, floor - 12_000);
+  for (;;) {
+    const candidate = low + Math.floor(Math.random() * (floor - low));
+    if (handedOut.has(candidate)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.unref();
+      srv.once('error', () => resolve(false));
+      srv.listen({ host: '127.0.0.1', port: candidate, exclusive: true }, () => srv.close(() => resolve(true)));
+    });
+    if (free) {
+      handedOut.add(candidate);
+      return candidate;
     }
   }
 }

@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { binPath } from './bins.js';
-import { freePort, ManagedProcess, waitFor } from './processes.js';
+import { freePort, ManagedProcess, stablePort, waitFor } from './processes.js';
 
 /** The project's custom search attributes; all Keyword. */
 export const AIM_SEARCH_ATTRIBUTES = ['AimKind', 'AimNamespace', 'AimName', 'AimModelId', 'AimStatus'] as const;
@@ -91,7 +91,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
   const headless = opts.headless ?? false;
   // Fixed ports (chosen once) so a restart comes back where clients expect it. The dev server picks its HTTP and
   // metrics ports itself, on the same --ip.
-  const [port, uiPort] = await Promise.all([freePort(), headless ? Promise.resolve(0) : freePort()]);
+  const [port, uiPort] = await Promise.all([stablePort(), headless ? Promise.resolve(0) : freePort()]);
   const address = `127.0.0.1:${port}`;
   const logFile = join(logDir, 'temporal.log');
   const args = [
