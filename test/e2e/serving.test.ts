@@ -51,11 +51,21 @@ async function readyPods(name: string) {
   return pods.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 }
 
+/** `fetch` that names why a connection failed (undici's "fetch failed" hides it in `cause`). */
+async function fetchPod(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`${init?.method ?? 'GET'} ${url}: ${cause?.code ?? cause?.message ?? String(err)}`, { cause: err });
+  }
+}
+
 /** `GET /v1/models` of a Ready predictor pod, at its pod IP and container port as the process kubelet runs it. */
 async function servedModels(name: string): Promise<any[]> {
   const [pod] = await readyPods(name);
   if (!pod?.status?.podIP) throw new Error(`no Ready predictor pod of ${name}`);
-  const res = await fetch(`http://${pod.status.podIP}:8000/v1/models`);
+  const res = await fetchPod(`http://${pod.status.podIP}:8000/v1/models`);
   expect(res.status).toBe(200);
   return ((await res.json()) as { data: any[] }).data;
 }
@@ -68,51 +78,59 @@ function hfService(name: string): Manifest {
 }
 
 // Each case of a block has services of its own, so they run concurrently; the second block changes the services the
-// first brought to Running.
-describe.concurrent('a custom model answers at its endpoint', SCENARIO, () => {
-  it('S3: Running through KServe; the served pod lists the model ID and the downloaded bytes, and answers', async () => {
-    await e2e.apply(e2e.s3Service('serve-s3', { prefix: 'qwen-serve' }));
-    const running = await e2e.runToRunning('serve-s3');
-    expect(running.status.endpoint).toEqual({
-      inferenceService: 'serve-s3',
-      url: `http://serve-s3-${e2e.namespace}.example.com`,
-      internalUrl: `http://serve-s3-predictor.${e2e.namespace}.svc.cluster.local`,
-    });
-    // KServe said Ready, from a Deployment it made.
-    const isvc = await isvcOf('serve-s3');
-    expect(condition(isvc, 'Ready')).toMatchObject({ status: 'True' });
-    expect(isvc.status.modelStatus.states.activeModelState).toBe('Loaded');
-    const deployment = await apps.readNamespacedDeployment({ name: 'serve-s3-predictor', namespace: e2e.namespace });
-    expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'InferenceService', name: 'serve-s3' });
+// first brought to Running, so it runs after it. The blocks are plain `describe`s on purpose: vitest runs consecutive
+// `describe.concurrent` siblings at the same time, which once had the failure case below delete serve-s3's pod while
+// the first case fetched from it, and two cases apply serve-shared-a with different replicas.
+describe('a custom model answers at its endpoint', SCENARIO, () => {
+  it.concurrent(
+    'S3: Running through KServe; the served pod lists the model ID and the downloaded bytes, and answers',
+    async () => {
+      await e2e.apply(e2e.s3Service('serve-s3', { prefix: 'qwen-serve' }));
+      const running = await e2e.runToRunning('serve-s3');
+      expect(running.status.endpoint).toEqual({
+        inferenceService: 'serve-s3',
+        url: `http://serve-s3-${e2e.namespace}.example.com`,
+        internalUrl: `http://serve-s3-predictor.${e2e.namespace}.svc.cluster.local`,
+      });
+      // KServe said Ready, from a Deployment it made.
+      const isvc = await isvcOf('serve-s3');
+      expect(condition(isvc, 'Ready')).toMatchObject({ status: 'True' });
+      expect(isvc.status.modelStatus.states.activeModelState).toBe('Loaded');
+      const deployment = await apps.readNamespacedDeployment({ name: 'serve-s3-predictor', namespace: e2e.namespace });
+      expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'InferenceService', name: 'serve-s3' });
 
-    const [model] = await servedModels('serve-s3');
-    expect(model.id).toBe('Qwen/Qwen2-0.5B');
-    expect(model.root).toBe('/workspace/model-cache/Qwen/Qwen2-0.5B');
-    expect(model.total_bytes).toBe(WEIGHTS.length + Buffer.byteLength(CONFIG));
-    const [pod] = await readyPods('serve-s3');
-    const reply = await fetch(`http://${pod!.status!.podIP}:8000/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: model.id, prompt: 'hello' }),
-    });
-    expect(reply.status).toBe(200);
-    expect(((await reply.json()) as any).choices[0].text).toContain('not a language model');
-  });
+      const [model] = await servedModels('serve-s3');
+      expect(model.id).toBe('Qwen/Qwen2-0.5B');
+      expect(model.root).toBe('/workspace/model-cache/Qwen/Qwen2-0.5B');
+      expect(model.total_bytes).toBe(WEIGHTS.length + Buffer.byteLength(CONFIG));
+      const [pod] = await readyPods('serve-s3');
+      const reply = await fetchPod(`http://${pod!.status!.podIP}:8000/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: model.id, prompt: 'hello' }),
+      });
+      expect(reply.status).toBe(200);
+      expect(((await reply.json()) as any).choices[0].text).toContain('not a language model');
+    },
+  );
 
-  it('Hugging Face: Running through KServe; the served pod lists the repo and the bytes the probe measured', async () => {
-    await e2e.apply(hfService('serve-hf'));
-    const running = await e2e.runToRunning('serve-hf');
-    const cache = await e2e.orch.objects.get<any>(
-      RESOURCES.AIMModelCache,
-      running.status.caches[0].name,
-      e2e.namespace,
-    );
-    const [model] = await servedModels('serve-hf');
-    expect(model.id).toBe(PRIVATE_REPO);
-    expect(model.total_bytes).toBe(Number(cache.status.source.totalBytes));
-  });
+  it.concurrent(
+    'Hugging Face: Running through KServe; the served pod lists the repo and the bytes the probe measured',
+    async () => {
+      await e2e.apply(hfService('serve-hf'));
+      const running = await e2e.runToRunning('serve-hf');
+      const cache = await e2e.orch.objects.get<any>(
+        RESOURCES.AIMModelCache,
+        running.status.caches[0].name,
+        e2e.namespace,
+      );
+      const [model] = await servedModels('serve-hf');
+      expect(model.id).toBe(PRIVATE_REPO);
+      expect(model.total_bytes).toBe(Number(cache.status.source.totalBytes));
+    },
+  );
 
-  it('a Shared cache serves two services from one download', async () => {
+  it.concurrent('a Shared cache serves two services from one download', async () => {
     for (const name of ['serve-shared-a', 'serve-shared-b']) {
       const m = e2e.s3Service(name, { file: 'aimservice-custom-s3-shared.yaml', prefix: 'qwen-serve' });
       await e2e.apply(m);
@@ -125,7 +143,7 @@ describe.concurrent('a custom model answers at its endpoint', SCENARIO, () => {
   });
 });
 
-describe.concurrent('serving changes and failures', SCENARIO, () => {
+describe('serving changes and failures', SCENARIO, () => {
   // The Shared pair: scaled, then one of them deleted while the other still serves (in order, beside the failure).
   describe.concurrent('serve-shared-a and serve-shared-b', () => {
     it.sequential('replicas: 2 on the AIMService reaches the Deployment, and both pods serve', async () => {
@@ -180,37 +198,40 @@ describe.concurrent('serving changes and failures', SCENARIO, () => {
     );
   });
 
-  it('a model server that exits at start is InferenceServiceFailed with its reason; fixed, Running again unnudged', async () => {
-    // The cache volume's files are swapped away under the Running service and its pod restarts (a node drain, an
-    // eviction): the serving image finds an empty model directory and exits, as vLLM would.
-    const svc = await e2e.service('serve-s3', (s) => s.status?.status === 'Running');
-    const pvcName = (await e2e.pvcsOf(svc.status.caches[0].name))[0]!.metadata!.name!;
-    const pvc = await e2e.orch.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: e2e.namespace });
-    const pv = await e2e.orch.core.readPersistentVolume({ name: pvc.spec!.volumeName! });
-    const modelDir = join(pv.spec!.hostPath!.path, 'Qwen/Qwen2-0.5B');
-    const aside = `${modelDir}.aside`;
-    await cp(modelDir, aside, { recursive: true });
-    for (const f of await readdir(modelDir)) await rm(join(modelDir, f), { recursive: true, force: true });
-    for (const p of await readyPods('serve-s3'))
-      await e2e.orch.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: e2e.namespace });
+  it.concurrent(
+    'a model server that exits at start is InferenceServiceFailed with its reason; fixed, Running again unnudged',
+    async () => {
+      // The cache volume's files are swapped away under the Running service and its pod restarts (a node drain, an
+      // eviction): the serving image finds an empty model directory and exits, as vLLM would.
+      const svc = await e2e.service('serve-s3', (s) => s.status?.status === 'Running');
+      const pvcName = (await e2e.pvcsOf(svc.status.caches[0].name))[0]!.metadata!.name!;
+      const pvc = await e2e.orch.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: e2e.namespace });
+      const pv = await e2e.orch.core.readPersistentVolume({ name: pvc.spec!.volumeName! });
+      const modelDir = join(pv.spec!.hostPath!.path, 'Qwen/Qwen2-0.5B');
+      const aside = `${modelDir}.aside`;
+      await cp(modelDir, aside, { recursive: true });
+      for (const f of await readdir(modelDir)) await rm(join(modelDir, f), { recursive: true, force: true });
+      for (const p of await readyPods('serve-s3'))
+        await e2e.orch.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: e2e.namespace });
 
-    const failed = await e2e.service(
-      'serve-s3',
-      (s) => condition(s, 'InferenceServiceReady')?.reason === 'InferenceServiceFailed',
-      120_000,
-    );
-    expect(failed.status.status).toBe('Degraded'); // it was Running: a loss is Degraded, never a teardown
-    expect(condition(failed, 'InferenceServiceReady').message).toContain('ModelLoadFailed');
-    expect(condition(failed, 'InferenceServiceReady').message).toContain('is empty');
-    expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'InferenceServiceFailed' });
+      const failed = await e2e.service(
+        'serve-s3',
+        (s) => condition(s, 'InferenceServiceReady')?.reason === 'InferenceServiceFailed',
+        120_000,
+      );
+      expect(failed.status.status).toBe('Degraded'); // it was Running: a loss is Degraded, never a teardown
+      expect(condition(failed, 'InferenceServiceReady').message).toContain('ModelLoadFailed');
+      expect(condition(failed, 'InferenceServiceReady').message).toContain('is empty');
+      expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'InferenceServiceFailed' });
 
-    // Fixed: the files are back; the kubelet restarts the container on its back-off, KServe reports Ready, the
-    // bridge nudges the service. Nobody annotates or signals anything.
-    await mkdir(modelDir, { recursive: true });
-    await cp(aside, modelDir, { recursive: true });
-    await rm(aside, { recursive: true, force: true });
-    const again = await e2e.service('serve-s3', (s) => s.status?.status === 'Running', 180_000);
-    expect(condition(again, 'InferenceServiceReady')).toMatchObject({ status: 'True' });
-    expect((await servedModels('serve-s3'))[0].total_bytes).toBe(WEIGHTS.length + Buffer.byteLength(CONFIG));
-  });
+      // Fixed: the files are back; the kubelet restarts the container on its back-off, KServe reports Ready, the
+      // bridge nudges the service. Nobody annotates or signals anything.
+      await mkdir(modelDir, { recursive: true });
+      await cp(aside, modelDir, { recursive: true });
+      await rm(aside, { recursive: true, force: true });
+      const again = await e2e.service('serve-s3', (s) => s.status?.status === 'Running', 180_000);
+      expect(condition(again, 'InferenceServiceReady')).toMatchObject({ status: 'True' });
+      expect((await servedModels('serve-s3'))[0].total_bytes).toBe(WEIGHTS.length + Buffer.byteLength(CONFIG));
+    },
+  );
 });
