@@ -233,20 +233,26 @@ export function tailFile(path: string, lines = 60): string {
 /** Ports handed out by this process, so two quick calls never return the same port before either is bound. */
 const handedOut = new Set<number>();
 
+/** Listens on 127.0.0.1:`port` (0: the kernel picks) and closes again: the port that was free, or 0 when taken. */
+function probeListen(port: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(0));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
 /** A currently free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed again at once). */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.unref();
-      srv.once('error', reject);
-      srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port > 0 && !handedOut.has(port)) {
+    const port = await probeListen(0);
+    if (port === 0) throw new Error('cannot listen on 127.0.0.1: no free port');
+    if (!handedOut.has(port)) {
       handedOut.add(port);
       return port;
     }
@@ -276,13 +282,7 @@ export async function stablePort(): Promise<number> {
   for (;;) {
     const candidate = low + Math.floor(Math.random() * (floor - low));
     if (handedOut.has(candidate)) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.unref();
-      srv.once('error', () => resolve(false));
-      srv.listen({ host: '127.0.0.1', port: candidate, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-    if (free) {
+    if ((await probeListen(candidate)) === candidate) {
       handedOut.add(candidate);
       return candidate;
     }
