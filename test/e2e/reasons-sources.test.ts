@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Event, V1Job } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
 import { exampleSecret, type KubeManifest, type Manifest } from '../cases/examples.js';
@@ -59,6 +59,9 @@ const CASES = ['s3-auth', 'hf-auth', 'gated', 'integrity', 'unreachable', 'rate-
 /** The size a user sets on a source the Hub cannot measure (the mirrored repo holds ~3 MiB). */
 const SPEC_SIZE = '10Mi';
 type Case = (typeof CASES)[number];
+// All cases wait at once: vitest runs at most 5 concurrent tests by default, which would queue the last two behind
+// the first to finish (about 40 s more for the file).
+vi.setConfig({ maxConcurrency: CASES.length });
 
 let e2e: AcceptanceFixture;
 let kubelet: ProcessKubelet;
