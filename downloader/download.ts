@@ -44,17 +44,24 @@ export const DEFAULT_TOOLS: Tools = { s5cmd: process.env.S5CMD_BIN || 's5cmd', h
 
 /** `access`: how this process reaches S3, decided once (s3Access) and shared by every listing and by s5cmd. */
 export async function listSource(cfg: DownloaderConfig, checksums: boolean, access: S3Access): Promise<Listing> {
-  return cfg.source.kind === 's3' ? listS3(cfg.source, access, { checksums }) : listHf(cfg.source);
+  return cfg.source.kind === 's3'
+    ? listS3(cfg.source, access, { checksums })
+    : listHf(cfg.source, process.env, cfg.expectedSizeBytes);
 }
 
-/** Bytes still to fetch: files missing or of the wrong size (complete files are kept from earlier attempts). */
+/**
+ * Bytes still to fetch: files missing or of the wrong size (complete files are kept from earlier attempts). Files of
+ * unknown size (a source that reported none; the total is the spec's `size`): the total less what is on disk.
+ */
 async function bytesStillNeeded(root: string, listing: Listing): Promise<number> {
   let need = 0;
+  let onDisk = 0;
   for (const f of listing.files) {
     const st = await stat(join(root, f.path)).catch(() => undefined);
+    onDisk += st?.size ?? 0;
     if (!st || st.size !== f.size) need += f.size - (st && st.size < f.size ? st.size : 0);
   }
-  return need;
+  return listing.files.some((f) => f.size < 0) ? Math.max(0, listing.totalBytes - onDisk) : need;
 }
 
 /** statfs before downloading, capped by VOLUME_CAPACITY_BYTES (a test hook; the product never sets it). */

@@ -20,7 +20,8 @@ export type FinalStep = { kind: 'missing' } | { kind: 'bad'; why: string } | { k
 
 export function finalStep(file: RemoteFile, st: BigIntStats | undefined, early?: ContentVerdict): FinalStep {
   if (!st) return { kind: 'missing' };
-  if (st.size !== BigInt(file.size)) return { kind: 'bad', why: `size ${st.size} != ${file.size}` };
+  // A size of -1: the source reported none (the spec's `size` stood in for the total); present is all we can check.
+  if (file.size >= 0 && st.size !== BigInt(file.size)) return { kind: 'bad', why: `size ${st.size} != ${file.size}` };
   if (!hasDigest(file)) return { kind: 'ok' };
   // A verdict from during the transfer counts only for the very inode, size and modification it read.
   if (early && early.fingerprint === fingerprintOf(st))

@@ -54,8 +54,17 @@ export function classifyHubResponse(status: number, errorCode: string | null, sr
   return new DownloaderFailure('DownloadFailed', `${src.endpoint} answered HTTP ${status} for ${src.repo}`);
 }
 
-/** Repo info at a revision: resolved commit, file list, sizes, LFS sha256 and git blob ids. */
-export async function listHf(src: HfSource, env: NodeJS.ProcessEnv = process.env): Promise<Listing> {
+/**
+ * Repo info at a revision: resolved commit, file list, sizes, LFS sha256 and git blob ids. An endpoint that reports no
+ * sizes (a mirror that drops `?blobs=true`, answering names only) is `SizeUnknown` unless the model source has a `size`
+ * (`expectedSizeBytes`): then the listing carries that total, files of unknown size (-1) and no digests, as the spec
+ * lets a cache go on with `size` when the source cannot be measured (spec 5.4 step 1).
+ */
+export async function listHf(
+  src: HfSource,
+  env: NodeJS.ProcessEnv = process.env,
+  expectedSizeBytes?: number,
+): Promise<Listing> {
   const url = `${src.endpoint}/api/models/${src.repo}/revision/${encodeURIComponent(src.revision)}?blobs=true`;
   const t = token(env);
   let res: Response;
@@ -82,6 +91,7 @@ export async function listHf(src: HfSource, env: NodeJS.ProcessEnv = process.env
   // Repo info is public even for gated repos: only file access tells whether this token may download.
   await checkFileAccess(src, info.sha ?? src.revision, files[0]!.path, t);
   if (files.some((f) => f.size < 0)) {
+    if (expectedSizeBytes) return { ...listingOf(files, info.sha), totalBytes: expectedSizeBytes };
     throw new DownloaderFailure(
       'SizeUnknown',
       `${src.endpoint} did not report file sizes for ${src.repo}; set size on the model source`,

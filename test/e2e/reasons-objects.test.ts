@@ -30,8 +30,8 @@ import {
  * retry annotation. The cases run concurrently, each on its own objects and S3 prefix; the worker's clocks are
  * compressed (waits for a fix back off 2 → 8 s instead of 1 → 30 minutes).
  *
- * Not produced here: SizeUnknown (S3 listings and the Hub fixture always report sizes: it would need a fake Hub) and
- * RateLimited (neither SeaweedFS nor the Hub fixture throttles; the fault proxy only stalls, corrupts and slows).
+ * Not produced here: SizeUnknown and RateLimited come from the Hub, so they are cases of reasons-sources.test.ts (the
+ * Hub fixture's rate limit answering 429, and a repo answered like a mirror that ignores `?blobs=true`).
  */
 const TIMING: LifecycleTiming = {
   ...DEFAULT_TIMING,

@@ -3,12 +3,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Event, V1Job } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
 import { exampleSecret, type KubeManifest, type Manifest } from '../cases/examples.js';
 import { cacheDir } from '../harness/bins.js';
-import { contentBuffer, deterministicBytes, GATED_REPO, modelFiles, PRIVATE_REPO } from '../harness/fixtures.js';
+import {
+  contentBuffer,
+  deterministicBytes,
+  GATED_REPO,
+  MIRRORED_REPO,
+  modelFiles,
+  PRIVATE_REPO,
+  PUBLIC_REPO,
+} from '../harness/fixtures.js';
 import { downloaderImageMapping, startProcessKubelet, type ProcessKubelet } from '../harness/kubelet.js';
 import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
@@ -35,6 +43,11 @@ import { createTestNamespace } from '../harness/namespaces.js';
  * recovery after the fix with no human nudge (measured). A fixed Secret is seen by the bridge at once; a licence
  * accepted on the Hub is no cluster change, so it is picked up by the re-probe back-off, compressed here by
  * configuration (1 minute → 3 s, 30 minutes → 90 s) as AIM_TIME_SCALE does for a worker, never by sleeping less.
+ *
+ * The Hub's own refusals: RateLimited is the Hub fixture answering 429 with the Hub's RateLimit headers to one user's
+ * token (a cache with `size` goes on past the probe, its download attempts are paced by the workflow's 10 s → 5 min
+ * back-off, and it is Ready once the limit lifts, with nothing touched); SizeUnknown is a repo answered like a mirror
+ * that drops `?blobs=true` (Olah's proxy: names, no sizes), fixed by the user setting `size` on the cache.
  */
 const TIMING: LifecycleTiming = { ...DEFAULT_TIMING, backoffBaseSeconds: 3, backoffMaxSeconds: 90 };
 /** Each refused credential is held at least this long before the fix (and until a re-probe was refused again). */
@@ -42,14 +55,21 @@ const HOLD_MS = 10_000;
 const WEIGHTS = deterministicBytes('e2e-reasons-sources/weights', 1024 * 1024);
 const WRONG_SECRET_VALUE = 'wrong-secret-value-reasons';
 const INVALID_HF_TOKEN = 'hf_invalidtokenvalue123';
-const CASES = ['s3-auth', 'hf-auth', 'gated', 'integrity', 'unreachable'] as const;
+const CASES = ['s3-auth', 'hf-auth', 'gated', 'integrity', 'unreachable', 'rate-limited', 'size-unknown'] as const;
+/** The size a user sets on a source the Hub cannot measure (the mirrored repo holds ~3 MiB). */
+const SPEC_SIZE = '10Mi';
 type Case = (typeof CASES)[number];
+// All cases wait at once: vitest runs at most 5 concurrent tests by default, which would queue the last two behind
+// the first to finish (about 40 s more for the file).
+vi.setConfig({ maxConcurrency: CASES.length });
 
 let e2e: AcceptanceFixture;
 let kubelet: ProcessKubelet;
 let bridge: Bridge;
 let unreachable: TcpProxy;
 let workDir: string;
+/** The token of the user the Hub rate-limits (the Hub limits per user; the other cases' tokens are not limited). */
+let limitedToken: string;
 const namespaces = {} as Record<Case, string>;
 const recovery: Record<string, string> = {};
 
@@ -83,6 +103,8 @@ beforeAll(async () => {
   await applyIn('hf-auth', hfSecret(INVALID_HF_TOKEN));
   await applyIn('gated', hfSecret(e2e.hub!.noAccessToken));
   for (const c of ['integrity', 'unreachable'] as const) await applyIn(c, s3Secret(e2e.s3.secretKey));
+  limitedToken = e2e.hub!.newToken();
+  await applyIn('rate-limited', hfSecret(limitedToken));
   await bridge.ready;
 }, 240_000);
 
@@ -117,6 +139,13 @@ function hfCache(name: string, repo: string): Manifest {
   const m = standaloneCache(e2e.s3.endpoint, name, 'unused', { size: undefined });
   m.spec.env = [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf-token', key: 'token' } } }];
   useHub(m.spec, e2e.hub!.endpoint, repo, true);
+  return m;
+}
+
+/** A cache of the repo the Hub fixture answers like a mirror that ignores `?blobs=true`; public, so no token. */
+function mirroredCache(name: string, size?: string): Manifest {
+  const m = standaloneCache(e2e.s3.endpoint, name, 'unused', { size });
+  useHub(m.spec, e2e.hub!.endpoint, MIRRORED_REPO, false);
   return m;
 }
 
@@ -175,10 +204,25 @@ async function expectReprobedWithoutStorm(c: Case, name: string, reason: string,
   expect(condition(cache, 'AuthValid')).toMatchObject({ status: 'False', reason });
 }
 
+/** The files of a Hub fixture repo are on the cache's volume, byte for byte. */
+async function expectRepoOnVolume(c: Case, cache: any, repo: string): Promise<void> {
+  const volume = await kubelet.volumePath(namespaces[c], cache.status.persistentVolumeClaim);
+  for (const [path, content] of Object.entries(modelFiles(repo)))
+    expect(readFileSync(join(volume, repo, path)).equals(contentBuffer(content)), path).toBe(true);
+}
+
 /** Nothing a user can read holds a credential value: status, conditions, Events. */
 async function expectNoSecretIn(c: Case, cache: any): Promise<void> {
   const shown = JSON.stringify([cache.status, await eventsOf(c, cache.metadata.name)]);
-  for (const value of [WRONG_SECRET_VALUE, INVALID_HF_TOKEN, e2e.hub!.token, e2e.hub!.noAccessToken, e2e.s3.secretKey])
+  const hub = e2e.hub!;
+  for (const value of [
+    WRONG_SECRET_VALUE,
+    INVALID_HF_TOKEN,
+    hub.token,
+    hub.noAccessToken,
+    limitedToken,
+    e2e.s3.secretKey,
+  ])
     expect(shown).not.toContain(value);
 }
 
@@ -339,6 +383,85 @@ describe.concurrent(
       expect(dl.length).toBe(cache.status.attempt);
       expect(dl.length).toBeLessThanOrEqual(3);
       expect(await jobNames('unreachable', 'ep', 'probe')).toEqual(['ep-probe-1']);
+    });
+    it('RateLimited (the Hub answers 429 to the token): names the endpoint and repo, the next attempt waits its back-off; the limit lifted → Ready untouched', async () => {
+      const hub = e2e.hub!;
+      hub.rateLimit({ token: limitedToken });
+      const m = hfCache('busy', PUBLIC_REPO);
+      m.spec.size = SPEC_SIZE;
+      await applyIn('rate-limited', m);
+      const limited = await cacheUntil(
+        'rate-limited',
+        'busy',
+        (o) => condition(o, 'DownloadReady')?.reason === 'RateLimited',
+      );
+      // The probe was refused too, and the cache went on with the spec's size (spec 5.4 step 1).
+      expect(limited.status.status).toBe('Progressing');
+      expect(limited.status.persistentVolumeClaim).toBeDefined();
+      expect(condition(limited, 'SourcesValid')).toMatchObject({ status: 'Unknown', reason: 'RateLimited' });
+      const message = condition(limited, 'DownloadReady').message as string;
+      expect(message).toContain(`${hub.endpoint} is rate-limiting requests for ${PUBLIC_REPO}`);
+      expect((await warningEvent('rate-limited', 'busy', 'RateLimited')).message).toContain(hub.endpoint);
+      await expectNoSecretIn('rate-limited', limited);
+
+      // The Hub's window ends: nobody touches the cache, its next attempt (10 s after the refused one) gets through.
+      const liftedAt = Date.now();
+      hub.liftRateLimit();
+      const { cache, seconds } = await secondsToReady('rate-limited', 'busy', liftedAt);
+      expect(await signalsSince('rate-limited', 'busy', liftedAt)).not.toContain('retry');
+      expect(seconds).toBeLessThan(45);
+      // No storm while limited: one probe and one attempt, each asked once and stopped at the 429 (only this user is
+      // limited), and the next attempt was created a whole back-off step after the refused one ended.
+      expect(await jobNames('rate-limited', 'busy', 'probe')).toEqual(['busy-probe-1']);
+      expect(hub.requests().filter((r) => r.status === 429)).toHaveLength(2);
+      expect(eventCount(await eventsOf('rate-limited', 'busy'), 'RateLimited')).toBeLessThanOrEqual(2);
+      const jobs = await jobsOf('rate-limited', 'busy');
+      const job = (n: string) => jobs.find((j) => j.metadata?.name === n)!;
+      expect(jobs.map((j) => j.metadata!.name).filter((n) => n!.includes('-dl-'))).toEqual(['busy-dl-1', 'busy-dl-2']);
+      expect(cache.status.attempt).toBe(2);
+      // When the refused attempt's Job failed (FailureTarget, then Failed), and when the next one was created.
+      const failedAt = Math.min(
+        ...(job('busy-dl-1').status?.conditions ?? []).map((c) => Date.parse(String(c.lastTransitionTime))),
+      );
+      const nextCreated = Date.parse(String(job('busy-dl-2').metadata!.creationTimestamp));
+      // The workflow's 10 s back-off; Kubernetes times have whole seconds, the worker learns of the failure a moment later.
+      expect(nextCreated - failedAt).toBeGreaterThanOrEqual(8000);
+      await expectRepoOnVolume('rate-limited', cache, PUBLIC_REPO);
+    });
+
+    it('SizeUnknown (a Hub mirror that ignores ?blobs=true): Failed, asks for size, nothing retries; size set → Ready', async () => {
+      const hub = e2e.hub!;
+      await applyIn('size-unknown', mirroredCache('sizes'));
+      const failed = await cacheUntil(
+        'size-unknown',
+        'sizes',
+        (o) => condition(o, 'SourcesValid')?.reason === 'SizeUnknown',
+      );
+      const failedAt = Date.now();
+      expect(failed.status.status).toBe('Failed');
+      expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'SizeUnknown' });
+      expect(condition(failed, 'SourcesValid').message).toBe(
+        `${hub.endpoint} did not report file sizes for ${MIRRORED_REPO}; set size on the model source`,
+      );
+      expect(failed.status.persistentVolumeClaim).toBeUndefined();
+      expect((await warningEvent('size-unknown', 'sizes', 'SizeUnknown')).message).toContain('set size');
+      // The probe asked for sizes and got the mirror's names-only answer.
+      const asked = hub.requests().filter((r) => r.path === `/api/models/${MIRRORED_REPO}/revision/main?blobs=true`);
+      expect(asked.map((r) => r.status)).toEqual([200]);
+      // It waits for a fix: no re-probe, no volume, no download over several back-off steps.
+      await hold(HOLD_MS - (Date.now() - failedAt));
+      expect(await jobNames('size-unknown', 'sizes', 'probe')).toEqual(['sizes-probe-1']);
+      expect(await jobNames('size-unknown', 'sizes', 'dl')).toEqual([]);
+      expect(eventCount(await eventsOf('size-unknown', 'sizes'), 'SizeUnknown')).toBe(1);
+
+      const fixedAt = Date.now();
+      await applyIn('size-unknown', mirroredCache('sizes', SPEC_SIZE));
+      const { cache, seconds } = await secondsToReady('size-unknown', 'sizes', fixedAt);
+      expect(seconds).toBeLessThan(60);
+      expect(cache.status.source).toMatchObject({ files: 3, revision: hub.commitOf(MIRRORED_REPO) });
+      expect(await jobNames('size-unknown', 'sizes', 'probe')).toEqual(['sizes-probe-1', 'sizes-probe-2']);
+      expect(await jobNames('size-unknown', 'sizes', 'dl')).toEqual(['sizes-dl-1']);
+      await expectRepoOnVolume('size-unknown', cache, MIRRORED_REPO);
     });
   },
 );

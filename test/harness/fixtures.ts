@@ -162,6 +162,13 @@ export interface HubRepoFixture {
   access: RepoAccess;
   /** Branch name → revision. `main` is the default branch and must exist. */
   revisions: Record<string, HubRevisionFixture>;
+  /**
+   * `ignoresBlobsParam`: repo info is answered like a mirror that forwards it without its query string, e.g. Olah's
+   * proxy (vtuber-plan/olah, olah/proxy/meta.py builds the upstream URL `/api/{type}/{repo}/revision/{commit}` with no
+   * query): `?blobs=true` is dropped, so siblings carry names only (no size, blobId or lfs), as the Hub answers
+   * repo info without it. `hf download` still works (it asks repo info without blobs, then the tree).
+   */
+  repoInfo?: 'hub' | 'ignoresBlobsParam';
 }
 
 export const PUBLIC_REPO = 'fixtures/public';
@@ -169,6 +176,8 @@ export const GATED_REPO = 'fixtures/gated';
 export const PRIVATE_REPO = 'fixtures/token-only';
 export const REVISIONED_REPO = 'fixtures/revisioned';
 export const LARGE_REPO = 'fixtures/large';
+/** A public repo whose repo info is answered like a mirror that ignores `?blobs=true` (no sizes). */
+export const MIRRORED_REPO = 'fixtures/mirrored';
 /** The named branch of REVISIONED_REPO besides `main`. */
 export const SECOND_BRANCH = 'v2';
 
@@ -210,7 +219,10 @@ export interface DefaultHubReposOptions {
   largeRepoBytes?: number;
 }
 
-/** The repos the Hub fixture serves by default: public, gated, token-only (private) and two-revision repos. */
+/**
+ * The repos the Hub fixture serves by default: public, gated, token-only (private), two-revision repos and a public
+ * repo behind a mirror that drops `?blobs=true`.
+ */
 export function defaultHubRepos(opts: DefaultHubReposOptions = {}): HubRepoFixture[] {
   const w = opts.weightBytes;
   const repos: HubRepoFixture[] = [
@@ -227,6 +239,12 @@ export function defaultHubRepos(opts: DefaultHubReposOptions = {}): HubRepoFixtu
           files: { ...modelFiles(`${REVISIONED_REPO}@${SECOND_BRANCH}`, w), 'v2-only.txt': 'only on v2\n' },
         },
       },
+    },
+    {
+      id: MIRRORED_REPO,
+      access: 'public',
+      repoInfo: 'ignoresBlobsParam',
+      revisions: { main: { files: modelFiles(MIRRORED_REPO, w) } },
     },
   ];
   if (opts.largeRepoBytes !== undefined) {

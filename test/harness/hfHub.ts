@@ -11,6 +11,8 @@
 //   HEAD|GET  /cdn-lfs/{repo}/{commit}/{path}?expires&sig   the "CDN": signed, needs no token, Range → 206
 //   GET       /api/whoami-v2                           token check
 // No Xet: responses carry no X-Xet-* headers and tree entries no xetHash, so the client uses plain HTTP.
+// A rate limit a test switches on (hubRateLimit.ts) answers 429 as the Hub does; a repo can answer repo info like a
+// mirror that drops the query string (HubRepoFixture.repoInfo).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +26,7 @@ import {
   type HubRepoFixture,
 } from './fixtures.js';
 import { ByteCounter, closeServer, FaultRules, sendBody, type FaultOptions } from './httpProxy.js';
+import { HubRateLimit, type RateLimitBucket, type RateLimitRule } from './hubRateLimit.js';
 
 export interface StartHfHubOptions {
   /** Defaults to `defaultHubRepos()`. */
@@ -66,6 +69,14 @@ export interface HfHub {
    * token reads the repo, as on the Hub once access is granted. Nothing changes in any cluster.
    */
   acceptLicence(repoId: string): void;
+  /** A new valid token of another user who can read every repo (the Hub rate-limits per user). */
+  newToken(): string;
+  /**
+   * Switches a rate limit on: the requests of `rule.token` (or everyone's) to the API and/or the resolvers are
+   * answered 429 with the Hub's RateLimit headers, until `rule.seconds` passed or `rule.requests` were refused.
+   */
+  rateLimit(rule: RateLimitRule): void;
+  liftRateLimit(): void;
   /** File bytes sent for files whose key `{repo}/{path}` contains `substring` ('' = all). */
   bytesServed(substring?: string): number;
   requests(): readonly HubRequestRecord[];
@@ -85,6 +96,12 @@ export interface HfHub {
 interface ResolvedRevision {
   commit: string;
   files: Record<string, FixtureContent>;
+}
+
+/** Which credential a request carried, and the token itself when it is a valid one (for per-user rate limits). */
+interface Caller {
+  auth: HubRequestRecord['auth'];
+  token?: string;
 }
 
 interface RepoState {
@@ -164,6 +181,9 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
   const signingKey = randomBytes(32);
   /** Gated repos whose licence the no-access user has accepted. */
   const accepted = new Set<string>();
+  /** Tokens of further users with the same access as `token` (newToken). */
+  const otherUsers = new Set<string>();
+  const limiter = new HubRateLimit();
   const faults = new FaultRules();
   const counter = new ByteCounter();
   let log: HubRequestRecord[] = [];
@@ -172,13 +192,20 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
   const sign = (resource: string, expires: number): string =>
     createHmac('sha256', signingKey).update(`${resource}\n${expires}`).digest('hex');
 
-  function authOf(req: IncomingMessage): HubRequestRecord['auth'] {
+  function callerOf(req: IncomingMessage): Caller {
     const header = req.headers.authorization;
-    if (!header) return 'none';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (m?.[1] === token) return 'valid';
-    if (m?.[1] === noAccessToken) return 'no-access';
-    return 'invalid';
+    if (!header) return { auth: 'none' };
+    const presented = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (presented === token || (presented && otherUsers.has(presented))) return { auth: 'valid', token: presented };
+    if (presented === noAccessToken) return { auth: 'no-access', token: presented };
+    return { auth: 'invalid' };
+  }
+
+  /** The rate-limit bucket of a path as the Hub counts it: API calls, resolvers; the CDN is not limited. */
+  function bucketOf(segs: string[]): RateLimitBucket | undefined {
+    if (segs[0] === 'api') return 'api';
+    if (segs[0] === 'cdn-lfs') return undefined;
+    return segs[2] === 'resolve' ? 'resolvers' : undefined;
   }
 
   /** Read access as the Hub decides it; `forContent` is false for metadata (repo info, tree), which gating leaves open. */
@@ -213,8 +240,10 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     return resolved;
   }
 
-  async function repoInfo(repo: RepoState, rev: ResolvedRevision, withBlobs: boolean): Promise<unknown> {
+  async function repoInfo(repo: RepoState, rev: ResolvedRevision, blobsAsked: boolean): Promise<unknown> {
     const { fixture } = repo;
+    // A mirror that forwards repo info without its query string answers `?blobs=true` with names only.
+    const withBlobs = blobsAsked && fixture.repoInfo !== 'ignoresBlobsParam';
     const siblings = await Promise.all(
       Object.entries(rev.files).map(async ([path, content]) => {
         if (!withBlobs) return { rfilename: path };
@@ -318,11 +347,19 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, record: HubRequestRecord): Promise<void> {
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: HubRequestRecord,
+    caller: Caller,
+  ): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const segs = url.pathname.split('/').slice(1).map(decodeURIComponent);
     const auth = record.auth;
     const method = req.method ?? 'GET';
+    const bucket = bucketOf(segs);
+    const refusal = bucket ? limiter.check(caller.token, bucket) : undefined;
+    if (refusal) throw new HubError(refusal.status, undefined, refusal.message, refusal.headers);
     // The Hub rejects an unknown token on every route, public repos included (huggingface_hub then raises a plain
     // HfHubHTTPError, not RepositoryNotFoundError: it special-cases this exact message).
     if (auth === 'invalid') throw new HubError(401, undefined, 'Invalid credentials in Authorization header');
@@ -422,16 +459,17 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
   }
 
   const server = createServer((req, res) => {
+    const caller = callerOf(req);
     const record: HubRequestRecord = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       status: 0,
-      auth: authOf(req),
+      auth: caller.auth,
       bytes: 0,
       ...(req.headers.range ? { range: req.headers.range } : {}),
     };
     log.push(record);
-    handle(req, res, record).catch((err: unknown) => {
+    handle(req, res, record, caller).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
@@ -465,6 +503,13 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
       if (repos.get(repoId)?.fixture.access !== 'gated') throw new Error(`${repoId} is not a gated fixture repo`);
       accepted.add(repoId);
     },
+    newToken: () => {
+      const t = `hf_valid${randomBytes(12).toString('hex')}`;
+      otherUsers.add(t);
+      return t;
+    },
+    rateLimit: (rule) => limiter.limit(rule),
+    liftRateLimit: () => limiter.lift(),
     bytesServed: (sub = '') => counter.total(sub),
     requests: () => log,
     stallAfter: (sub, n, o) => faults.stallAfter(sub, n, o),

@@ -407,6 +407,30 @@ describe('Hugging Face Hub fixture with the real hf CLI', () => {
     expect(hub.requests().some((x) => x.errorCode === 'EntryNotFound')).toBe(true);
   });
 
+  it("answers a rate limit as the Hub: the real client retries resolvers after RateLimit's reset, and names the 'api' limit", async () => {
+    const limited = hub.newToken();
+    try {
+      // Resolvers: huggingface_hub's http_backoff reads `RateLimit: "resolvers";r=0;t=…`, waits t + 1 s and retries.
+      hub.rateLimit({ token: limited, seconds: 5, buckets: ['resolvers'] });
+      const waited = await hfDownload([PUBLIC_REPO], { token: limited });
+      expect(waited.code, output(waited)).toBe(0);
+      expect(output(waited)).toMatch(/Rate limited\. Waiting [2-6]\.0s before retry/);
+      expectSameFiles(await readTree(waited.dir), filesOf(PUBLIC_REPO));
+
+      // The API (repo info is not retried by `hf download`): the error it raises is built from our headers.
+      hub.rateLimit({ token: limited, seconds: 60, buckets: ['api'] });
+      const refused = await hfDownload([PUBLIC_REPO], { token: limited });
+      expect(refused.code).not.toBe(0);
+      expect(output(refused)).toContain("429 Too Many Requests: you have reached your 'api' rate limit.");
+      expect(output(refused)).toMatch(/Retry after \d+ seconds \(0\/1000 requests remaining in current 300s window\)/);
+      // Another user's token is not limited.
+      const other = await hfDownload([PUBLIC_REPO], { token: hub.token });
+      expect(other.code, output(other)).toBe(0);
+    } finally {
+      hub.liftRateLimit();
+    }
+  });
+
   it('serves byte ranges with 206 and Content-Range (curl)', async () => {
     const commit = hub.commitOf(PUBLIC_REPO);
     const url = `${hub.endpoint}/${PUBLIC_REPO}/resolve/${commit}/model.safetensors`;
