@@ -66,7 +66,8 @@ const MAX_ATTEMPT_NUMBER = 999;
 /**
  * One workflow per AIMModelCache (spec 5.4): probe → ServiceAccount/Role → PVC → download attempts (a Job each,
  * resuming) → verified → Ready. Typed failures become explicit states that wait for a fix (`retry`, a spec change,
- * or for AuthFailed/GatedModel a re-probe on a capped backoff).
+ * or their own re-probe (AuthFailed/GatedModel) or re-check (a Secret, a volume, an image, a quota, free space) on a
+ * capped back-off).
  */
 export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> {
   const ref: CacheRef = { name: input.name, namespace: input.namespace };
@@ -174,6 +175,17 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     }
   }
 
+  /**
+   * Whether a failure another system fixes is re-checked on the fix back-off (time-scales runs). InsufficientStorage
+   * became one behind a patch (space freed on the volume's disk fixes it, no new generation needed): runs recorded
+   * before it wait for a spec change or `retry`.
+   */
+  function rechecked(reason: string): boolean {
+    return (
+      timed && needsRecheck(reason) && (reason !== 'InsufficientStorage' || patched('aim-cache-storage-recheck-v1'))
+    );
+  }
+
   /** After a pass (time-scales runs): re-check a failure on a back-off that doubles from 1 to 30 minutes, or idle. */
   function recheckLater(recheck: boolean): void {
     if (!recheck) {
@@ -234,11 +246,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
         if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
         await write(cacheProbeFailed(probeFailure));
-        return needsReprobe(probeFailure.reason)
-          ? 'reprobe'
-          : timed && needsRecheck(probeFailure.reason)
-            ? 'recheck'
-            : 'failed';
+        return needsReprobe(probeFailure.reason) ? 'reprobe' : rechecked(probeFailure.reason) ? 'recheck' : 'failed';
       }
       const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
       totalBytes = totalBytes || cache.specSizeBytes;
@@ -336,7 +344,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       const { retrying, ...report } = cacheDownloadFailed(f, { last: i === maxAttempts - 1, maxAttempts });
       if (!retrying) progress.phase = 'Failed';
       await write(report);
-      if (!retrying) return timed && needsRecheck(f.reason) ? 'recheck' : 'failed';
+      if (!retrying) return rechecked(f.reason) ? 'recheck' : 'failed';
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
       await sleep(Math.min(300_000, 10_000 * 2 ** i));

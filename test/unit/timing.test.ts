@@ -46,4 +46,11 @@ describe('which back-off a wait for a fix takes', () => {
     expect(fixBackoff(DEFAULT_TIMING, 'QuotaExceeded')).toEqual({ base: 60, max: 1800 });
     expect(fixBackoff(DEFAULT_TIMING, undefined)).toEqual({ base: 60, max: 1800 });
   });
+  it('InsufficientStorage re-checks on the 1 → 30 minute back-off, compressed with the other clocks', () => {
+    expect(fixBackoff(DEFAULT_TIMING, 'InsufficientStorage')).toEqual({ base: 60, max: 1800 });
+    expect(fixBackoff(timingFromEnv({ AIM_TIME_SCALE: '0.03' }), 'InsufficientStorage')).toEqual({
+      base: 1.8,
+      max: 54,
+    });
+  });
 });
