@@ -14,7 +14,7 @@ import {
 } from '../domain/cacheConditions.js';
 import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
-import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
+import { attemptPauseMs, DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -347,7 +347,11 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       if (!retrying) return rechecked(f.reason) ? 'recheck' : 'failed';
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
-      await sleep(Math.min(300_000, 10_000 * 2 ** i));
+      // The pause before the next attempt follows the worker's clocks (AIM_TIME_SCALE), behind a patch: runs recorded
+      // before it replay their fixed 10 s → 5 min timers.
+      await sleep(
+        patched('aim-cache-attempt-pause-timing-v1') ? attemptPauseMs(timing, i) : Math.min(300_000, 10_000 * 2 ** i),
+      );
     }
     return 'failed';
   }

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
 import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
-import { timingFromEnv } from '../../domain/timing.js';
+import { DEFAULT_TIMING, timingFromEnv } from '../../domain/timing.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { TEST_DOWNLOADER_IMAGE } from '../harness/kubelet.js';
 import { waitForObject } from '../harness/orchestrator.js';
@@ -29,10 +29,16 @@ import {
  * Each case has its own fixture (namespace, node, worker, bridge, S3 server), so that a node under pressure or a
  * worker with a bad setting touches no other case, and they run concurrently. Time is compressed by the worker's
  * AIM_TIME_SCALE (0.025: the 15-minute PodNotStarted watchdog is 22.5 s, the 2-minute image-pull deadline 3 s, the
- * first re-check 1.5 s) and the kubelet's eviction period, never by sleeping less.
+ * first re-check 1.5 s) and the kubelet's eviction period, never by sleeping less. The pause between download
+ * attempts keeps production's 10 s (doubling): the OOMKilled and Evicted cases fix their cause (a worker roll, the
+ * pressure ending) within it, and count attempts against it.
  */
 const SCALE = 0.025;
-const timing = timingFromEnv({ AIM_TIME_SCALE: String(SCALE) });
+const timing = {
+  ...timingFromEnv({ AIM_TIME_SCALE: String(SCALE) }),
+  attemptBaseSeconds: DEFAULT_TIMING.attemptBaseSeconds,
+  attemptMaxSeconds: DEFAULT_TIMING.attemptMaxSeconds,
+};
 const WEIGHTS = deterministicBytes('e2e-reasons-pods/weights', 2 * 1024 * 1024);
 /** An image tag the node's registry does not have (an operator's typo, or a release not pushed yet). */
 const UNPUSHED_IMAGE = 'ghcr.io/silogen/aim-downloader:0.0.0-unpushed';
