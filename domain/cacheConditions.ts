@@ -94,6 +94,36 @@ export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   };
 }
 
+/**
+ * Whether a probe whose pod the node killed (OOMKilled, Evicted) runs again, after the pause between attempts, instead
+ * of failing the cache: the rule of a download pod's next attempt (retry class `nextAttempt`), while attempts remain
+ * (`retry` 0 is the first probe). The source was never judged; its own failures keep their rules (re-probe, re-check,
+ * the spec size, a fix).
+ */
+export function probeRunsAgain(failure: StepFailure, attempts: { retry: number; maxAttempts: number }): boolean {
+  return (
+    POD_REASONS.has(failure.reason) && fixedByNextAttempt(failure.reason) && attempts.retry < attempts.maxAttempts - 1
+  );
+}
+
+/** The probe's pod was killed and the probe runs again: `Progressing`, the source not judged yet. */
+export function cacheProbeRetrying(failure: StepFailure): CacheConditionsReport {
+  const f = isFalse({ ...failure, message: `${failure.message}; retrying` });
+  return {
+    status: 'Progressing',
+    conditions: [
+      {
+        type: 'SourcesValid',
+        status: 'Unknown',
+        reason: failure.reason,
+        message: `the probe did not finish: ${f.message}`,
+      },
+      { type: 'DownloadReady', ...f },
+      { type: 'Ready', ...f },
+    ],
+  };
+}
+
 export function cacheSizeUnknown(): CacheConditionsReport {
   const f = isFalse({
     reason: 'SizeUnknown',

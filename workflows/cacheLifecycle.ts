@@ -4,6 +4,7 @@ import {
   cacheDownloading,
   cacheInvalid,
   cacheProbeFailed,
+  cacheProbeRetrying,
   cacheProbing,
   cacheSecretMissing,
   cacheSizeUnknown,
@@ -11,6 +12,7 @@ import {
   cacheVolume,
   cacheVolumeBound,
   jobFailure,
+  probeRunsAgain,
 } from '../domain/cacheConditions.js';
 import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
@@ -224,16 +226,34 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         }
     > {
       let probeAttempt = (cache.probeAttempt ?? 0) + 1;
-      if (probeAttempt > MAX_ATTEMPT_NUMBER) {
-        await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
-        probeAttempt = 1;
+      const maxAttempts = cache.maxAttempts ?? 5;
+      let probeJob: string;
+      let probe: JobOutcome;
+      let probeFailure: ReturnType<typeof jobFailure>;
+      for (let retry = 0; ; retry += 1) {
+        if (probeAttempt > MAX_ATTEMPT_NUMBER) {
+          await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
+          probeAttempt = 1;
+        }
+        await write({ ...cacheProbing(probeAttempt), probeAttempt });
+        progress.step = 'startCacheProbe';
+        probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
+        progress.step = 'waitForProbe';
+        probe = await waitForJobEnd(probeJob);
+        probeFailure = jobFailure(probe);
+        // A probe pod the node killed (OOMKilled, Evicted) runs again as a download pod would, behind a patch: runs
+        // recorded before it reported the kill as the cache's failure.
+        if (
+          !probeFailure ||
+          !probeRunsAgain(probeFailure, { retry, maxAttempts }) ||
+          !patched('aim-cache-probe-pod-retry-v1')
+        )
+          break;
+        progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
+        await write(cacheProbeRetrying(probeFailure));
+        await sleep(attemptPauseMs(timing, retry));
+        probeAttempt += 1;
       }
-      await write({ ...cacheProbing(probeAttempt), probeAttempt });
-      progress.step = 'startCacheProbe';
-      const probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
-      progress.step = 'waitForProbe';
-      const probe = await waitForJobEnd(probeJob);
-      const probeFailure = jobFailure(probe);
       let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
       if (
         probeFailure &&
