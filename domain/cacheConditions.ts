@@ -67,23 +67,21 @@ export function cacheProbing(probeAttempt: number): CacheConditionsReport {
  */
 const POD_REASONS = new Set(['ImagePullFailed', 'PodNotStarted', 'VolumeNotBound', 'OOMKilled', 'Evicted']);
 
+/** A probe whose pod did not run, or not to the end: the source not judged, the pod's reason on DownloadReady. */
+function probePodConditions(failure: StepFailure, sourcesMessage: string): Condition[] {
+  const f = isFalse(failure);
+  return [
+    { type: 'SourcesValid', status: 'Unknown', reason: failure.reason, message: sourcesMessage },
+    { type: 'DownloadReady', ...f },
+    { type: 'Ready', ...f },
+  ];
+}
+
 /** The probe failed: a credential problem is also on `AuthValid`; a pod that did not run on `DownloadReady`. */
 export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   const f = isFalse(failure);
   if (POD_REASONS.has(failure.reason))
-    return {
-      status: 'Failed',
-      conditions: [
-        {
-          type: 'SourcesValid',
-          status: 'Unknown',
-          reason: failure.reason,
-          message: `the probe did not run: ${f.message}`,
-        },
-        { type: 'DownloadReady', ...f },
-        { type: 'Ready', ...f },
-      ],
-    };
+    return { status: 'Failed', conditions: probePodConditions(failure, `the probe did not run: ${failure.message}`) };
   return {
     status: 'Failed',
     conditions: [
@@ -108,19 +106,10 @@ export function probeRunsAgain(failure: StepFailure, attempts: { retry: number; 
 
 /** The probe's pod was killed and the probe runs again: `Progressing`, the source not judged yet. */
 export function cacheProbeRetrying(failure: StepFailure): CacheConditionsReport {
-  const f = isFalse({ ...failure, message: `${failure.message}; retrying` });
+  const retrying = { ...failure, message: `${failure.message}; retrying` };
   return {
     status: 'Progressing',
-    conditions: [
-      {
-        type: 'SourcesValid',
-        status: 'Unknown',
-        reason: failure.reason,
-        message: `the probe did not finish: ${f.message}`,
-      },
-      { type: 'DownloadReady', ...f },
-      { type: 'Ready', ...f },
-    ],
+    conditions: probePodConditions(retrying, `the probe did not finish: ${retrying.message}`),
   };
 }
 
