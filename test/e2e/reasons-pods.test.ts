@@ -180,6 +180,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         expect(await c.orchestratorEvents(name, 'OOMKilled')).toBeLessThanOrEqual(downloads.length - 1);
         const last = downloads.find((j) => j.metadata!.name === `${name}-dl-${ready.status.attempt}`)!;
         expect(last.spec!.template.spec!.containers[0]!.resources!.limits!.memory).toBe('4Gi');
+        await recordHistory(c.e2e, name, 'cacheLifecycle-oom-next-attempt');
       }),
   );
 
