@@ -245,6 +245,16 @@ export function cacheDownloadFailed(
   };
 }
 
+/**
+ * A download that found too little room names the claim (the downloader only sees its mount), so the user knows which
+ * volume to free or describe.
+ */
+export function namingClaim(failure: StepFailure, pvcName: string): StepFailure {
+  return failure.reason === 'InsufficientStorage'
+    ? { ...failure, message: `PVC ${pvcName}: ${failure.message}` }
+    : failure;
+}
+
 /** What a Job ended with, as the cache lifecycle sees it (activities/jobs.ts `JobOutcome`, the fields used here). */
 export interface JobEnd {
   phase: string;

@@ -12,6 +12,7 @@ import {
   cacheVolume,
   cacheVolumeBound,
   jobFailure,
+  namingClaim,
   probeRunsAgain,
 } from '../domain/cacheConditions.js';
 import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
@@ -356,7 +357,10 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         await write({ ...cacheVerified(attempt), verified: true });
         return 'done';
       }
-      const f = jobFailure(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
+      const f = namingClaim(
+        jobFailure(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' },
+        pvc.name,
+      );
       progress.lastFailure = { type: f.reason, message: f.message };
       // A Job whose pod never started goes before anything else runs: Kubernetes must not start it later beside
       // the next attempt (at most one Job per cache at a time).

@@ -277,6 +277,7 @@ describe.concurrent('volume reasons (spec 7), produced for real', { timeout: 180
       { timeoutMs: 30_000, intervalMs: 300 },
     );
     expect(enospc.type).toBe('Warning');
+    expect(enospc.message?.startsWith(`PVC ${pvcName}: `)).toBe(true);
     expect(enospc.message).toMatch(
       /the volume ran out of space \(ENOSPC\) during the transfer, with [\d.]+ (B|KiB|MiB) of it complete/,
     );
@@ -288,7 +289,7 @@ describe.concurrent('volume reasons (spec 7), produced for real', { timeout: 180
     const waiting = await cache(name);
     expect(condition(waiting, 'DownloadReady')).toMatchObject({ status: 'False', reason: 'InsufficientStorage' });
     expect(condition(waiting, 'DownloadReady').message).toMatch(
-      /the volume has [\d.]+ (B|KiB|MiB) free but [\d.]+ (KiB|MiB) are still needed \(source 8 MiB, volume 12 MiB\)/,
+      /^PVC [a-z0-9-]+-[0-9a-f]+: the volume has [\d.]+ (B|KiB|MiB) free but [\d.]+ (KiB|MiB) are still needed \(source 8 MiB, volume 12 MiB\)/,
     );
 
     // The fix: the other tenant's data leaves the node disk. Nobody touches the cache.
@@ -335,6 +336,7 @@ describe.concurrent('volume reasons (spec 7), produced for real', { timeout: 180
       /the volume has [\d.]+ MiB free but 8 MiB are still needed \(source 8 MiB, volume 12 MiB\)/,
     );
     expect(message).toContain("or free space on the volume's disk");
+    expect(message.startsWith(`PVC ${failed.status.persistentVolumeClaim}: `)).toBe(true);
     expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'InsufficientStorage' });
     expect(await e2e.eventFor(name, 'InsufficientStorage')).toMatchObject({ type: 'Warning' });
     const generation = failed.metadata.generation;

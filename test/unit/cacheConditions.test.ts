@@ -11,6 +11,7 @@ import {
   cacheVerified,
   cacheVolume,
   jobFailure,
+  namingClaim,
   probeRunsAgain,
   type CacheConditionsReport,
 } from '../../domain/cacheConditions.js';
@@ -191,6 +192,16 @@ describe('a probe whose pod was killed runs again, as a download pod does (retry
       'pod p-probe-1-x was evicted from node n; retrying',
       'pod p-probe-1-x was evicted from node n; retrying',
     ]);
+  });
+});
+
+describe('a volume without room names its claim', () => {
+  it('InsufficientStorage gets the PVC name; other reasons are left as they are', () => {
+    expect(namingClaim({ reason: 'InsufficientStorage', message: 'the volume has 1 MiB free' }, 'c-1a2b')).toEqual({
+      reason: 'InsufficientStorage',
+      message: 'PVC c-1a2b: the volume has 1 MiB free',
+    });
+    expect(namingClaim({ reason: 'Stalled', message: 'no bytes' }, 'c-1a2b').message).toBe('no bytes');
   });
 });
 
