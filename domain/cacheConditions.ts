@@ -67,23 +67,21 @@ export function cacheProbing(probeAttempt: number): CacheConditionsReport {
  */
 const POD_REASONS = new Set(['ImagePullFailed', 'PodNotStarted', 'VolumeNotBound', 'OOMKilled', 'Evicted']);
 
+/** A probe whose pod did not run, or not to the end: the source not judged, the pod's reason on DownloadReady. */
+function probePodConditions(failure: StepFailure, sourcesMessage: string): Condition[] {
+  const f = isFalse(failure);
+  return [
+    { type: 'SourcesValid', status: 'Unknown', reason: failure.reason, message: sourcesMessage },
+    { type: 'DownloadReady', ...f },
+    { type: 'Ready', ...f },
+  ];
+}
+
 /** The probe failed: a credential problem is also on `AuthValid`; a pod that did not run on `DownloadReady`. */
 export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   const f = isFalse(failure);
   if (POD_REASONS.has(failure.reason))
-    return {
-      status: 'Failed',
-      conditions: [
-        {
-          type: 'SourcesValid',
-          status: 'Unknown',
-          reason: failure.reason,
-          message: `the probe did not run: ${f.message}`,
-        },
-        { type: 'DownloadReady', ...f },
-        { type: 'Ready', ...f },
-      ],
-    };
+    return { status: 'Failed', conditions: probePodConditions(failure, `the probe did not run: ${failure.message}`) };
   return {
     status: 'Failed',
     conditions: [
@@ -91,6 +89,27 @@ export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
       { type: 'SourcesValid', ...f },
       { type: 'Ready', ...f },
     ],
+  };
+}
+
+/**
+ * Whether a probe whose pod the node killed (OOMKilled, Evicted) runs again, after the pause between attempts, instead
+ * of failing the cache: the rule of a download pod's next attempt (retry class `nextAttempt`), while attempts remain
+ * (`retry` 0 is the first probe). The source was never judged; its own failures keep their rules (re-probe, re-check,
+ * the spec size, a fix).
+ */
+export function probeRunsAgain(failure: StepFailure, attempts: { retry: number; maxAttempts: number }): boolean {
+  return (
+    POD_REASONS.has(failure.reason) && fixedByNextAttempt(failure.reason) && attempts.retry < attempts.maxAttempts - 1
+  );
+}
+
+/** The probe's pod was killed and the probe runs again: `Progressing`, the source not judged yet. */
+export function cacheProbeRetrying(failure: StepFailure): CacheConditionsReport {
+  const retrying = { ...failure, message: `${failure.message}; retrying` };
+  return {
+    status: 'Progressing',
+    conditions: probePodConditions(retrying, `the probe did not finish: ${retrying.message}`),
   };
 }
 
@@ -224,6 +243,16 @@ export function cacheDownloadFailed(
       { type: 'Ready', ...f },
     ],
   };
+}
+
+/**
+ * A download that found too little room names the claim (the downloader only sees its mount), so the user knows which
+ * volume to free or describe.
+ */
+export function namingClaim(failure: StepFailure, pvcName: string): StepFailure {
+  return failure.reason === 'InsufficientStorage'
+    ? { ...failure, message: `PVC ${pvcName}: ${failure.message}` }
+    : failure;
 }
 
 /** What a Job ended with, as the cache lifecycle sees it (activities/jobs.ts `JobOutcome`, the fields used here). */

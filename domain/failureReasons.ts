@@ -7,8 +7,8 @@
  * Retry classes:
  *  - `nextAttempt`: the cache's next download attempt can fix it (it resumes from what is on the volume).
  *  - `reprobe`: a person fixes it outside Kubernetes (a key, a licence); re-probed on the fix back-off.
- *  - `recheck`: the cluster or another system fixes it (a storage class, a node, an image, a quota, a Secret);
- *    re-checked on the fix back-off and at once on a relevant change.
+ *  - `recheck`: the cluster or another system fixes it (a storage class, a node, an image, a quota, a Secret, space
+ *    freed on a volume's disk); re-checked on the fix back-off and at once on a relevant change.
  *  - `reevaluate`: re-evaluated whenever what it depends on changes (nodes, templates, models).
  *  - `fix`: waits for a new generation of the object, or `retry`.
  *  - `transient`: the Kubernetes call itself is retried by the activity's retry policy.
@@ -29,7 +29,9 @@ export const FAILURE_REASONS = {
   GatedModel: 'reprobe',
   SourceNotFound: 'fix',
   SizeUnknown: 'fix',
-  InsufficientStorage: 'fix',
+  // Space freed on the volume's disk (another tenant's data removed, the volume expanded) fixes it without a new
+  // generation: the next attempt's statfs sees it. A larger size is a new generation, handled at once.
+  InsufficientStorage: 'recheck',
   VolumeNotBound: 'recheck',
   PodNotStarted: 'recheck',
   ImagePullFailed: 'recheck',

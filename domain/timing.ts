@@ -20,6 +20,12 @@ export interface LifecycleTiming {
    */
   secretBaseSeconds: number;
   secretMaxSeconds: number;
+  /**
+   * The pause before a cache's next download attempt after one the next attempt can fix (Stalled, OOMKilled, …),
+   * doubling per attempt up to the max: a flapping source or node is not hammered, a blip costs seconds.
+   */
+  attemptBaseSeconds: number;
+  attemptMaxSeconds: number;
   /** A service mirrors cache progress at most this often (and only on a change of ≥ 1 %). */
   progressMirrorSeconds: number;
   /** A download pod Pending this long on an unbound claim: VolumeNotBound (spec 5.4 step 2). */
@@ -39,6 +45,8 @@ export const DEFAULT_TIMING: LifecycleTiming = {
   backoffMaxSeconds: 1800,
   secretBaseSeconds: 30,
   secretMaxSeconds: 300,
+  attemptBaseSeconds: 10,
+  attemptMaxSeconds: 300,
   progressMirrorSeconds: 15,
   volumeNotBoundSeconds: 300,
   podNotStartedSeconds: 900,
@@ -78,6 +86,8 @@ export function timingFromEnv(env: Record<string, string | undefined>): Lifecycl
     backoffMaxSeconds: scaled(DEFAULT_TIMING.backoffMaxSeconds),
     secretBaseSeconds: scaled(DEFAULT_TIMING.secretBaseSeconds),
     secretMaxSeconds: scaled(DEFAULT_TIMING.secretMaxSeconds),
+    attemptBaseSeconds: scaled(DEFAULT_TIMING.attemptBaseSeconds),
+    attemptMaxSeconds: scaled(DEFAULT_TIMING.attemptMaxSeconds),
     progressMirrorSeconds: scaled(DEFAULT_TIMING.progressMirrorSeconds),
     volumeNotBoundSeconds: scaled(DEFAULT_TIMING.volumeNotBoundSeconds),
     podNotStartedSeconds: scaled(DEFAULT_TIMING.podNotStartedSeconds),
@@ -96,4 +106,15 @@ export function fixBackoff(timing: LifecycleTiming, reason: string | undefined):
 /** The next wait of a back-off that doubles from `base` to `max` (`previous` undefined: the first wait). */
 export function nextBackoff(previous: number | undefined, base: number, max: number): number {
   return previous === undefined ? Math.min(base, max) : Math.min(max, Math.max(base, previous * 2));
+}
+
+/**
+ * The pause in milliseconds after failed download attempt `retry` (0: the first) before the next: base × 2^retry, at
+ * most the max. A timing recorded before these clocks existed (a run started on an older worker and carried on by
+ * this one) has neither field: the defaults apply, as they did then.
+ */
+export function attemptPauseMs(timing: Partial<LifecycleTiming>, retry: number): number {
+  const base = timing.attemptBaseSeconds ?? DEFAULT_TIMING.attemptBaseSeconds;
+  const max = timing.attemptMaxSeconds ?? DEFAULT_TIMING.attemptMaxSeconds;
+  return Math.min(max, base * 2 ** retry) * 1000;
 }

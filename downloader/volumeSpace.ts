@@ -27,7 +27,8 @@ export async function volumeSpace(mountPath: string, capacityBytes?: number): Pr
 export function notEnoughSpaceMessage(space: VolumeSpace, neededBytes: number, sourceBytes: number): string {
   return (
     `the volume has ${formatBytes(space.freeBytes)} free but ${formatBytes(neededBytes)} are still needed ` +
-    `(source ${formatBytes(sourceBytes)}, volume ${formatBytes(space.sizeBytes)}); raise size or headroomPercent`
+    `(source ${formatBytes(sourceBytes)}, volume ${formatBytes(space.sizeBytes)}); raise size or headroomPercent, ` +
+    "or free space on the volume's disk"
   );
 }
 

@@ -4,6 +4,7 @@ import {
   cacheDownloading,
   cacheInvalid,
   cacheProbeFailed,
+  cacheProbeRetrying,
   cacheProbing,
   cacheSecretMissing,
   cacheSizeUnknown,
@@ -11,10 +12,12 @@ import {
   cacheVolume,
   cacheVolumeBound,
   jobFailure,
+  namingClaim,
+  probeRunsAgain,
 } from '../domain/cacheConditions.js';
 import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
-import { DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
+import { attemptPauseMs, DEFAULT_TIMING, fixBackoff, nextBackoff, type LifecycleTiming } from '../domain/timing.js';
 import type { CacheRef, CacheSnapshot } from '../activities/caches.js';
 import type { JobOutcome } from '../activities/jobs.js';
 import {
@@ -66,7 +69,8 @@ const MAX_ATTEMPT_NUMBER = 999;
 /**
  * One workflow per AIMModelCache (spec 5.4): probe → ServiceAccount/Role → PVC → download attempts (a Job each,
  * resuming) → verified → Ready. Typed failures become explicit states that wait for a fix (`retry`, a spec change,
- * or for AuthFailed/GatedModel a re-probe on a capped backoff).
+ * or their own re-probe (AuthFailed/GatedModel) or re-check (a Secret, a volume, an image, a quota, free space) on a
+ * capped back-off).
  */
 export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> {
   const ref: CacheRef = { name: input.name, namespace: input.namespace };
@@ -174,6 +178,17 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     }
   }
 
+  /**
+   * Whether a failure another system fixes is re-checked on the fix back-off (time-scales runs). InsufficientStorage
+   * became one behind a patch (space freed on the volume's disk fixes it, no new generation needed): runs recorded
+   * before it wait for a spec change or `retry`.
+   */
+  function rechecked(reason: string): boolean {
+    return (
+      timed && needsRecheck(reason) && (reason !== 'InsufficientStorage' || patched('aim-cache-storage-recheck-v1'))
+    );
+  }
+
   /** After a pass (time-scales runs): re-check a failure on a back-off that doubles from 1 to 30 minutes, or idle. */
   function recheckLater(recheck: boolean): void {
     if (!recheck) {
@@ -212,16 +227,34 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         }
     > {
       let probeAttempt = (cache.probeAttempt ?? 0) + 1;
-      if (probeAttempt > MAX_ATTEMPT_NUMBER) {
-        await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
-        probeAttempt = 1;
+      const maxAttempts = cache.maxAttempts ?? 5;
+      let probeJob: string;
+      let probe: JobOutcome;
+      let probeFailure: ReturnType<typeof jobFailure>;
+      for (let retry = 0; ; retry += 1) {
+        if (probeAttempt > MAX_ATTEMPT_NUMBER) {
+          await k8s.deleteFinishedCacheJobs(ref, boundUid, 'probe');
+          probeAttempt = 1;
+        }
+        await write({ ...cacheProbing(probeAttempt), probeAttempt });
+        progress.step = 'startCacheProbe';
+        probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
+        progress.step = 'waitForProbe';
+        probe = await waitForJobEnd(probeJob);
+        probeFailure = jobFailure(probe);
+        // A probe pod the node killed (OOMKilled, Evicted) runs again as a download pod would, behind a patch: runs
+        // recorded before it reported the kill as the cache's failure.
+        if (
+          !probeFailure ||
+          !probeRunsAgain(probeFailure, { retry, maxAttempts }) ||
+          !patched('aim-cache-probe-pod-retry-v1')
+        )
+          break;
+        progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
+        await write(cacheProbeRetrying(probeFailure));
+        await sleep(attemptPauseMs(timing, retry));
+        probeAttempt += 1;
       }
-      await write({ ...cacheProbing(probeAttempt), probeAttempt });
-      progress.step = 'startCacheProbe';
-      const probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
-      progress.step = 'waitForProbe';
-      const probe = await waitForJobEnd(probeJob);
-      const probeFailure = jobFailure(probe);
       let totalBytes = probe.phase === 'Succeeded' ? Number(probe.containers[0]?.result?.totalBytes ?? 0) : undefined;
       if (
         probeFailure &&
@@ -234,11 +267,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
         if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
         await write(cacheProbeFailed(probeFailure));
-        return needsReprobe(probeFailure.reason)
-          ? 'reprobe'
-          : timed && needsRecheck(probeFailure.reason)
-            ? 'recheck'
-            : 'failed';
+        return needsReprobe(probeFailure.reason) ? 'reprobe' : rechecked(probeFailure.reason) ? 'recheck' : 'failed';
       }
       const source = probe.phase === 'Succeeded' ? probe.containers[0]?.result : undefined;
       totalBytes = totalBytes || cache.specSizeBytes;
@@ -328,7 +357,10 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         await write({ ...cacheVerified(attempt), verified: true });
         return 'done';
       }
-      const f = jobFailure(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' };
+      const f = namingClaim(
+        jobFailure(outcome) ?? { reason: 'DownloadFailed', message: 'the download Job failed' },
+        pvc.name,
+      );
       progress.lastFailure = { type: f.reason, message: f.message };
       // A Job whose pod never started goes before anything else runs: Kubernetes must not start it later beside
       // the next attempt (at most one Job per cache at a time).
@@ -336,10 +368,14 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       const { retrying, ...report } = cacheDownloadFailed(f, { last: i === maxAttempts - 1, maxAttempts });
       if (!retrying) progress.phase = 'Failed';
       await write(report);
-      if (!retrying) return timed && needsRecheck(f.reason) ? 'recheck' : 'failed';
+      if (!retrying) return rechecked(f.reason) ? 'recheck' : 'failed';
       // A stalled Xet transfer retries over plain HTTP (spec 5.4 step 3).
       if (f.reason === 'Stalled' && snap.huggingFace) hfDisableXet = true;
-      await sleep(Math.min(300_000, 10_000 * 2 ** i));
+      // The pause before the next attempt follows the worker's clocks (AIM_TIME_SCALE), behind a patch: runs recorded
+      // before it replay their fixed 10 s → 5 min timers.
+      await sleep(
+        patched('aim-cache-attempt-pause-timing-v1') ? attemptPauseMs(timing, i) : Math.min(300_000, 10_000 * 2 ** i),
+      );
     }
     return 'failed';
   }

@@ -1,7 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
-import { timingFromEnv } from '../../domain/timing.js';
+import { DEFAULT_TIMING, timingFromEnv } from '../../domain/timing.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { TEST_DOWNLOADER_IMAGE } from '../harness/kubelet.js';
 import { waitForObject } from '../harness/orchestrator.js';
@@ -21,7 +24,7 @@ import {
  * for the reasons a service shows, through an AIMService): a memory cgroup kills the real downloader above its limit
  * (OOMKilled), the kubelet's eviction manager evicts it under node memory pressure (Evicted), the node cannot pull an
  * image that was never pushed (ImagePullFailed), a LimitRange refuses the download pod so the Job cannot create it
- * (PodNotStarted). Each case asserts the reason on the spec's condition and status, a message naming what failed, the
+ * (PodNotStarted); and a probe pod evicted, which runs again as a download pod's next attempt would. Each case asserts the reason on the spec's condition and status, a message naming what failed, the
  * Event, a bounded number of attempts (no storm), and the recovery after the fix with no retry annotation: the
  * operator raises AIM_DOWNLOADER_MEMORY_LIMIT or fixes AIM_DOWNLOADER_IMAGE and rolls the worker, the pressure ends,
  * the LimitRange is raised.
@@ -29,10 +32,16 @@ import {
  * Each case has its own fixture (namespace, node, worker, bridge, S3 server), so that a node under pressure or a
  * worker with a bad setting touches no other case, and they run concurrently. Time is compressed by the worker's
  * AIM_TIME_SCALE (0.025: the 15-minute PodNotStarted watchdog is 22.5 s, the 2-minute image-pull deadline 3 s, the
- * first re-check 1.5 s) and the kubelet's eviction period, never by sleeping less.
+ * first re-check 1.5 s) and the kubelet's eviction period, never by sleeping less. The pause between download
+ * attempts keeps production's 10 s (doubling): the OOMKilled and Evicted cases fix their cause (a worker roll, the
+ * pressure ending) within it, and count attempts against it.
  */
 const SCALE = 0.025;
-const timing = timingFromEnv({ AIM_TIME_SCALE: String(SCALE) });
+const timing = {
+  ...timingFromEnv({ AIM_TIME_SCALE: String(SCALE) }),
+  attemptBaseSeconds: DEFAULT_TIMING.attemptBaseSeconds,
+  attemptMaxSeconds: DEFAULT_TIMING.attemptMaxSeconds,
+};
 const WEIGHTS = deterministicBytes('e2e-reasons-pods/weights', 2 * 1024 * 1024);
 /** An image tag the node's registry does not have (an operator's typo, or a release not pushed yet). */
 const UNPUSHED_IMAGE = 'ghcr.io/silogen/aim-downloader:0.0.0-unpushed';
@@ -90,6 +99,35 @@ async function withCase(opts: AcceptanceOptions, prefix: string, run: (c: Case) 
   }
 }
 
+/** With RECORD_HISTORIES=1: a cache's workflow run, for the replay test (test/histories/). */
+async function recordHistory(e2e: AcceptanceFixture, name: string, file: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const handle = e2e.orch.client.workflow.getHandle(`aim/AIMModelCache/${e2e.namespace}/${name}`);
+  writeFileSync(
+    join(import.meta.dirname, '..', 'histories', `${file}.json`),
+    historyToJSON(await handle.fetchHistory()),
+  );
+}
+
+/** Waits for a Warning Event of `reason` on an object (a Normal one of the same reason may come first). */
+const warningEvent = (e2e: AcceptanceFixture, name: string, reason: string) =>
+  waitFor(
+    `a Warning ${reason} Event`,
+    async () => (await e2e.eventsFor(name)).find((ev) => ev.reason === reason && ev.type === 'Warning'),
+    { timeoutMs: 30_000, intervalMs: 300 },
+  );
+
+/** Waits for the pod of a Job to run (a pod to evict in the middle of its work). */
+const podRunning = (e2e: AcceptanceFixture, job: string) =>
+  waitFor(
+    `the pod of ${job} running`,
+    async () =>
+      (
+        await e2e.orch.core.listNamespacedPod({ namespace: e2e.namespace, labelSelector: `job-name=${job}` })
+      ).items.find((p) => p.status?.phase === 'Running'),
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
+
 const downloadReady = (reason: string) => (c: any) => condition(c, 'DownloadReady')?.reason === reason;
 const isReady = (c: any) => c?.status?.status === 'Ready' && c.status.verified === true;
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -142,6 +180,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         expect(await c.orchestratorEvents(name, 'OOMKilled')).toBeLessThanOrEqual(downloads.length - 1);
         const last = downloads.find((j) => j.metadata!.name === `${name}-dl-${ready.status.attempt}`)!;
         expect(last.spec!.template.spec!.containers[0]!.resources!.limits!.memory).toBe('4Gi');
+        await recordHistory(c.e2e, name, 'cacheLifecycle-oom-next-attempt');
       }),
   );
 
@@ -156,17 +195,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         await e2e.apply(e2e.s3Service('evicted', { prefix: 'qwen-evict', endpoint: e2e.proxy!.url }));
         const withCache = await e2e.service('evicted', (s) => Boolean(s.status?.caches?.[0]?.name));
         const name: string = withCache.status.caches[0].name;
-        await waitFor(
-          'the download pod running',
-          async () =>
-            (
-              await e2e.orch.core.listNamespacedPod({
-                namespace: e2e.namespace,
-                labelSelector: `job-name=${name}-dl-1`,
-              })
-            ).items.find((p) => p.status?.phase === 'Running'),
-          { timeoutMs: 120_000, intervalMs: 250 },
-        );
+        await podRunning(e2e, `${name}-dl-1`);
         await e2e.orch.kubelet.setNodePressure('memory', { available: '50Mi' });
         const evicted = await c.untilCache(name, downloadReady('Evicted'));
         expect(evicted.status.status).toBe('Progressing');
@@ -199,6 +228,49 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
       }),
   );
 
+  it(
+    'Evicted probe: node memory pressure evicts the probe pod; the probe runs again, as a download would, once it ends',
+    CASE,
+    () =>
+      withCase({ proxy: true, evictionMonitoringPeriodMs: 500 }, 'qwen-pevict', async (c) => {
+        const { e2e } = c;
+        const name = 'probe-evicted';
+        // A slow listing keeps the probe (metadata only) running long enough to be evicted in the middle of it.
+        e2e.proxy!.slowDown('prefix=qwen-pevict', 16);
+        await e2e.apply(standaloneCache(e2e.proxy!.url, name, 'qwen-pevict'));
+        await podRunning(e2e, `${name}-probe-1`);
+        await e2e.orch.kubelet.setNodePressure('memory', { available: '50Mi' });
+        // The next attempt's rule: Progressing, the source not judged, the probe planned again.
+        const evicted = await c.untilCache(name, (x) => condition(x, 'SourcesValid')?.reason === 'Evicted');
+        expect(evicted.status.status).toBe('Progressing');
+        expect(condition(evicted, 'SourcesValid').status).toBe('Unknown');
+        expect(condition(evicted, 'DownloadReady').message).toMatch(
+          new RegExp(
+            `^pod ${name}-probe-1-\\w+ was evicted from node ${e2e.orch.kubelet.nodeName}: The node was low on resource: memory\\..*; retrying$`,
+          ),
+        );
+        // The Warning of Ready=False (SourcesValid=Unknown is a Normal Event: the source is not known to be wrong).
+        await warningEvent(e2e, name, 'Evicted');
+
+        // The pressure ends: the probe runs again by itself, then the download; nobody touches the cache.
+        await e2e.orch.kubelet.setNodePressure('memory', undefined);
+        e2e.proxy!.clearFaults();
+        const fixedAt = Date.now();
+        const ready = await c.untilCache(name, isReady);
+        recovered['Evicted probe'] = Date.now() - fixedAt;
+        expect(ready.metadata.generation).toBe(evicted.metadata.generation);
+        expect(ready.metadata.annotations?.['aim.silogen.ai/retry']).toBeUndefined();
+        // Never reported Failed, and no storm: the evicted probe and the one after it.
+        expect(c.statesSeen(name).filter((s) => s.startsWith('Failed/'))).toEqual([]);
+        const probes = (await e2e.jobsOf(name)).filter((j) => j.metadata!.name!.startsWith(`${name}-probe-`));
+        expect(probes.map((j) => j.metadata!.name).sort()).toEqual([`${name}-probe-1`, `${name}-probe-2`]);
+        expect(ready.status.probeAttempt).toBe(2);
+        // One transition, its Events (SourcesValid's message differs from DownloadReady's and Ready's).
+        expect(await c.orchestratorEvents(name, 'Evicted')).toBeLessThanOrEqual(2);
+        await recordHistory(e2e, name, 'cacheLifecycle-probe-evicted');
+      }),
+  );
+
   it('ImagePullFailed: an image the registry does not have; the fixed image is picked up by the re-check', CASE, () =>
     withCase({ workerSettings: { downloaderImage: UNPUSHED_IMAGE } }, 'qwen-image', async (c) => {
       const name = 'unpullable';
@@ -216,12 +288,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         ),
       );
       // The Warning of Ready=False (SourcesValid=Unknown is a Normal Event: nothing is known to be wrong there).
-      await waitFor(
-        'a Warning ImagePullFailed Event',
-        async () =>
-          (await c.e2e.eventsFor(name)).find((ev) => ev.reason === 'ImagePullFailed' && ev.type === 'Warning'),
-        { timeoutMs: 30_000, intervalMs: 300 },
-      );
+      await warningEvent(c.e2e, name, 'ImagePullFailed');
       // No storm: re-checks back off (1.5 s, 3 s, 6 s … at this scale), each after the 3 s pull deadline.
       await new Promise((r) => setTimeout(r, 10_000));
       const probes = (await c.cache(name)).status.probeAttempt;

@@ -4,12 +4,15 @@ import {
   cacheDownloading,
   cacheInvalid,
   cacheProbeFailed,
+  cacheProbeRetrying,
   cacheProbing,
   cacheSecretMissing,
   cacheSizeUnknown,
   cacheVerified,
   cacheVolume,
   jobFailure,
+  namingClaim,
+  probeRunsAgain,
   type CacheConditionsReport,
 } from '../../domain/cacheConditions.js';
 
@@ -70,6 +73,11 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
         'DownloadReady=False/PodNotStarted',
         'Ready=False/PodNotStarted',
       ],
+    ],
+    [
+      'the probe pod was OOMKilled and the probe runs again: the source not judged yet',
+      cacheProbeRetrying({ reason: 'OOMKilled', message: 'container probe was OOMKilled' }),
+      ['Progressing', 'SourcesValid=Unknown/OOMKilled', 'DownloadReady=False/OOMKilled', 'Ready=False/OOMKilled'],
     ],
     ['size unknown', cacheSizeUnknown(), ['Failed', 'SourcesValid=False/SizeUnknown', 'Ready=False/SizeUnknown']],
     [
@@ -156,6 +164,44 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
     expect(cacheVolume({ pvc, bound: true, source: { totalBytes: 10, files: 2 } }).conditions[1]!.message).toBe(
       '2 file(s), 10 bytes',
     );
+  });
+});
+
+describe('a probe whose pod was killed runs again, as a download pod does (retry class nextAttempt)', () => {
+  it.each([
+    // reason, retry (0: the first probe), maxAttempts, runs again
+    ['OOMKilled', 0, 5, true],
+    ['Evicted', 3, 5, true],
+    ['OOMKilled', 4, 5, false], // the last attempt: the cache fails
+    ['Evicted', 0, 1, false],
+    // Pod reasons another system fixes are re-checked on the fix back-off, not run again at once.
+    ['ImagePullFailed', 0, 5, false],
+    ['PodNotStarted', 0, 5, false],
+    // The source's own failures keep their rules (re-probe, the spec size, a fix).
+    ['AuthFailed', 0, 5, false],
+    ['EndpointUnreachable', 0, 5, false],
+    ['SourceNotFound', 0, 5, false],
+  ] as const)('%s on retry %i of %i attempts: runs again %s', (reason, retry, maxAttempts, again) => {
+    expect(probeRunsAgain({ reason, message: 'm' }, { retry, maxAttempts })).toBe(again);
+  });
+
+  it('says the probe runs again, and why it did not finish', () => {
+    const report = cacheProbeRetrying({ reason: 'Evicted', message: 'pod p-probe-1-x was evicted from node n' });
+    expect(report.conditions.map((c) => c.message)).toEqual([
+      'the probe did not finish: pod p-probe-1-x was evicted from node n; retrying',
+      'pod p-probe-1-x was evicted from node n; retrying',
+      'pod p-probe-1-x was evicted from node n; retrying',
+    ]);
+  });
+});
+
+describe('a volume without room names its claim', () => {
+  it('InsufficientStorage gets the PVC name; other reasons are left as they are', () => {
+    expect(namingClaim({ reason: 'InsufficientStorage', message: 'the volume has 1 MiB free' }, 'c-1a2b')).toEqual({
+      reason: 'InsufficientStorage',
+      message: 'PVC c-1a2b: the volume has 1 MiB free',
+    });
+    expect(namingClaim({ reason: 'Stalled', message: 'no bytes' }, 'c-1a2b').message).toBe('no bytes');
   });
 });
 

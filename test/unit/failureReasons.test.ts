@@ -30,7 +30,7 @@ describe('the failure vocabulary (spec 7), defined once', () => {
     ['PodNotStarted', false, false, true],
     ['ImagePullFailed', false, false, true],
     ['SourceNotFound', false, false, false],
-    ['InsufficientStorage', false, false, false],
+    ['InsufficientStorage', false, false, true],
     ['InvalidSpec', false, false, false],
     ['SomethingANewerDownloaderSays', false, false, false],
   ] as const)('%s: next attempt %s, re-probe %s, re-check %s', (reason, next, reprobe, recheck) => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIMING, fixBackoff, nextBackoff, SettingError, timingFromEnv } from '../../domain/timing.js';
+import {
+  attemptPauseMs,
+  DEFAULT_TIMING,
+  fixBackoff,
+  nextBackoff,
+  SettingError,
+  timingFromEnv,
+} from '../../domain/timing.js';
 
 describe('lifecycle timing (spec 8: time scales)', () => {
   it('defaults to production clocks', () => {
@@ -15,6 +22,8 @@ describe('lifecycle timing (spec 8: time scales)', () => {
       steadySeconds: 60,
       convergingSeconds: 1,
       progressMirrorSeconds: 1.5,
+      attemptBaseSeconds: 1,
+      attemptMaxSeconds: 30,
       volumeNotBoundSeconds: 30,
       podNotStartedSeconds: 90,
       historyEventsMax: 60,
@@ -45,5 +54,27 @@ describe('which back-off a wait for a fix takes', () => {
     expect(fixBackoff(DEFAULT_TIMING, 'SecretNotFound')).toEqual({ base: 30, max: 300 });
     expect(fixBackoff(DEFAULT_TIMING, 'QuotaExceeded')).toEqual({ base: 60, max: 1800 });
     expect(fixBackoff(DEFAULT_TIMING, undefined)).toEqual({ base: 60, max: 1800 });
+  });
+  it('InsufficientStorage re-checks on the 1 → 30 minute back-off, compressed with the other clocks', () => {
+    expect(fixBackoff(DEFAULT_TIMING, 'InsufficientStorage')).toEqual({ base: 60, max: 1800 });
+    expect(fixBackoff(timingFromEnv({ AIM_TIME_SCALE: '0.03' }), 'InsufficientStorage')).toEqual({
+      base: 1.8,
+      max: 54,
+    });
+  });
+});
+
+describe('the pause between download attempts', () => {
+  it.each([
+    ['production clocks', DEFAULT_TIMING, [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]],
+    ['AIM_TIME_SCALE=0.1', timingFromEnv({ AIM_TIME_SCALE: '0.1' }), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]],
+    // A run whose timing was read before these clocks existed keeps the pauses it had.
+    [
+      'a timing recorded without them',
+      { backoffBaseSeconds: 6 },
+      [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000],
+    ],
+  ] as const)('doubles from the base to the max (%s)', (_, timing, pauses) => {
+    expect(pauses.map((_p, retry) => attemptPauseMs(timing, retry))).toEqual(pauses);
   });
 });

@@ -9,7 +9,8 @@ const MiB = 1024 * 1024;
 describe('InsufficientStorage messages name both sizes (spec 7)', () => {
   it('statfs before the transfer: free, needed, source and volume', () => {
     expect(notEnoughSpaceMessage({ sizeBytes: 12 * MiB, freeBytes: 6 * MiB }, 8 * MiB, 8 * MiB + 23)).toBe(
-      'the volume has 6 MiB free but 8 MiB are still needed (source 8 MiB, volume 12 MiB); raise size or headroomPercent',
+      'the volume has 6 MiB free but 8 MiB are still needed (source 8 MiB, volume 12 MiB); raise size or ' +
+        "headroomPercent, or free space on the volume's disk",
     );
   });
 
