@@ -28,9 +28,14 @@ import { matchesLabels, parseLabelSelector } from './labelSelector.js';
  *     so later reads that need it go to the API server at once instead of waiting again, and none outlives
  *     `FLOOR_MAX_AGE_MS`. A floor that memory can never show costs one wait, not a wait on every later read.
  *  5. Nudges carry the resourceVersion that woke a workflow, but activities are not told it (that would change the
- *     workflows). Residual race: a dependency's change the bridge saw may not yet be here when the woken pass reads.
- *     The worker's watch receives the same event as the bridge's, before the nudge's round trip through Temporal, so
- *     it is nearly always here; when not, the next converging pass (and the informer's own change) re-reads.
+ *     workflows). Race: a dependency's change the bridge saw may not yet be here when the woken pass reads (the
+ *     worker's watch of that kind lagging the bridge's), and a pass that then waits on it (a service on its
+ *     InferenceService's Ready) would get no other nudge: the bridge has sent its one. So a late change re-nudges:
+ *     each read answered from memory inside a pass records its workflow and the newest revision memory had seen
+ *     then (of any kind: etcd revisions are one sequence); a change that reaches memory later with a revision at or
+ *     below that one happened before the read, which therefore missed it, and the reader's workflow is nudged
+ *     (`onLateChange`). A change newer than every revision seen at the read may have happened after it: the bridge
+ *     nudges for that one. Records are bounded in number and age (`LATE_READ_WINDOW_MS`).
  *
  * Objects are returned as structured clones: callers may edit what they read (a frozen copy would throw in callers
  * that do), and a clone of one object costs microseconds. `metadata.managedFields` is dropped on the way in: it is
@@ -102,6 +107,27 @@ export const FLOOR_MAX_AGE_MS = 60_000;
 /** Deletions remembered (per cache, the latest), so that a delete whose answer comes after its watch event is met. */
 const TOMBSTONES_MAX = 10_000;
 
+/** How long a read from memory is remembered for a late change to re-nudge its reader (readCache.ts rule 5). */
+export const LATE_READ_WINDOW_MS = 60_000;
+
+/** Scopes of reads remembered (the latest first to go when full). */
+const READ_SCOPES_MAX = 10_000;
+
+/** A pass's read from memory: which workflow read, the newest revision memory had then, and when. */
+interface RecordedRead {
+  seenTo: bigint;
+  at: number;
+}
+
+/** A change that reached memory after passes had read without it (rule 5): their workflows are to look again. */
+export interface LateChange {
+  kind: CachedKind;
+  key: string;
+  resourceVersion: string;
+  /** Workflow ids. */
+  readers: string[];
+}
+
 /** A floor a read waited out (for the worker's log: which object, and where memory and the watch were). */
 export interface OverdueFloor {
   kind: CachedKind;
@@ -121,12 +147,18 @@ export class ClusterReadCache implements Reads {
   private readonly positions = new Map<CachedKind, bigint>();
   /** `kind key` → the revision its latest deletion was seen at (bounded, oldest dropped first). */
   private readonly tombstones = new Map<string, bigint>();
+  /** Reads from memory by scope (`kind key:<ns/name>` or `kind ns:<ns>`/`kind ns:*`) → reader workflow → read. */
+  private readonly reads = new Map<string, Map<string, RecordedRead>>();
+  /** The newest revision any watch has brought (etcd revisions are one sequence across kinds). */
+  private newest: bigint | undefined;
   private readonly listeners = new Set<ChangeListener>();
   private readonly waiters = new Set<() => void>();
   private readonly writeWaitMs: number;
   private readonly floorMaxAgeMs: number;
   private readonly now: () => number;
   private readonly onOverdue: (floor: OverdueFloor) => void;
+  private readonly readerOf: () => string | undefined;
+  private readonly onLateChange: (late: LateChange) => void;
 
   constructor(
     private readonly direct: Reads,
@@ -136,12 +168,18 @@ export class ClusterReadCache implements Reads {
       now?: () => number;
       /** Told once per floor a read waited out (the worker logs it). */
       onOverdue?: (floor: OverdueFloor) => void;
+      /** The workflow whose pass is reading (undefined outside an activity): recorded for rule 5. */
+      readerOf?: () => string | undefined;
+      /** Rule 5: these workflows read from memory before a change that had already happened reached it. */
+      onLateChange?: (late: LateChange) => void;
     } = {},
   ) {
     this.writeWaitMs = opts.writeWaitMs ?? WRITE_WAIT_MS;
     this.floorMaxAgeMs = opts.floorMaxAgeMs ?? FLOOR_MAX_AGE_MS;
     this.now = opts.now ?? Date.now;
     this.onOverdue = opts.onOverdue ?? (() => undefined);
+    this.readerOf = opts.readerOf ?? (() => undefined);
+    this.onLateChange = opts.onLateChange ?? (() => undefined);
   }
 
   /**
@@ -173,6 +211,7 @@ export class ClusterReadCache implements Reads {
     }
     // A watch brings a kind's changes in revision order (a relist's changes are applied in one synchronous loop, so no
     // read runs before the map holds all of them): memory shows the kind as of this revision.
+    if (rv !== undefined) this.renudgeLateReaders(kind, key, obj.metadata?.namespace, rv);
     this.advance(kind, rv);
     this.satisfied(kind, key); // drops the floor the informer just reached
     this.wake();
@@ -257,6 +296,7 @@ export class ClusterReadCache implements Reads {
     const cached = store.objects.get(key);
     // Rule 3: the cache may not have a create made elsewhere yet.
     if (!cached) return this.direct.get<T>(kind, name, namespace);
+    this.recordRead(`${kind} key:${key}`);
     return structuredClone(cached) as T;
   }
 
@@ -270,6 +310,7 @@ export class ClusterReadCache implements Reads {
     const out: Array<[string, CachedObject]> = [];
     for (const [key, o] of store.objects)
       if (inScope(key) && matchesLabels(terms, o.metadata?.labels)) out.push([key, o]);
+    this.recordRead(`${kind} ns:${namespace ?? '*'}`);
     // The API server lists in key order; so does this.
     out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return out.map(([, o]) => structuredClone(o) as T);
@@ -281,9 +322,44 @@ export class ClusterReadCache implements Reads {
     return f;
   }
 
-  /** Raises the kind's watch position; true when it moved. */
+  /** Rule 5: remembers that the current pass read this scope from memory, and how far memory was then. */
+  private recordRead(scope: string): void {
+    const reader = this.readerOf();
+    if (reader === undefined || this.newest === undefined) return;
+    let readers = this.reads.get(scope);
+    if (readers)
+      this.reads.delete(scope); // re-inserted: the newest last
+    else readers = new Map();
+    this.reads.set(scope, readers);
+    readers.set(reader, { seenTo: this.newest, at: this.now() });
+    if (this.reads.size > READ_SCOPES_MAX) this.reads.delete(this.reads.keys().next().value!);
+  }
+
+  /** Rule 5: a change at `rv` reached memory; the readers that had seen past `rv` read without it. */
+  private renudgeLateReaders(kind: CachedKind, key: string, namespace: string | undefined, rv: bigint): void {
+    if (this.reads.size === 0) return;
+    const scopes = [`${kind} key:${key}`, `${kind} ns:*`, ...(namespace ? [`${kind} ns:${namespace}`] : [])];
+    const late = new Set<string>();
+    const now = this.now();
+    for (const scope of scopes) {
+      const readers = this.reads.get(scope);
+      if (!readers) continue;
+      for (const [reader, read] of readers) {
+        if (now - read.at > LATE_READ_WINDOW_MS) readers.delete(reader);
+        else if (read.seenTo >= rv) {
+          late.add(reader);
+          readers.delete(reader); // one nudge per read
+        }
+      }
+      if (readers.size === 0) this.reads.delete(scope);
+    }
+    if (late.size > 0) this.onLateChange({ kind, key, resourceVersion: rv.toString(), readers: [...late] });
+  }
+
+  /** Raises the kind's watch position (and the newest revision seen); true when the kind's moved. */
   private advance(kind: CachedKind, rv: bigint | undefined): boolean {
     if (rv === undefined) return false;
+    if (this.newest === undefined || rv > this.newest) this.newest = rv;
     const at = this.positions.get(kind);
     if (at !== undefined && at >= rv) return false;
     this.positions.set(kind, rv);

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { Context } from '@temporalio/activity';
 import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startInformer, type Informer } from '../../bridge/informer.js';
 import { bridgeMetrics } from '../../bridge/metrics.js';
@@ -61,7 +62,16 @@ export interface RunningReadCache {
 /** Starts one informer per source and the cache they fill. */
 export function startReadCache(
   kc: KubeConfig,
-  opts: { log: (msg: string) => void; sources?: Source<CachedKind>[]; writeWaitMs?: number },
+  opts: {
+    log: (msg: string) => void;
+    sources?: Source<CachedKind>[];
+    writeWaitMs?: number;
+    /**
+     * Nudges a running workflow by id (a plain `changed` signal; one that has ended is not started again): readCache.ts
+     * rule 5, a pass that read from memory before a change that had already happened reached it. Without it, logged.
+     */
+    nudge?: (workflowId: string) => Promise<void>;
+  },
 ): RunningReadCache {
   const timed = withRequestTimeout(kc);
   const cache = new ClusterReadCache(
@@ -78,6 +88,14 @@ export function startReadCache(
           `read cache: ${f.kind} ${f.key} ${f.floor} not in memory after the read-your-writes wait ` +
             `(cached ${f.cached ?? 'none'}, watch at ${f.watchedTo ?? 'none'}); read directly until it is`,
         ),
+      readerOf: currentWorkflowId,
+      onLateChange: (late) => {
+        opts.log(
+          `read cache: ${late.kind} ${late.key} at ${late.resourceVersion} reached memory after ` +
+            `${late.readers.join(', ')} read without it; nudged`,
+        );
+        for (const id of late.readers) void opts.nudge?.(id).catch(() => undefined); // ended: nothing to wake
+      },
     },
   );
   const abort = new AbortController();
@@ -107,6 +125,19 @@ export function startReadCache(
       await Promise.allSettled(informers.map((i) => i.done));
     },
   };
+}
+
+/** The object lifecycles: their workflows take the `changed` nudge (the sweeper's, for one, does not). */
+const NUDGEABLE = new Set(['serviceLifecycle', 'modelLifecycle', 'cacheLifecycle', 'templateLifecycle']);
+
+/** The lifecycle workflow of the activity running now (local ones included); undefined outside one. */
+function currentWorkflowId(): string | undefined {
+  try {
+    const info = Context.current().info;
+    return NUDGEABLE.has(info.workflowType ?? '') ? info.workflowExecution?.workflowId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

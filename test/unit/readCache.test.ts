@@ -7,7 +7,9 @@ import { matchesLabels, parseLabelSelector } from '../../activities/kube/labelSe
 import {
   ClusterReadCache,
   FLOOR_MAX_AGE_MS,
+  LATE_READ_WINDOW_MS,
   type CachedKind,
+  type LateChange,
   type CachedObject,
   type OverdueFloor,
   type Reads,
@@ -27,7 +29,14 @@ const key = (o: CachedObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.n
 
 /** A cache over maps the test edits as an informer would, and a fake API server that counts direct reads. */
 function setup(
-  opts: { writeWaitMs?: number; listed?: boolean; now?: () => number; onOverdue?: (f: OverdueFloor) => void } = {},
+  opts: {
+    writeWaitMs?: number;
+    listed?: boolean;
+    now?: () => number;
+    onOverdue?: (f: OverdueFloor) => void;
+    readerOf?: () => string | undefined;
+    onLateChange?: (late: LateChange) => void;
+  } = {},
 ) {
   const server = new Map<string, Obj>(); // what a direct GET sees
   const calls: string[] = [];
@@ -45,10 +54,12 @@ function setup(
     writeWaitMs: opts.writeWaitMs ?? 2000,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.onOverdue ? { onOverdue: opts.onOverdue } : {}),
+    ...(opts.readerOf ? { readerOf: opts.readerOf } : {}),
+    ...(opts.onLateChange ? { onLateChange: opts.onLateChange } : {}),
   });
   const maps = new Map<CachedKind, Map<string, CachedObject>>();
   const listed = opts.listed === false ? new Promise<void>(() => undefined) : Promise.resolve();
-  for (const kind of ['AIMModel', 'AIMModelCache', 'AIMService', 'Job', 'Pod'] as CachedKind[]) {
+  for (const kind of ['AIMModel', 'AIMModelCache', 'AIMService', 'InferenceService', 'Job', 'Pod'] as CachedKind[]) {
     maps.set(kind, new Map());
     cache.attach(kind, maps.get(kind)!, listed);
   }
@@ -243,6 +254,65 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     inform('Job', obj('j', '2'));
     expect(await woken).toBe(true);
     expect(await cache.nextChange(isJ, 10)).toBe(false);
+  });
+});
+
+describe('read cache: a change that reaches memory after a pass read without it re-nudges the pass (rule 5)', () => {
+  /** A cache whose reads are made by workflow `reader` (undefined: outside an activity). */
+  function late(opts: { now?: () => number } = {}) {
+    let reader: string | undefined = 'aim/AIMService/ns/svc';
+    const nudged: LateChange[] = [];
+    const s = setup({ ...opts, readerOf: () => reader, onLateChange: (l) => nudged.push(l) });
+    return { ...s, nudged, readAs: (r: string | undefined) => (reader = r) };
+  }
+  const isvc = (rv: string, ready: boolean) => ({ ...obj('svc', rv), status: { ready } });
+
+  it("a service that read its InferenceService before KServe's Ready reached memory is nudged when it does", async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('InferenceService', isvc('10', false));
+    inform('AIMModelCache', obj('c', '20')); // memory has seen revision 20 (another kind's watch was quicker)…
+    expect((await cache.get<Obj>('InferenceService', 'svc', 'ns'))?.status).toEqual({ ready: false });
+    inform('InferenceService', isvc('15', true)); // …and KServe's Ready at 15 arrives only now
+    expect(nudged).toEqual([
+      { kind: 'InferenceService', key: 'ns/svc', resourceVersion: '15', readers: ['aim/AIMService/ns/svc'] },
+    ]);
+    inform('InferenceService', isvc('16', true)); // one nudge per read
+    expect(nudged).toHaveLength(1);
+  });
+
+  it('a change newer than all memory had seen at the read nudges no one (the bridge does)', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('InferenceService', isvc('10', false));
+    await cache.get('InferenceService', 'svc', 'ns');
+    inform('InferenceService', isvc('11', true));
+    expect(nudged).toEqual([]);
+  });
+
+  it('a list missing an object of its namespace that had been created is re-nudged; other namespaces are not', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('AIMModelCache', obj('a', '10'));
+    inform('AIMModel', obj('m', '30'));
+    await cache.list('AIMModelCache', 'ns');
+    inform('AIMModelCache', obj('x', '25', undefined, 'other'));
+    expect(nudged).toEqual([]);
+    inform('AIMModelCache', obj('b', '28'));
+    expect(nudged.map((n) => [n.key, n.readers])).toEqual([['ns/b', ['aim/AIMService/ns/svc']]]);
+  });
+
+  it('reads outside an activity, and reads older than the window, are not remembered', async () => {
+    let now = 1_000_000;
+    const { cache, inform, nudged, readAs } = await ready(late({ now: () => now }));
+    inform('InferenceService', isvc('10', false));
+    inform('AIMModel', obj('m', '30'));
+    readAs(undefined);
+    await cache.get('InferenceService', 'svc', 'ns');
+    inform('InferenceService', isvc('11', false));
+    expect(nudged).toEqual([]);
+    readAs('aim/AIMService/ns/svc');
+    await cache.get('InferenceService', 'svc', 'ns');
+    now += LATE_READ_WINDOW_MS + 1;
+    inform('InferenceService', isvc('12', true));
+    expect(nudged).toEqual([]);
   });
 });
 
