@@ -1,5 +1,5 @@
 import type { ResourceKind } from './resources.js';
-import { matchesLabels, parseLabelSelector } from './labelSelector.js';
+import { matchesLabels, parseLabelSelector, type LabelTerm } from './labelSelector.js';
 
 /**
  * The worker's watch-backed reads (issue 15: reads from a cache, writes to the API server). One informer per kind
@@ -115,9 +115,18 @@ const READ_SCOPES_MAX = 10_000;
 
 /** A pass's read from memory: which workflow read, the newest revision memory had then, and when. */
 interface RecordedRead {
+  reader: string;
+  /** A list's label selector (a change of an object it does not select was not missed). */
+  terms?: LabelTerm[];
   seenTo: bigint;
   at: number;
 }
+
+/**
+ * Kinds whose late changes re-nudge no one: their readers (a cache's Job and its pods) go on to `waitForJob`, which the
+ * informer itself wakes on every change of them (`nextChange`), late ones included.
+ */
+const WOKEN_FROM_MEMORY: ReadonlySet<CachedKind> = new Set<CachedKind>(['Job', 'Pod']);
 
 /** A change that reached memory after passes had read without it (rule 5): their workflows are to look again. */
 export interface LateChange {
@@ -211,7 +220,7 @@ export class ClusterReadCache implements Reads {
     }
     // A watch brings a kind's changes in revision order (a relist's changes are applied in one synchronous loop, so no
     // read runs before the map holds all of them): memory shows the kind as of this revision.
-    if (rv !== undefined) this.renudgeLateReaders(kind, key, obj.metadata?.namespace, rv);
+    if (rv !== undefined) this.renudgeLateReaders(kind, obj, rv);
     this.advance(kind, rv);
     this.satisfied(kind, key); // drops the floor the informer just reached
     this.wake();
@@ -296,7 +305,7 @@ export class ClusterReadCache implements Reads {
     const cached = store.objects.get(key);
     // Rule 3: the cache may not have a create made elsewhere yet.
     if (!cached) return this.direct.get<T>(kind, name, namespace);
-    this.recordRead(`${kind} key:${key}`);
+    this.recordRead(kind, `${kind} key:${key}`);
     return structuredClone(cached) as T;
   }
 
@@ -310,7 +319,7 @@ export class ClusterReadCache implements Reads {
     const out: Array<[string, CachedObject]> = [];
     for (const [key, o] of store.objects)
       if (inScope(key) && matchesLabels(terms, o.metadata?.labels)) out.push([key, o]);
-    this.recordRead(`${kind} ns:${namespace ?? '*'}`);
+    this.recordRead(kind, `${kind} ns:${namespace ?? '*'}`, labelSelector ? terms : undefined);
     // The API server lists in key order; so does this.
     out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return out.map(([, o]) => structuredClone(o) as T);
@@ -323,7 +332,8 @@ export class ClusterReadCache implements Reads {
   }
 
   /** Rule 5: remembers that the current pass read this scope from memory, and how far memory was then. */
-  private recordRead(scope: string): void {
+  private recordRead(kind: CachedKind, scope: string, terms?: LabelTerm[]): void {
+    if (WOKEN_FROM_MEMORY.has(kind)) return;
     const reader = this.readerOf();
     if (reader === undefined || this.newest === undefined) return;
     let readers = this.reads.get(scope);
@@ -331,29 +341,32 @@ export class ClusterReadCache implements Reads {
       this.reads.delete(scope); // re-inserted: the newest last
     else readers = new Map();
     this.reads.set(scope, readers);
-    readers.set(reader, { seenTo: this.newest, at: this.now() });
+    const read: RecordedRead = { reader, seenTo: this.newest, at: this.now() };
+    if (terms) read.terms = terms;
+    readers.set(`${reader} ${JSON.stringify(terms ?? [])}`, read);
     if (this.reads.size > READ_SCOPES_MAX) this.reads.delete(this.reads.keys().next().value!);
   }
 
   /** Rule 5: a change at `rv` reached memory; the readers that had seen past `rv` read without it. */
-  private renudgeLateReaders(kind: CachedKind, key: string, namespace: string | undefined, rv: bigint): void {
+  private renudgeLateReaders(kind: CachedKind, obj: CachedObject, rv: bigint): void {
     if (this.reads.size === 0) return;
-    const scopes = [`${kind} key:${key}`, `${kind} ns:*`, ...(namespace ? [`${kind} ns:${namespace}`] : [])];
+    const namespace = obj.metadata?.namespace;
+    const scopes = [`${kind} key:${keyOf(obj)}`, `${kind} ns:*`, ...(namespace ? [`${kind} ns:${namespace}`] : [])];
     const late = new Set<string>();
     const now = this.now();
     for (const scope of scopes) {
       const readers = this.reads.get(scope);
       if (!readers) continue;
-      for (const [reader, read] of readers) {
-        if (now - read.at > LATE_READ_WINDOW_MS) readers.delete(reader);
-        else if (read.seenTo >= rv) {
-          late.add(reader);
-          readers.delete(reader); // one nudge per read
+      for (const [id, read] of readers) {
+        if (now - read.at > LATE_READ_WINDOW_MS) readers.delete(id);
+        else if (read.seenTo >= rv && (!read.terms || matchesLabels(read.terms, obj.metadata?.labels))) {
+          late.add(read.reader);
+          readers.delete(id); // one nudge per read
         }
       }
       if (readers.size === 0) this.reads.delete(scope);
     }
-    if (late.size > 0) this.onLateChange({ kind, key, resourceVersion: rv.toString(), readers: [...late] });
+    if (late.size > 0) this.onLateChange({ kind, key: keyOf(obj), resourceVersion: rv.toString(), readers: [...late] });
   }
 
   /** Raises the kind's watch position (and the newest revision seen); true when the kind's moved. */

@@ -299,6 +299,18 @@ describe('read cache: a change that reaches memory after a pass read without it 
     expect(nudged.map((n) => [n.key, n.readers])).toEqual([['ns/b', ['aim/AIMService/ns/svc']]]);
   });
 
+  it('a list is re-nudged only by objects its selector selects; Jobs and pods never (waitForJob wakes itself)', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('AIMModel', obj('m', '30'));
+    await cache.list('AIMModelCache', 'ns', 'mode=shared');
+    await cache.list('Pod', 'ns', 'job-name=dl');
+    inform('AIMModelCache', obj('dedicated', '25', { mode: 'dedicated' }));
+    inform('Pod', obj('dl-x', '26', { 'job-name': 'dl' }));
+    expect(nudged).toEqual([]);
+    inform('AIMModelCache', obj('shared', '27', { mode: 'shared' }));
+    expect(nudged.map((n) => n.key)).toEqual(['ns/shared']);
+  });
+
   it('reads outside an activity, and reads older than the window, are not remembered', async () => {
     let now = 1_000_000;
     const { cache, inform, nudged, readAs } = await ready(late({ now: () => now }));
