@@ -149,6 +149,18 @@ export interface OverdueFloor {
   watchedTo: string | undefined;
 }
 
+export interface ReadCacheOptions {
+  writeWaitMs?: number;
+  floorMaxAgeMs?: number;
+  now?: () => number;
+  /** Told once per floor a read waited out (the worker logs it). */
+  onOverdue?: (floor: OverdueFloor) => void;
+  /** The workflow whose pass is reading (undefined outside an activity): recorded for rule 5. */
+  readerOf?: () => string | undefined;
+  /** Rule 5: these workflows read from memory before a change that had already happened reached it. */
+  onLateChange?: (late: LateChange) => void;
+}
+
 export class ClusterReadCache implements Reads {
   private readonly stores = new Map<CachedKind, Store>();
   private readonly floors = new Map<CachedKind, Map<string, Floor>>();
@@ -171,17 +183,7 @@ export class ClusterReadCache implements Reads {
 
   constructor(
     private readonly direct: Reads,
-    opts: {
-      writeWaitMs?: number;
-      floorMaxAgeMs?: number;
-      now?: () => number;
-      /** Told once per floor a read waited out (the worker logs it). */
-      onOverdue?: (floor: OverdueFloor) => void;
-      /** The workflow whose pass is reading (undefined outside an activity): recorded for rule 5. */
-      readerOf?: () => string | undefined;
-      /** Rule 5: these workflows read from memory before a change that had already happened reached it. */
-      onLateChange?: (late: LateChange) => void;
-    } = {},
+    opts: ReadCacheOptions = {},
   ) {
     this.writeWaitMs = opts.writeWaitMs ?? WRITE_WAIT_MS;
     this.floorMaxAgeMs = opts.floorMaxAgeMs ?? FLOOR_MAX_AGE_MS;

@@ -12,6 +12,7 @@ import {
   type LateChange,
   type CachedObject,
   type OverdueFloor,
+  type ReadCacheOptions,
   type Reads,
 } from '../../activities/kube/readCache.js';
 import { startReadCache } from '../../activities/kube/readCacheSources.js';
@@ -28,16 +29,7 @@ const obj = (name: string, rv: string, labels?: Record<string, string>, ns = 'ns
 const key = (o: CachedObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /** A cache over maps the test edits as an informer would, and a fake API server that counts direct reads. */
-function setup(
-  opts: {
-    writeWaitMs?: number;
-    listed?: boolean;
-    now?: () => number;
-    onOverdue?: (f: OverdueFloor) => void;
-    readerOf?: () => string | undefined;
-    onLateChange?: (late: LateChange) => void;
-  } = {},
-) {
+function setup(opts: ReadCacheOptions & { listed?: boolean } = {}) {
   const server = new Map<string, Obj>(); // what a direct GET sees
   const calls: string[] = [];
   const direct: Reads = {
@@ -50,13 +42,8 @@ function setup(
       return Promise.resolve([...server.values()] as T[]);
     },
   };
-  const cache = new ClusterReadCache(direct, {
-    writeWaitMs: opts.writeWaitMs ?? 2000,
-    ...(opts.now ? { now: opts.now } : {}),
-    ...(opts.onOverdue ? { onOverdue: opts.onOverdue } : {}),
-    ...(opts.readerOf ? { readerOf: opts.readerOf } : {}),
-    ...(opts.onLateChange ? { onLateChange: opts.onLateChange } : {}),
-  });
+  const { listed: _listed, ...options } = opts;
+  const cache = new ClusterReadCache(direct, { ...options, writeWaitMs: opts.writeWaitMs ?? 2000 });
   const maps = new Map<CachedKind, Map<string, CachedObject>>();
   const listed = opts.listed === false ? new Promise<void>(() => undefined) : Promise.resolve();
   for (const kind of ['AIMModel', 'AIMModelCache', 'AIMService', 'InferenceService', 'Job', 'Pod'] as CachedKind[]) {
@@ -372,8 +359,9 @@ describe('waitForJob with the read cache', () => {
 });
 
 describe('startReadCache: the bridge informer fills the cache', () => {
-  it('serves a source once it has listed, and follows its watch', async () => {
-    let emit: (type: string, o: unknown) => void = () => undefined;
+  /** A Node source listing `n1` at `listedAt`, whose watch events the test emits. */
+  function nodeSource(listedAt: string) {
+    const fake = { emit: (_type: string, _o: unknown): void => undefined };
     const watcher: Watcher = {
       watch: (
         _p: string,
@@ -381,7 +369,7 @@ describe('startReadCache: the bridge informer fills the cache', () => {
         cb: (type: string, o: unknown) => void,
         end: (e: unknown) => void,
       ) => {
-        emit = cb;
+        fake.emit = cb;
         return Promise.resolve({ abort: () => end(null) } as never);
       },
     };
@@ -389,8 +377,13 @@ describe('startReadCache: the bridge informer fills the cache', () => {
       kind: 'Node',
       path: '/api/v1/nodes',
       watcher,
-      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: '1' }),
+      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: listedAt }),
     };
+    return { source, emit: (type: string, o: unknown) => fake.emit(type, o) };
+  }
+
+  it('serves a source once it has listed, and follows its watch', async () => {
+    const { source, emit } = nodeSource('1');
     const running = startReadCache(unreachableKubeConfig(), { log: () => undefined, sources: [source] });
     await running.listed;
     await settle();
@@ -401,24 +394,7 @@ describe('startReadCache: the bridge informer fills the cache', () => {
   });
 
   it("takes the watch's position from its first list and its bookmarks: a write below it is met", async () => {
-    let emit: (type: string, o: unknown) => void = () => undefined;
-    const watcher: Watcher = {
-      watch: (
-        _p: string,
-        _q: Record<string, unknown>,
-        cb: (type: string, o: unknown) => void,
-        end: (e: unknown) => void,
-      ) => {
-        emit = cb;
-        return Promise.resolve({ abort: () => end(null) } as never);
-      },
-    };
-    const source: Source<CachedKind> = {
-      kind: 'Node',
-      path: '/api/v1/nodes',
-      watcher,
-      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: '40' }),
-    };
+    const { source, emit } = nodeSource('40');
     const running = startReadCache(unreachableKubeConfig(), {
       log: () => undefined,
       sources: [source],
