@@ -9,7 +9,7 @@ import { readCacheFromEnv } from '../activities/kube/readCacheSetting.js';
 import type { ClusterReadCache } from '../activities/kube/readCache.js';
 import { kubeFailureInterceptor } from '../activities/kubeFailureInterceptor.js';
 import type { WorkerSettings } from '../activities/context.js';
-import { TASK_QUEUE } from '../workflows/signals.js';
+import { changedSignal, TASK_QUEUE } from '../workflows/signals.js';
 import { BUNDLE_ENV, chooseWorkflowCode } from './workflowBundle.js';
 import {
   connectTemporalClient,
@@ -79,7 +79,11 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
   // Without settings the activities read theirs from the env (createContext), and so does this.
   const cacheOn = opts.settings ? opts.settings.readCache === true : readCacheFromEnv(process.env);
   const readCache: RunningReadCache | undefined = cacheOn
-    ? startReadCache(opts.kubeConfig, { log: (msg) => Runtime.instance().logger.warn(msg) })
+    ? startReadCache(opts.kubeConfig, {
+        log: (msg) => Runtime.instance().logger.warn(msg),
+        // A pass that read from memory before a change had reached it looks again (readCache.ts rule 5).
+        nudge: (workflowId) => client.workflow.getHandle(workflowId).signal(changedSignal, { uid: '' }),
+      })
     : undefined;
   const worker = await Worker.create({
     connection,

@@ -3,15 +3,15 @@
  * worker's read cache needs to answer `list(..., labelSelector)` from memory exactly as the API server would. Set-based
  * terms (`in`, `notin`) are not used by the worker; a selector with one is reported as unsupported (read directly).
  */
-type Term =
+export type LabelTerm =
   | { op: 'eq'; key: string; value: string }
   | { op: 'ne'; key: string; value: string }
   | { op: 'exists'; key: string }
   | { op: 'absent'; key: string };
 
 /** The selector's terms, or undefined when it uses a form this matcher does not know. */
-export function parseLabelSelector(selector: string | undefined): Term[] | undefined {
-  const terms: Term[] = [];
+export function parseLabelSelector(selector: string | undefined): LabelTerm[] | undefined {
+  const terms: LabelTerm[] = [];
   for (const raw of (selector ?? '').split(',')) {
     const part = raw.trim();
     if (!part) continue;
@@ -31,7 +31,7 @@ export function parseLabelSelector(selector: string | undefined): Term[] | undef
   return terms;
 }
 
-export function matchesLabels(terms: Term[], labels: Record<string, string> | undefined): boolean {
+export function matchesLabels(terms: LabelTerm[], labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
   return terms.every((t) => {
     const has = Object.hasOwn(l, t.key);

@@ -64,8 +64,10 @@ export class NotedCustomObjects extends CustomObjects {
     namespace?: string,
     propagationPolicy: 'Background' | 'Foreground' | 'Orphan' = 'Background',
   ): Promise<void> {
-    await super.delete(res, name, namespace, propagationPolicy);
     const kind = kindOf(res);
-    if (kind) this.reads.noteDelete(kind, name, namespace);
+    // Where the kind's watch was before the request: a deletion it brings after that is this one (or a later one).
+    const sentAt = kind ? this.reads.watchedTo(kind) : undefined;
+    await super.delete(res, name, namespace, propagationPolicy);
+    if (kind) this.reads.noteDelete(kind, name, namespace, sentAt);
   }
 }

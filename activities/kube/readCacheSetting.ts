@@ -4,9 +4,12 @@ export const READ_CACHE_ENV = 'AIM_READ_CACHE';
 
 /**
  * `AIM_READ_CACHE`: `off` (default: every read goes to the API server) or `on` (dependencies from watch-backed caches).
- * Off by default until a stall seen once in the full suite is understood: a worker whose cached reads all waited out
- * their read-your-writes floor (1.5 s each, as if its watches delivered nothing) and whose services then waited on an
- * InferenceService readiness its memory never showed (test/e2e/acceptance-regressions.test.ts, "three services").
+ * Off by default until the full suite has run green with it on. A stall seen once there (acceptance-regressions,
+ * "three services": every list of a namespace waited out its 1.5 s read-your-writes floor, and two services never
+ * passed again after their InferenceServices' Ready) came from two defects of readCache.ts, both fixed: a floor that
+ * memory could never show (a write answered after the watch had brought the object's deletion) taxed every later
+ * read (rule 4: floors are met by the kind's watch position and bounded), and a pass woken for KServe's Ready read an
+ * InferenceService its memory did not show yet and got no other nudge (rule 5: a late change re-nudges the reader).
  */
 export function readCacheFromEnv(env: Record<string, string | undefined>): boolean {
   const text = env[READ_CACHE_ENV]?.trim().toLowerCase() || 'off';

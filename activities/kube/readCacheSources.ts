@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { Context } from '@temporalio/activity';
 import { BatchV1Api, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startInformer, type Informer } from '../../bridge/informer.js';
 import { bridgeMetrics } from '../../bridge/metrics.js';
@@ -61,7 +62,16 @@ export interface RunningReadCache {
 /** Starts one informer per source and the cache they fill. */
 export function startReadCache(
   kc: KubeConfig,
-  opts: { log: (msg: string) => void; sources?: Source<CachedKind>[]; writeWaitMs?: number },
+  opts: {
+    log: (msg: string) => void;
+    sources?: Source<CachedKind>[];
+    writeWaitMs?: number;
+    /**
+     * Nudges a running workflow by id (a plain `changed` signal; one that has ended is not started again): readCache.ts
+     * rule 5, a pass that read from memory before a change that had already happened reached it. Without it, logged.
+     */
+    nudge?: (workflowId: string) => Promise<void>;
+  },
 ): RunningReadCache {
   const timed = withRequestTimeout(kc);
   const cache = new ClusterReadCache(
@@ -70,14 +80,30 @@ export function startReadCache(
       core: timed.makeApiClient(CoreV1Api),
       batch: timed.makeApiClient(BatchV1Api),
     }),
-    opts.writeWaitMs !== undefined ? { writeWaitMs: opts.writeWaitMs } : {},
+    {
+      ...(opts.writeWaitMs !== undefined ? { writeWaitMs: opts.writeWaitMs } : {}),
+      // Once per floor: a write memory did not show in time (a lagging or silent watch shows up here first).
+      onOverdue: (f) =>
+        opts.log(
+          `read cache: ${f.kind} ${f.key} ${f.floor} not in memory after the read-your-writes wait ` +
+            `(cached ${f.cached ?? 'none'}, watch at ${f.watchedTo ?? 'none'}); read directly until it is`,
+        ),
+      readerOf: currentWorkflowId,
+      onLateChange: (late) => {
+        opts.log(
+          `read cache: ${late.kind} ${late.key} at ${late.resourceVersion} reached memory after ` +
+            `${late.readers.join(', ')} read without it; nudged`,
+        );
+        for (const id of late.readers) void opts.nudge?.(id).catch(() => undefined); // ended: nothing to wake
+      },
+    },
   );
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per informer's open watch
   const metrics = bridgeMetrics(); // the informer counts relists and errors; the worker does not serve these
   const informers: Informer<CachedKind>[] = [];
   for (const plain of opts.sources ?? readCacheSources(kc)) {
-    const { source, isOpen } = trackWatch(plain);
+    const { source, isOpen, firstListRevision } = trackWatch(plain, cache);
     const informer = startInformer(source, {
       signal: abort.signal,
       metrics,
@@ -88,6 +114,7 @@ export function startReadCache(
       },
     });
     cache.attach(source.kind, informer.objects as Map<string, CachedObject>, informer.listed, isOpen);
+    void informer.listed.then(() => cache.progressed(source.kind, firstListRevision()));
     informers.push(informer);
   }
   return {
@@ -100,27 +127,58 @@ export function startReadCache(
   };
 }
 
+/** The object lifecycles: their workflows take the `changed` nudge (the sweeper's, for one, does not). */
+const NUDGEABLE = new Set(['serviceLifecycle', 'modelLifecycle', 'cacheLifecycle', 'templateLifecycle']);
+
+/** The lifecycle workflow of the activity running now (local ones included); undefined outside one. */
+function currentWorkflowId(): string | undefined {
+  try {
+    const info = Context.current().info;
+    return NUDGEABLE.has(info.workflowType ?? '') ? info.workflowExecution?.workflowId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The source with its watch observed: open from the moment the API server accepted it (a refused watch, e.g. 403
- * under an older ClusterRole, ends before its request resolves) until it ends.
+ * under an older ClusterRole, ends before its request resolves) until it ends. Its bookmarks (which the informer only
+ * resumes from) tell the cache how far the kind's watch has come (readCache.ts rule 4), and so does its first list.
  */
-function trackWatch(source: Source<CachedKind>): { source: Source<CachedKind>; isOpen: () => boolean } {
+function trackWatch(
+  source: Source<CachedKind>,
+  cache: ClusterReadCache,
+): { source: Source<CachedKind>; isOpen: () => boolean; firstListRevision: () => string | undefined } {
   let open = false;
+  let firstList: string | undefined;
   const watcher: Watcher = {
     watch: (path, query, callback, done) => {
       open = false;
       let ended = false;
       return source.watcher
-        .watch(path, query, callback, (err: unknown) => {
-          ended = true;
-          open = false;
-          done(err);
-        })
+        .watch(
+          path,
+          query,
+          (type: string, obj: CachedObject, ...rest: unknown[]) => {
+            (callback as (type: string, obj: CachedObject, ...rest: unknown[]) => void)(type, obj, ...rest);
+            if (type === 'BOOKMARK') cache.progressed(source.kind, obj?.metadata?.resourceVersion);
+          },
+          (err: unknown) => {
+            ended = true;
+            open = false;
+            done(err);
+          },
+        )
         .then((req) => {
           if (!ended) open = true;
           return req;
         });
     },
   };
-  return { source: { ...source, watcher }, isOpen: () => open };
+  const list = async () => {
+    const l = await source.list();
+    firstList ??= l.resourceVersion;
+    return l;
+  };
+  return { source: { ...source, list, watcher }, isOpen: () => open, firstListRevision: () => firstList };
 }

@@ -162,6 +162,9 @@ describe.concurrent(
         // One request the API server never answers: the client gives it up after its timeout (30 s) and the step
         // is retried, instead of waiting for the activity's own timeout.
         const hung = faulty.injectOnce({ method: 'GET', pathIncludes: '/aimmodelcaches/', status: 'hang' });
+        // At least one 503 on a write whatever the seeded draws give: with the read cache on (AIM_READ_CACHE=on) the
+        // worker sends a fraction of the requests (reads come from memory), and 3 % of ~90 may draw none.
+        const refusedWrite = faulty.injectOnce({ method: 'PATCH', pathIncludes: '/status', status: 503 });
         const name = 'api-rest';
         const src = await bed.addSource(name);
         await deployService(
@@ -172,6 +175,7 @@ describe.concurrent(
         );
         await waitForRunning(bed.orch, name, 300_000);
         expect((await hung).path).toContain('/aimmodelcaches/');
+        expect((await refusedWrite).path).toContain('/status');
 
         const stats = faulty.stats();
         const facts = await lifecycleHistories(name);
@@ -185,7 +189,7 @@ describe.concurrent(
               .map((f) => `${f.status} ${f.method} ${f.path.replace(`/namespaces/${bed.orch.namespace}`, '/…')}`)
               .join('; ')}`,
         );
-        expect(stats.injected503).toBeGreaterThan(0);
+        expect(stats.injected503).toBeGreaterThanOrEqual(1); // the targeted one, and whatever 3 % drew
         expect(stats.resets).toBeGreaterThan(0);
         expect(stats.hangs).toBe(1);
         await expectNoDuplicates(`s3://models/${name}`);

@@ -9,6 +9,7 @@ import { RESOURCES, type ResourceRef } from '../../activities/kube/resources.js'
 import { startBridge, type Bridge } from '../../bridge/bridge.js';
 import { createWorker, type AimWorker } from '../../worker/worker.js';
 import type { WorkerSettings } from '../../activities/context.js';
+import { readCacheFromEnv } from '../../activities/kube/readCacheSetting.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
 import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
 import { cacheDir } from './bins.js';
@@ -151,7 +152,12 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     extraPath: [join(cacheDir(), 'bin')],
   });
   const workers: Array<AimWorker & { running: Promise<void> }> = [];
-  let operatorSettings: OperatorSettings = { downloaderImage: TEST_DOWNLOADER_IMAGE, ...opts.workerSettings };
+  // AIM_READ_CACHE in the test run's env turns the workers' read cache on for every file that does not set it.
+  let operatorSettings: OperatorSettings = {
+    downloaderImage: TEST_DOWNLOADER_IMAGE,
+    readCache: readCacheFromEnv(process.env),
+    ...opts.workerSettings,
+  };
   const startWorkers = async () => {
     for (let i = 0; i < (opts.workers ?? 1); i++) {
       const w = await createWorker({

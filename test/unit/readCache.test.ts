@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import type { ActivityContext } from '../../activities/context.js';
 import { jobActivities } from '../../activities/jobs.js';
 import { matchesLabels, parseLabelSelector } from '../../activities/kube/labelSelector.js';
-import { ClusterReadCache, type CachedKind, type CachedObject, type Reads } from '../../activities/kube/readCache.js';
+import {
+  ClusterReadCache,
+  FLOOR_MAX_AGE_MS,
+  LATE_READ_WINDOW_MS,
+  type CachedKind,
+  type LateChange,
+  type CachedObject,
+  type OverdueFloor,
+  type ReadCacheOptions,
+  type Reads,
+} from '../../activities/kube/readCache.js';
 import { startReadCache } from '../../activities/kube/readCacheSources.js';
 import type { Source, Watcher } from '../../bridge/sources.js';
 import { settle } from './fakeClock.js';
@@ -19,7 +29,7 @@ const obj = (name: string, rv: string, labels?: Record<string, string>, ns = 'ns
 const key = (o: CachedObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 /** A cache over maps the test edits as an informer would, and a fake API server that counts direct reads. */
-function setup(opts: { writeWaitMs?: number; listed?: boolean } = {}) {
+function setup(opts: ReadCacheOptions & { listed?: boolean } = {}) {
   const server = new Map<string, Obj>(); // what a direct GET sees
   const calls: string[] = [];
   const direct: Reads = {
@@ -32,10 +42,11 @@ function setup(opts: { writeWaitMs?: number; listed?: boolean } = {}) {
       return Promise.resolve([...server.values()] as T[]);
     },
   };
-  const cache = new ClusterReadCache(direct, { writeWaitMs: opts.writeWaitMs ?? 2000 });
+  const { listed: _listed, ...options } = opts;
+  const cache = new ClusterReadCache(direct, { ...options, writeWaitMs: opts.writeWaitMs ?? 2000 });
   const maps = new Map<CachedKind, Map<string, CachedObject>>();
   const listed = opts.listed === false ? new Promise<void>(() => undefined) : Promise.resolve();
-  for (const kind of ['AIMModel', 'AIMModelCache', 'Job', 'Pod'] as CachedKind[]) {
+  for (const kind of ['AIMModel', 'AIMModelCache', 'AIMService', 'InferenceService', 'Job', 'Pod'] as CachedKind[]) {
     maps.set(kind, new Map());
     cache.attach(kind, maps.get(kind)!, listed);
   }
@@ -68,6 +79,72 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     cache.noteWrite('AIMModel', 'gone', 'ns', '7'); // the worker's write, not yet seen…
     inform('AIMModel', obj('gone', '8'), true); // …and the object deleted by a user before the watch brought it
     expect((await cache.list<Obj>('AIMModel', 'ns')).map((o) => o.metadata.name)).toEqual(['kept']);
+    expect(calls).toEqual([]);
+  });
+
+  it("a write answered after the watch brought the object's deletion holds up no read (the watch is past it)", async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 200 }));
+    inform('AIMModelCache', obj('gone', '3'));
+    inform('AIMModelCache', obj('kept', '4'));
+    inform('AIMModelCache', obj('gone', '8'), true); // deleted (by the garbage collector) at revision 8…
+    cache.noteWrite('AIMModelCache', 'gone', 'ns', '7'); // …before the answer to the worker's write at 7 arrived
+    expect((await cache.list<Obj>('AIMModelCache', 'ns')).map((o) => o.metadata.name)).toEqual(['kept']);
+    expect(calls).toEqual([]);
+  });
+
+  it('a write the watch never shows as such (outside its selector, or superseded) is met once the watch is past it', async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 200 }));
+    cache.noteWrite('Job', 'unlabelled', 'ns', '7'); // a Job the labelled watch never brings
+    const listing = cache.list<Obj>('Job', 'ns');
+    await settle();
+    inform('Job', obj('other', '9', undefined, 'elsewhere')); // any later event of the kind: memory is at 9
+    expect(await listing).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('a delete answered after the watch brought its deletion and a create of the same name serves the new object', async () => {
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 200 }));
+    inform('AIMService', obj('again', '3'));
+    const sentAt = cache.watchedTo('AIMService'); // the worker sends its delete…
+    inform('AIMService', obj('again', '5'), true); // …the watch brings the deletion
+    inform('AIMService', obj('again', '6')); // and a user's create of the same name, both before the answer
+    cache.noteDelete('AIMService', 'again', 'ns', sentAt);
+    expect((await cache.get<Obj>('AIMService', 'again', 'ns'))?.metadata.resourceVersion).toBe('6');
+    expect((await cache.list<Obj>('AIMService', 'ns')).map((o) => o.metadata.resourceVersion)).toEqual(['6']);
+    expect(calls).toEqual([]);
+  });
+
+  it('a floor memory never shows costs one wait: later reads go directly at once, and it is logged once', async () => {
+    const overdue: OverdueFloor[] = [];
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 200, onOverdue: (f) => overdue.push(f) }));
+    inform('AIMModelCache', obj('c', '10'));
+    cache.noteWrite('AIMModelCache', 'c', 'ns', '12');
+    const first = Date.now();
+    await cache.list('AIMModelCache', 'ns');
+    expect(Date.now() - first).toBeGreaterThanOrEqual(150);
+    const later = Date.now();
+    for (let i = 0; i < 5; i++) {
+      await cache.list('AIMModelCache', 'ns');
+      await cache.get('AIMModelCache', 'c', 'ns');
+    }
+    expect(Date.now() - later).toBeLessThan(150);
+    expect(calls.filter((c) => c.startsWith('list'))).toHaveLength(6);
+    expect(overdue).toEqual([
+      { kind: 'AIMModelCache', key: 'ns/c', floor: 'written at 12', cached: '10', watchedTo: '10' },
+    ]);
+    inform('AIMModelCache', obj('c', '12')); // shown at last: memory again
+    calls.length = 0;
+    await cache.list('AIMModelCache', 'ns');
+    expect(calls).toEqual([]);
+  });
+
+  it(`no floor outlives ${FLOOR_MAX_AGE_MS} ms`, async () => {
+    let now = 1_000_000;
+    const { cache, calls, inform } = await ready(setup({ writeWaitMs: 200, now: () => now }));
+    inform('AIMModelCache', obj('c', '10'));
+    cache.noteWrite('AIMModelCache', 'c', 'ns', '12');
+    now += FLOOR_MAX_AGE_MS + 1;
+    expect((await cache.get<Obj>('AIMModelCache', 'c', 'ns'))?.metadata.resourceVersion).toBe('10');
     expect(calls).toEqual([]);
   });
 
@@ -127,10 +204,8 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     cache.noteDelete('Job', 'j', 'ns');
     // Still in memory: read directly (the API server says it is gone).
     expect(await cache.get('Job', 'j', 'ns')).toBeUndefined();
-    const listing = cache.list<Obj>('Job', 'ns');
-    await settle();
     inform('Job', obj('j', '5'), true);
-    expect((await listing).map((o) => o.metadata.name)).toEqual(['k']);
+    expect((await cache.list<Obj>('Job', 'ns')).map((o) => o.metadata.name)).toEqual(['k']);
     expect(calls).toEqual(['get Job ns/j']);
     const terminating = { metadata: { ...obj('t', '7').metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } };
     inform('Job', obj('t', '6'));
@@ -166,6 +241,77 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     inform('Job', obj('j', '2'));
     expect(await woken).toBe(true);
     expect(await cache.nextChange(isJ, 10)).toBe(false);
+  });
+});
+
+describe('read cache: a change that reaches memory after a pass read without it re-nudges the pass (rule 5)', () => {
+  /** A cache whose reads are made by workflow `reader` (undefined: outside an activity). */
+  function late(opts: { now?: () => number } = {}) {
+    let reader: string | undefined = 'aim/AIMService/ns/svc';
+    const nudged: LateChange[] = [];
+    const s = setup({ ...opts, readerOf: () => reader, onLateChange: (l) => nudged.push(l) });
+    return { ...s, nudged, readAs: (r: string | undefined) => (reader = r) };
+  }
+  const isvc = (rv: string, ready: boolean) => ({ ...obj('svc', rv), status: { ready } });
+
+  it("a service that read its InferenceService before KServe's Ready reached memory is nudged when it does", async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('InferenceService', isvc('10', false));
+    inform('AIMModelCache', obj('c', '20')); // memory has seen revision 20 (another kind's watch was quicker)…
+    expect((await cache.get<Obj>('InferenceService', 'svc', 'ns'))?.status).toEqual({ ready: false });
+    inform('InferenceService', isvc('15', true)); // …and KServe's Ready at 15 arrives only now
+    expect(nudged).toEqual([
+      { kind: 'InferenceService', key: 'ns/svc', resourceVersion: '15', readers: ['aim/AIMService/ns/svc'] },
+    ]);
+    inform('InferenceService', isvc('16', true)); // one nudge per read
+    expect(nudged).toHaveLength(1);
+  });
+
+  it('a change newer than all memory had seen at the read nudges no one (the bridge does)', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('InferenceService', isvc('10', false));
+    await cache.get('InferenceService', 'svc', 'ns');
+    inform('InferenceService', isvc('11', true));
+    expect(nudged).toEqual([]);
+  });
+
+  it('a list missing an object of its namespace that had been created is re-nudged; other namespaces are not', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('AIMModelCache', obj('a', '10'));
+    inform('AIMModel', obj('m', '30'));
+    await cache.list('AIMModelCache', 'ns');
+    inform('AIMModelCache', obj('x', '25', undefined, 'other'));
+    expect(nudged).toEqual([]);
+    inform('AIMModelCache', obj('b', '28'));
+    expect(nudged.map((n) => [n.key, n.readers])).toEqual([['ns/b', ['aim/AIMService/ns/svc']]]);
+  });
+
+  it('a list is re-nudged only by objects its selector selects; Jobs and pods never (waitForJob wakes itself)', async () => {
+    const { cache, inform, nudged } = await ready(late());
+    inform('AIMModel', obj('m', '30'));
+    await cache.list('AIMModelCache', 'ns', 'mode=shared');
+    await cache.list('Pod', 'ns', 'job-name=dl');
+    inform('AIMModelCache', obj('dedicated', '25', { mode: 'dedicated' }));
+    inform('Pod', obj('dl-x', '26', { 'job-name': 'dl' }));
+    expect(nudged).toEqual([]);
+    inform('AIMModelCache', obj('shared', '27', { mode: 'shared' }));
+    expect(nudged.map((n) => n.key)).toEqual(['ns/shared']);
+  });
+
+  it('reads outside an activity, and reads older than the window, are not remembered', async () => {
+    let now = 1_000_000;
+    const { cache, inform, nudged, readAs } = await ready(late({ now: () => now }));
+    inform('InferenceService', isvc('10', false));
+    inform('AIMModel', obj('m', '30'));
+    readAs(undefined);
+    await cache.get('InferenceService', 'svc', 'ns');
+    inform('InferenceService', isvc('11', false));
+    expect(nudged).toEqual([]);
+    readAs('aim/AIMService/ns/svc');
+    await cache.get('InferenceService', 'svc', 'ns');
+    now += LATE_READ_WINDOW_MS + 1;
+    inform('InferenceService', isvc('12', true));
+    expect(nudged).toEqual([]);
   });
 });
 
@@ -213,8 +359,9 @@ describe('waitForJob with the read cache', () => {
 });
 
 describe('startReadCache: the bridge informer fills the cache', () => {
-  it('serves a source once it has listed, and follows its watch', async () => {
-    let emit: (type: string, o: unknown) => void = () => undefined;
+  /** A Node source listing `n1` at `listedAt`, whose watch events the test emits. */
+  function nodeSource(listedAt: string) {
+    const fake = { emit: (_type: string, _o: unknown): void => undefined };
     const watcher: Watcher = {
       watch: (
         _p: string,
@@ -222,7 +369,7 @@ describe('startReadCache: the bridge informer fills the cache', () => {
         cb: (type: string, o: unknown) => void,
         end: (e: unknown) => void,
       ) => {
-        emit = cb;
+        fake.emit = cb;
         return Promise.resolve({ abort: () => end(null) } as never);
       },
     };
@@ -230,14 +377,38 @@ describe('startReadCache: the bridge informer fills the cache', () => {
       kind: 'Node',
       path: '/api/v1/nodes',
       watcher,
-      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: '1' }),
+      list: () => Promise.resolve({ items: [obj('n1', '1', undefined, '') as never], resourceVersion: listedAt }),
     };
+    return { source, emit: (type: string, o: unknown) => fake.emit(type, o) };
+  }
+
+  it('serves a source once it has listed, and follows its watch', async () => {
+    const { source, emit } = nodeSource('1');
     const running = startReadCache(unreachableKubeConfig(), { log: () => undefined, sources: [source] });
     await running.listed;
     await settle();
     expect(running.cache.serves('Node')).toBe(true);
     emit('ADDED', { metadata: { name: 'n2', resourceVersion: '2', managedFields: [{}] } });
     expect((await running.cache.list<Obj>('Node')).map((n) => n.metadata.name)).toEqual(['n1', 'n2']);
+    await running.stop();
+  });
+
+  it("takes the watch's position from its first list and its bookmarks: a write below it is met", async () => {
+    const { source, emit } = nodeSource('40');
+    const running = startReadCache(unreachableKubeConfig(), {
+      log: () => undefined,
+      sources: [source],
+      writeWaitMs: 60_000,
+    });
+    await running.listed;
+    await settle();
+    expect(running.cache.watchedTo('Node')).toBe('40');
+    running.cache.noteWrite('Node', 'n1', undefined, '55'); // e.g. a label the worker set, not brought yet
+    const listing = running.cache.list<Obj>('Node');
+    await settle();
+    emit('BOOKMARK', { kind: 'Node', metadata: { resourceVersion: '60' } });
+    expect((await listing).map((n) => n.metadata.name)).toEqual(['n1']);
+    expect(running.cache.watchedTo('Node')).toBe('60');
     await running.stop();
   });
 
