@@ -37,7 +37,7 @@ export interface WorkerSettings {
   sharedCacheTtlSeconds?: number;
   /** The lifecycles' clocks (AIM_TIME_SCALE, AIM_HISTORY_EVENTS_MAX; default DEFAULT_TIMING). */
   timing?: LifecycleTiming;
-  /** AIM_READ_CACHE (`off` default, `on`): dependencies read from watch-backed caches (activities/kube/readCache.ts). */
+  /** AIM_READ_CACHE (`on` default, `off`): dependencies read from watch-backed caches (activities/kube/readCache.ts). */
   readCache?: boolean;
 }
 

@@ -75,7 +75,7 @@ export async function createWorker(opts: AimWorkerOptions): Promise<AimWorker> {
     encodedFailures: Boolean(opts.dataConverter?.failureConverterPath),
   });
   Runtime.instance().logger.info(`workflow code: ${code.description}`);
-  // Reads from watch-backed caches, writes to the API server (issue 15; opt-in: AIM_READ_CACHE=on).
+  // Reads from watch-backed caches, writes to the API server (issue 15; the default, AIM_READ_CACHE=off reads directly).
   // Without settings the activities read theirs from the env (createContext), and so does this.
   const cacheOn = opts.settings ? opts.settings.readCache === true : readCacheFromEnv(process.env);
   const readCache: RunningReadCache | undefined = cacheOn

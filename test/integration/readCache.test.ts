@@ -17,7 +17,7 @@ import { EXAMPLE_BUCKET, putTinyModel, startAcceptance, type AcceptanceFixture }
  */
 const STEADY_SECONDS = 6;
 const TIMING = { ...timingFromEnv({ AIM_TIME_SCALE: '0.1' }), steadySeconds: STEADY_SECONDS };
-const CACHE_ON = process.env.AIM_READ_CACHE !== 'off'; // on here unless the env turns it off (the product's default is off)
+const CACHE_ON = process.env.AIM_READ_CACHE !== 'off'; // the product's default; AIM_READ_CACHE=off in the env turns it off
 const WEIGHTS = deterministicBytes('it-read-cache/weights', 256 * 1024);
 let e2e: AcceptanceFixture;
 
