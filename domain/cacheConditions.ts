@@ -92,24 +92,35 @@ export function cacheProbeFailed(failure: StepFailure): CacheConditionsReport {
   };
 }
 
+/** A source that turned the probe away for a while (spec 7: the next attempt fixes it). */
+const SOURCE_TRANSIENT_REASONS = new Set(['RateLimited', 'EndpointUnreachable']);
+
 /**
- * Whether a probe whose pod the node killed (OOMKilled, Evicted) runs again, after the pause between attempts, instead
- * of failing the cache: the rule of a download pod's next attempt (retry class `nextAttempt`), while attempts remain
- * (`retry` 0 is the first probe). The source was never judged; its own failures keep their rules (re-probe, re-check,
- * the spec size, a fix).
+ * Why a failed probe runs again, after the pause between attempts, instead of failing the cache (undefined: it does
+ * not), while attempts remain (`retry` 0 is the first probe), by the rule of a download's next attempt (retry class
+ * `nextAttempt`):
+ * - `pod`: the node killed the probe's pod (OOMKilled, Evicted); the source was never judged;
+ * - `source`: the source refused for a while (RateLimited, EndpointUnreachable) and the cache has no `size` to go on
+ *   with (with one, the download goes on and its attempts retry: spec 5.4 step 1).
+ * Every other failure keeps its rule (re-probe, re-check, a fix).
  */
-export function probeRunsAgain(failure: StepFailure, attempts: { retry: number; maxAttempts: number }): boolean {
-  return (
-    POD_REASONS.has(failure.reason) && fixedByNextAttempt(failure.reason) && attempts.retry < attempts.maxAttempts - 1
-  );
+export function probeRetryRule(
+  failure: StepFailure,
+  attempts: { retry: number; maxAttempts: number; sizeKnown: boolean },
+): 'pod' | 'source' | undefined {
+  if (!fixedByNextAttempt(failure.reason) || attempts.retry >= attempts.maxAttempts - 1) return undefined;
+  if (POD_REASONS.has(failure.reason)) return 'pod';
+  if (SOURCE_TRANSIENT_REASONS.has(failure.reason) && !attempts.sizeKnown) return 'source';
+  return undefined;
 }
 
-/** The probe's pod was killed and the probe runs again: `Progressing`, the source not judged yet. */
+/** The probe runs again (`probeRetryRule`): `Progressing`, the source not judged yet. */
 export function cacheProbeRetrying(failure: StepFailure): CacheConditionsReport {
   const retrying = { ...failure, message: `${failure.message}; retrying` };
+  const why = POD_REASONS.has(failure.reason) ? 'the probe did not finish' : 'the source turned the probe away';
   return {
     status: 'Progressing',
-    conditions: probePodConditions(retrying, `the probe did not finish: ${retrying.message}`),
+    conditions: probePodConditions(retrying, `${why}: ${retrying.message}`),
   };
 }
 

@@ -13,7 +13,7 @@ import {
   cacheVolumeBound,
   jobFailure,
   namingClaim,
-  probeRunsAgain,
+  probeRetryRule,
 } from '../domain/cacheConditions.js';
 import { needsRecheck, needsReprobe } from '../domain/failureReasons.js';
 import { stepFailureReport } from '../domain/failureStatus.js';
@@ -242,12 +242,16 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         progress.step = 'waitForProbe';
         probe = await waitForJobEnd(probeJob);
         probeFailure = jobFailure(probe);
-        // A probe pod the node killed (OOMKilled, Evicted) runs again as a download pod would, behind a patch: runs
-        // recorded before it reported the kill as the cache's failure.
+        // A probe pod the node killed (OOMKilled, Evicted), or a source that turned it away for a while when the cache
+        // has no size to go on with, runs again as a download's next attempt would; each behind its patch: runs
+        // recorded before them reported the failure as the cache's.
+        const again = probeFailure
+          ? probeRetryRule(probeFailure, { retry, maxAttempts, sizeKnown: Boolean(cache.specSizeBytes) })
+          : undefined;
         if (
           !probeFailure ||
-          !probeRunsAgain(probeFailure, { retry, maxAttempts }) ||
-          !patched('aim-cache-probe-pod-retry-v1')
+          !again ||
+          !patched(again === 'pod' ? 'aim-cache-probe-pod-retry-v1' : 'aim-cache-probe-source-retry-v1')
         )
           break;
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };

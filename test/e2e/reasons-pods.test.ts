@@ -1,11 +1,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { DEFAULT_TIMING, timingFromEnv } from '../../domain/timing.js';
 import { deterministicBytes } from '../harness/fixtures.js';
+import { recordCacheHistory } from '../harness/recordHistory.js';
 import { TEST_DOWNLOADER_IMAGE } from '../harness/kubelet.js';
 import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
@@ -99,16 +97,6 @@ async function withCase(opts: AcceptanceOptions, prefix: string, run: (c: Case) 
   }
 }
 
-/** With RECORD_HISTORIES=1: a cache's workflow run, for the replay test (test/histories/). */
-async function recordHistory(e2e: AcceptanceFixture, name: string, file: string): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  const handle = e2e.orch.client.workflow.getHandle(`aim/AIMModelCache/${e2e.namespace}/${name}`);
-  writeFileSync(
-    join(import.meta.dirname, '..', 'histories', `${file}.json`),
-    historyToJSON(await handle.fetchHistory()),
-  );
-}
-
 /** Waits for a Warning Event of `reason` on an object (a Normal one of the same reason may come first). */
 const warningEvent = (e2e: AcceptanceFixture, name: string, reason: string) =>
   waitFor(
@@ -180,7 +168,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         expect(await c.orchestratorEvents(name, 'OOMKilled')).toBeLessThanOrEqual(downloads.length - 1);
         const last = downloads.find((j) => j.metadata!.name === `${name}-dl-${ready.status.attempt}`)!;
         expect(last.spec!.template.spec!.containers[0]!.resources!.limits!.memory).toBe('4Gi');
-        await recordHistory(c.e2e, name, 'cacheLifecycle-oom-next-attempt');
+        await recordCacheHistory(c.e2e.orch.client, c.e2e.namespace, name, 'cacheLifecycle-oom-next-attempt');
       }),
   );
 
@@ -267,7 +255,7 @@ describe.concurrent('spec 7: failure reasons of download pods, for real, with re
         expect(ready.status.probeAttempt).toBe(2);
         // One transition, its Events (SourcesValid's message differs from DownloadReady's and Ready's).
         expect(await c.orchestratorEvents(name, 'Evicted')).toBeLessThanOrEqual(2);
-        await recordHistory(e2e, name, 'cacheLifecycle-probe-evicted');
+        await recordCacheHistory(e2e.orch.client, e2e.namespace, name, 'cacheLifecycle-probe-evicted');
       }),
   );
 

@@ -8,6 +8,7 @@ import { RESOURCES } from '../../activities/kube/resources.js';
 import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
 import { exampleSecret, type KubeManifest, type Manifest } from '../cases/examples.js';
 import { cacheDir } from '../harness/bins.js';
+import { recordCacheHistory } from '../harness/recordHistory.js';
 import {
   contentBuffer,
   deterministicBytes,
@@ -46,7 +47,8 @@ import { createTestNamespace } from '../harness/namespaces.js';
  *
  * The Hub's own refusals: RateLimited is the Hub fixture answering 429 with the Hub's RateLimit headers to one user's
  * token (a cache with `size` goes on past the probe, its download attempts are paced by the workflow's 10 s → 5 min
- * back-off, and it is Ready once the limit lifts, with nothing touched); SizeUnknown is a repo answered like a mirror
+ * back-off, and it is Ready once the limit lifts, with nothing touched; a cache without `size` has its probe asked
+ * again after the pause, Progressing meanwhile); SizeUnknown is a repo answered like a mirror
  * that drops `?blobs=true` (Olah's proxy: names, no sizes), fixed by the user setting `size` on the cache.
  */
 const TIMING: LifecycleTiming = { ...DEFAULT_TIMING, backoffBaseSeconds: 3, backoffMaxSeconds: 90 };
@@ -384,7 +386,7 @@ describe.concurrent(
       expect(dl.length).toBeLessThanOrEqual(3);
       expect(await jobNames('unreachable', 'ep', 'probe')).toEqual(['ep-probe-1']);
     });
-    it('RateLimited (the Hub answers 429 to the token): names the endpoint and repo, the next attempt waits its back-off; the limit lifted → Ready untouched', async () => {
+    it('RateLimited (the Hub answers 429 to the token): names the endpoint and repo, the next attempt waits its back-off; the limit lifted → Ready untouched; unsized, the probe is asked again', async () => {
       const hub = e2e.hub!;
       hub.rateLimit({ token: limitedToken });
       const m = hfCache('busy', PUBLIC_REPO);
@@ -427,6 +429,31 @@ describe.concurrent(
       // The workflow's 10 s back-off; Kubernetes times have whole seconds, the worker learns of the failure a moment later.
       expect(nextCreated - failedAt).toBeGreaterThanOrEqual(8000);
       await expectRepoOnVolume('rate-limited', cache, PUBLIC_REPO);
+
+      // Without a size to go on with, the probe itself is turned away: it is asked again after the attempt pause
+      // (Progressing meanwhile, never Failed) and, the limit gone after that one refusal, the cache becomes Ready.
+      hub.rateLimit({ token: limitedToken, requests: 1 });
+      await applyIn('rate-limited', hfCache('busy-unsized', PUBLIC_REPO));
+      const refused = await cacheUntil(
+        'rate-limited',
+        'busy-unsized',
+        (o) => condition(o, 'SourcesValid')?.reason === 'RateLimited',
+      );
+      expect(refused.status.status).toBe('Progressing');
+      expect(condition(refused, 'SourcesValid').message).toContain('the source turned the probe away');
+      expect(condition(refused, 'SourcesValid').message).toContain(`is rate-limiting requests for ${PUBLIC_REPO}`);
+      const unsized = await cacheUntil('rate-limited', 'busy-unsized', (o) => o.status?.status === 'Ready');
+      expect(await jobNames('rate-limited', 'busy-unsized', 'probe')).toEqual([
+        'busy-unsized-probe-1',
+        'busy-unsized-probe-2',
+      ]);
+      await expectRepoOnVolume('rate-limited', unsized, PUBLIC_REPO);
+      await recordCacheHistory(
+        e2e.orch.client,
+        namespaces['rate-limited'],
+        'busy-unsized',
+        'cacheLifecycle-probe-rate-limited',
+      );
     });
 
     it('SizeUnknown (a Hub mirror that ignores ?blobs=true): Failed, asks for size, nothing retries; size set → Ready', async () => {

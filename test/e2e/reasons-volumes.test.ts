@@ -1,12 +1,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
-import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StorageV1Api, type V1StorageClass } from '@kubernetes/client-node';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { timingFromEnv } from '../../domain/timing.js';
 import { deterministicBytes } from '../harness/fixtures.js';
+import { recordCacheHistory } from '../harness/recordHistory.js';
 import { PROVISIONER } from '../harness/kubelet/volumes.js';
 import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
@@ -78,16 +78,6 @@ const downloadJobs = async (name: string) =>
   (await e2e.jobsOf(name)).filter((j) => j.metadata?.name?.startsWith(`${name}-dl-`));
 const hold = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mounts = () => readFileSync('/proc/mounts', 'utf8');
-
-/** With RECORD_HISTORIES=1: the cache's workflow run, for the replay test (test/histories/). */
-async function recordHistory(name: string, file: string): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  const handle = e2e.orch.client.workflow.getHandle(`aim/AIMModelCache/${e2e.namespace}/${name}`);
-  writeFileSync(
-    join(import.meta.dirname, '..', 'histories', `${file}.json`),
-    historyToJSON(await handle.fetchHistory()),
-  );
-}
 
 /** A StorageClass of the process kubelet's provisioner (capacity parameters: test/harness/kubelet/volumeCapacity.ts). */
 async function createClass(
@@ -364,6 +354,6 @@ describe.concurrent('volume reasons (spec 7), produced for real', { timeout: 180
     attemptsWhileFull.InsufficientStorageStatfs = rechecks;
     expect(ready.metadata.generation).toBe(generation);
     expect(ready.status.verified).toBe(true);
-    await recordHistory(name, 'cacheLifecycle-storage-recheck');
+    await recordCacheHistory(e2e.orch.client, e2e.namespace, name, 'cacheLifecycle-storage-recheck');
   });
 });

@@ -12,7 +12,7 @@ import {
   cacheVolume,
   jobFailure,
   namingClaim,
-  probeRunsAgain,
+  probeRetryRule,
   type CacheConditionsReport,
 } from '../../domain/cacheConditions.js';
 
@@ -167,23 +167,32 @@ describe('AIMModelCache status and conditions at each step (spec 5.4, 8)', () =>
   });
 });
 
-describe('a probe whose pod was killed runs again, as a download pod does (retry class nextAttempt)', () => {
+describe('a failed probe runs again, as a download attempt does (retry class nextAttempt)', () => {
   it.each([
-    // reason, retry (0: the first probe), maxAttempts, runs again
-    ['OOMKilled', 0, 5, true],
-    ['Evicted', 3, 5, true],
-    ['OOMKilled', 4, 5, false], // the last attempt: the cache fails
-    ['Evicted', 0, 1, false],
+    // reason, retry (0: the first probe), maxAttempts, the cache has a size, runs again because of
+    ['OOMKilled', 0, 5, false, 'pod'],
+    ['Evicted', 3, 5, true, 'pod'],
+    ['OOMKilled', 4, 5, false, undefined], // the last attempt: the cache fails
+    ['Evicted', 0, 1, false, undefined],
     // Pod reasons another system fixes are re-checked on the fix back-off, not run again at once.
-    ['ImagePullFailed', 0, 5, false],
-    ['PodNotStarted', 0, 5, false],
-    // The source's own failures keep their rules (re-probe, the spec size, a fix).
-    ['AuthFailed', 0, 5, false],
-    ['EndpointUnreachable', 0, 5, false],
-    ['SourceNotFound', 0, 5, false],
-  ] as const)('%s on retry %i of %i attempts: runs again %s', (reason, retry, maxAttempts, again) => {
-    expect(probeRunsAgain({ reason, message: 'm' }, { retry, maxAttempts })).toBe(again);
-  });
+    ['ImagePullFailed', 0, 5, false, undefined],
+    ['PodNotStarted', 0, 5, false, undefined],
+    // A source that refused for a while: asked again when there is no size to go on with.
+    ['RateLimited', 0, 5, false, 'source'],
+    ['EndpointUnreachable', 2, 5, false, 'source'],
+    ['RateLimited', 4, 5, false, undefined],
+    ['RateLimited', 0, 5, true, undefined], // the download goes on with the spec size; its attempts retry
+    ['EndpointUnreachable', 0, 5, true, undefined],
+    // The source's other failures keep their rules (re-probe, a fix).
+    ['AuthFailed', 0, 5, false, undefined],
+    ['SourceNotFound', 0, 5, false, undefined],
+    ['IntegrityMismatch', 0, 5, false, undefined], // a download's failure, never a probe's
+  ] as const)(
+    '%s on retry %i of %i attempts (size known: %s): runs again because of %s',
+    (reason, retry, maxAttempts, sizeKnown, rule) => {
+      expect(probeRetryRule({ reason, message: 'm' }, { retry, maxAttempts, sizeKnown })).toBe(rule);
+    },
+  );
 
   it('says the probe runs again, and why it did not finish', () => {
     const report = cacheProbeRetrying({ reason: 'Evicted', message: 'pod p-probe-1-x was evicted from node n' });
@@ -192,6 +201,22 @@ describe('a probe whose pod was killed runs again, as a download pod does (retry
       'pod p-probe-1-x was evicted from node n; retrying',
       'pod p-probe-1-x was evicted from node n; retrying',
     ]);
+  });
+
+  it('says the source turned the probe away, and that it is asked again', () => {
+    const report = cacheProbeRetrying({
+      reason: 'RateLimited',
+      message: 'http://hub is rate-limiting requests for o/r',
+    });
+    expect(summary(report)).toEqual([
+      'Progressing',
+      'SourcesValid=Unknown/RateLimited',
+      'DownloadReady=False/RateLimited',
+      'Ready=False/RateLimited',
+    ]);
+    expect(report.conditions[0]!.message).toBe(
+      'the source turned the probe away: http://hub is rate-limiting requests for o/r; retrying',
+    );
   });
 });
 
