@@ -9,6 +9,7 @@ import { RESOURCES, type ResourceRef } from '../../activities/kube/resources.js'
 import { startBridge, type Bridge } from '../../bridge/bridge.js';
 import { createWorker, type AimWorker } from '../../worker/worker.js';
 import type { WorkerSettings } from '../../activities/context.js';
+import { RECONNECT_CHANNEL_ARGS } from '../../client/temporalConnection.js';
 import { readCacheFromEnv } from '../../activities/kube/readCacheSetting.js';
 import { changedSignal, workflowIdFor, type Nudge } from '../../workflows/signals.js';
 import { modelLifecycle, serviceLifecycle, templateLifecycle } from '../../workflows/index.js';
@@ -182,7 +183,10 @@ export async function startOrchestrator(opts: OrchestratorOptions): Promise<Orch
     await Promise.allSettled(stopping.map((w) => w.close()));
   };
   await startWorkers();
-  const connection = await Connection.connect({ address: opts.temporalAddress });
+  const connection = await Connection.connect({
+    address: opts.temporalAddress,
+    channelArgs: { ...RECONNECT_CHANNEL_ARGS },
+  });
   const client = new Client({ connection, namespace: opts.temporalNamespace });
 
   const objects = new CustomObjects(kc);

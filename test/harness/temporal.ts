@@ -60,7 +60,14 @@ async function waitUntilUsable(address: string, proc: ManagedProcess, timeoutMs:
   await waitFor(
     `Temporal at ${address} (namespace ${NAMESPACE} and search attributes)`,
     async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      // A subchannel of its own: the shared pool's one to this address may sit in a reconnect back-off of up to 120 s
+      // after an outage (other clients of this process kept trying), and every probe would wait on it ("Failed to
+      // connect before the deadline" for a minute after a 2-minute outage, twice in full-suite runs).
+      const connection = await Connection.connect({
+        address,
+        connectTimeout: 2000,
+        channelArgs: { 'grpc.use_local_subchannel_pool': 1 },
+      });
       try {
         await connection.workflowService.describeNamespace({ namespace: NAMESPACE });
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: NAMESPACE });
