@@ -1,7 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { buildCustomModel } from '../../domain/customModel.js';
 import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
@@ -142,6 +141,9 @@ async function runningJobProcess(jobName: string): Promise<{ pid: number; pod: s
 // ---------------------------------------------------------------------------------------------------------------
 // The cases
 // ---------------------------------------------------------------------------------------------------------------
+
+// All eight cases wait at once (each on objects of its own): vitest's default of five at a time kept three waiting.
+vi.setConfig({ maxConcurrency: 8 });
 
 describe.concurrent('reasons from objects and from the orchestration (spec 7)', () => {
   it(
