@@ -2,11 +2,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
+  RbacAuthorizationV1Api,
+  type V1PolicyRule,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeApiError } from '../../activities/kube/errors.js';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import type { Bridge } from '../../bridge/bridge.js';
+import { DEFAULT_TIMING, type LifecycleTiming } from '../../domain/timing.js';
 import { pingCluster } from '../../workflows/index.js';
 import { example, exampleSecret } from '../cases/examples.js';
 import { authorizedAs, rbacTriple, type RecordedRequest } from '../harness/apiRequests.js';
@@ -19,6 +25,7 @@ import {
   EXAMPLE_BUCKET,
   kubectlApply,
   putTinyModel,
+  standaloneCache,
   useS3,
   waitForGone,
 } from '../harness/scenarios.js';
@@ -47,6 +54,11 @@ const work = mkdtempSync(join(tmpdir(), 'aim-rbac-it-'));
 const ACCESS = 'rbacaccess';
 const SECRET = 'rbac-secret-value-5';
 const adminWorker = process.env.AIM_TEST_ADMIN_WORKER === '1';
+/**
+ * The fix back-off compressed by configuration (1 minute → 3 s, 30 minutes → 90 s), as AIM_TIME_SCALE does for a
+ * worker, so that the OrchestratorForbidden case below sees its re-checks within seconds.
+ */
+const TIMING: LifecycleTiming = { ...DEFAULT_TIMING, backoffBaseSeconds: 3, backoffMaxSeconds: 90 };
 
 type NotExercised = Record<string, { why: string; code?: { file: string; call: string } }>;
 
@@ -133,6 +145,7 @@ beforeAll(async () => {
       gpu: { vendor: 'amd', product: 'AMD_Instinct_MI300X_OAM', vramMiB: 192 * 1024, count: 8 },
       // The read cache on (opt-in), so that its list and watch rules are exercised like every other rule.
       workerSettings: { readCache: true },
+      timing: TIMING,
     }),
     startS3Server({ workDir: join(work, 's3'), accessKey: ACCESS, secretKey: SECRET }),
   ]);
@@ -463,3 +476,110 @@ describe.skipIf(adminWorker)(
     );
   },
 );
+
+/**
+ * Spec 7 OrchestratorForbidden end to end: the worker's ClusterRole loses `create` on PersistentVolumeClaims (a role
+ * of an older release), so a cache's claim is refused with 403. The cache shows the reason naming verb, resource and
+ * namespace, a Warning Event, and is re-checked on the fix back-off (no storm); the role applied again is the fix,
+ * picked up by the next re-check with nobody touching the cache. It runs after the assertions above (which count
+ * every refused request as a failure) and restores the role whatever happens.
+ */
+describe.skipIf(adminWorker)('OrchestratorForbidden: a verb missing from the worker role, then restored', () => {
+  /** How long the verb stays missing after the first refusal (long enough for two re-checks at 3 s, 6 s). */
+  const HOLD_MS = 10_000;
+
+  it('a cache names the refused verb, re-checks on the back-off, and is Ready once the role is fixed', async () => {
+    const rbac = orch.kc.makeApiClient(RbacAuthorizationV1Api);
+    const roleName = orchestratorServiceAccount('worker').clusterRole;
+    const shipped = await rbac.readClusterRole({ name: roleName });
+    const withoutPvcCreate: V1PolicyRule[] = (shipped.rules ?? []).map((r) =>
+      r.resources?.includes('persistentvolumeclaims') && (r.apiGroups ?? []).includes('')
+        ? { ...r, verbs: r.verbs.filter((v) => v !== 'create') }
+        : r,
+    );
+    const pvcPath = `/api/v1/namespaces/${orch.namespace}/persistentvolumeclaims`;
+    const refusedClaims = () =>
+      orch.workerRequests().filter((r) => r.method === 'POST' && r.path.startsWith(pvcPath) && r.status === 403);
+    const setRules = async (rules: V1PolicyRule[]) => {
+      const live = await rbac.readClusterRole({ name: roleName });
+      await rbac.replaceClusterRole({ name: roleName, body: { ...live, rules } });
+    };
+    const events = async () =>
+      (
+        await orch.core.listNamespacedEvent({ namespace: orch.namespace, fieldSelector: 'involvedObject.name=denied' })
+      ).items.filter((e) => e.reason === 'OrchestratorForbidden' && e.type === 'Warning');
+
+    await setRules(withoutPvcCreate);
+    try {
+      // RBAC is read from an informer: wait until the API server itself refuses the verb.
+      await waitFor(
+        'the worker refused create on PVCs',
+        async () =>
+          (await can('worker', { resource: 'persistentvolumeclaims', verb: 'create', namespace: orch.namespace }))
+            ? undefined
+            : true,
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      const started = Date.now();
+      await kubectlApply(orch.kc, {
+        ...standaloneCache(s3.endpoint, 'denied', 'qwen2-0.5b'),
+        metadata: { name: 'denied', namespace: orch.namespace },
+      });
+      const failed = await waitForObject<any>(
+        orch.objects,
+        RESOURCES.AIMModelCache,
+        'denied',
+        orch.namespace,
+        (o) => condition(o, 'Ready')?.reason === 'OrchestratorForbidden',
+        120_000,
+      );
+      const failedAt = Date.now();
+      expect(failed.status.status).toBe('Failed');
+      const message = condition(failed, 'Ready').message as string;
+      expect(message).toContain('cannot create resource "persistentvolumeclaims"');
+      expect(message).toContain(`in the namespace "${orch.namespace}"`);
+      expect(condition(failed, 'VolumeReady')).toMatchObject({ status: 'False', reason: 'OrchestratorForbidden' });
+      const event = await waitFor('a Warning OrchestratorForbidden Event', async () => (await events())[0], {
+        timeoutMs: 30_000,
+        intervalMs: 300,
+      });
+      expect(event.message).toContain('persistentvolumeclaims');
+
+      // Re-checked on the fix back-off (3 s, 6 s, …) and refused again, never in a storm.
+      await waitFor('a re-check refused again', async () => (refusedClaims().length >= 2 ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      await new Promise((r) => setTimeout(r, Math.max(0, HOLD_MS - (Date.now() - failedAt))));
+      const window = Date.now() - failedAt;
+      const attempts = refusedClaims().length;
+      const bound = 1 + Math.floor(Math.log2((window + 2000) / 1000 / TIMING.backoffBaseSeconds + 1));
+      expect(attempts, `refused PVC creates ${window} ms after the failure`).toBeLessThanOrEqual(bound);
+      const warnings = (await events()).reduce((n, e) => n + (e.count ?? 1), 0);
+      expect(warnings).toBeLessThanOrEqual(attempts);
+
+      // The fix: the shipped role applied again. Nobody touches the cache; its next re-check finds the verb.
+      await setRules(shipped.rules ?? []);
+      const fixedAt = Date.now();
+      const ready = await waitForObject<any>(
+        orch.objects,
+        RESOURCES.AIMModelCache,
+        'denied',
+        orch.namespace,
+        (o) => o.status?.status === 'Ready',
+        120_000,
+      );
+      const recovered = (Date.now() - fixedAt) / 1000;
+      expect(ready.status.persistentVolumeClaim).toBeTruthy();
+      expect(condition(ready, 'Ready')).toMatchObject({ status: 'True' });
+      expect(recovered).toBeLessThan(90);
+      console.log(
+        `[rbac] OrchestratorForbidden: failed ${((failedAt - started) / 1000).toFixed(1)} s after apply, ` +
+          `${attempts} refused creates in ${(window / 1000).toFixed(1)} s (bound ${bound}), ${warnings} Warning Events, ` +
+          `Ready ${recovered.toFixed(1)} s after the role was fixed; message: ${message}; event: ${event.message}`,
+      );
+    } finally {
+      await setRules(shipped.rules ?? []);
+    }
+  }, 240_000);
+});
