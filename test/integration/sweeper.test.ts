@@ -145,8 +145,10 @@ describe('the Shared-cache TTL sweeper', () => {
     const before = Date.now();
     const m = example('aimservice-custom-s3-shared.yaml');
     m.metadata = { name: 'user', namespace: orch.namespace };
-    // Connections to this endpoint are refused: the cache fails its probe, no download needed.
+    // Connections to this endpoint are refused: the cache fails its probe, no download needed. One attempt: an
+    // unreachable source is otherwise probed again after each attempt pause (minutes before the cache is Failed).
     useS3(customSource(m), 'http://127.0.0.1:1');
+    (m.spec as { download?: { maxAttempts: number } }).download = { maxAttempts: 1 };
     await orch.objects.create(RESOURCES.AIMService, m as never);
     await orch.startService('user', orch.namespace);
     const svc = await waitForObject<ServiceObject>(orch.objects, RESOURCES.AIMService, 'user', orch.namespace, (s) =>
