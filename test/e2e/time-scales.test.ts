@@ -1,7 +1,4 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are asserted field by field */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import { timingFromEnv } from '../../domain/timing.js';
@@ -9,6 +6,7 @@ import { example, exampleSecret } from '../cases/examples.js';
 import { deterministicBytes } from '../harness/fixtures.js';
 import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
+import { recordHistory } from '../harness/recordHistory.js';
 import {
   condition,
   EXAMPLE_BUCKET,
@@ -91,7 +89,6 @@ async function recordHistories(
   runs: Array<{ runId: string }>,
   name: string,
 ): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
   const firstAndLast =
     runs.length === 1
       ? [[runs[0]!, 'run'] as const]
@@ -99,10 +96,7 @@ async function recordHistories(
           [runs[0]!, 'first-run'],
           [runs[runs.length - 1]!, 'last-run'],
         ] as const);
-  for (const [run, suffix] of firstAndLast) {
-    const history = historyToJSON(await f.orch.client.workflow.getHandle(id, run.runId).fetchHistory());
-    writeFileSync(join(import.meta.dirname, '..', 'histories', `${name}-${suffix}.json`), history);
-  }
+  for (const [run, suffix] of firstAndLast) await recordHistory(f.orch.client, id, `${name}-${suffix}`, run.runId);
 }
 
 /** History events of every run of a workflow (continue-as-new included), with their times. */

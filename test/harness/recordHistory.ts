@@ -8,11 +8,22 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 
 export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
 
-/** With RECORD_HISTORIES=1: the run of `workflowId` as `test/histories/<file>.json`; otherwise nothing. */
-export async function recordHistory(client: Client, workflowId: string, file: string): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  writeFileSync(join(HISTORIES_DIR, `${file}.json`), historyToJSON(history));
+export const recordingHistories = () => process.env.RECORD_HISTORIES === '1';
+
+/** A run of `workflowId` (the latest unless `runId`) as the JSON the replay test reads. */
+export async function historyJSON(client: Client, workflowId: string, runId?: string): Promise<string> {
+  return historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory());
+}
+
+/** With RECORD_HISTORIES=1: the run of `workflowId` (the latest unless `runId`) as `test/histories/<file>.json`. */
+export async function recordHistory(client: Client, workflowId: string, file: string, runId?: string): Promise<void> {
+  if (!recordingHistories()) return;
+  writeHistory(file, await historyJSON(client, workflowId, runId));
+}
+
+/** `history` (from historyJSON) as `test/histories/<file>.json` with RECORD_HISTORIES=1. */
+export function writeHistory(file: string, history: string): void {
+  if (recordingHistories()) writeFileSync(join(HISTORIES_DIR, `${file}.json`), history);
 }
 
 /** The same for the AIMModelCache `name` in `namespace`. */

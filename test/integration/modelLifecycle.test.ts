@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { historyJSON, writeHistory } from '../harness/recordHistory.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -133,14 +133,9 @@ describe('AIMModel with an S3 source and custom templates (scenario 1)', () => {
   });
 
   it('records this run for the replay test when RECORD_HISTORIES=1', async () => {
-    const history = await orch.client.workflow.getHandle(`aim/AIMModel/${orch.namespace}/qwen-small`).fetchHistory();
-    expect(history.events?.length).toBeGreaterThan(10);
-    if (process.env.RECORD_HISTORIES === '1') {
-      writeFileSync(
-        join(import.meta.dirname, '..', 'histories', 'modelLifecycle-scenario1.json'),
-        historyToJSON(history),
-      );
-    }
+    const history = await historyJSON(orch.client, `aim/AIMModel/${orch.namespace}/qwen-small`);
+    expect(JSON.parse(history).events.length).toBeGreaterThan(10);
+    writeHistory('modelLifecycle-scenario1', history);
   });
 
   it('shows Source on the model and Hardware and Type on templates in table output', async () => {

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- status shapes are asserted field by field */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { historyJSON, writeHistory } from '../harness/recordHistory.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchV1Api } from '@kubernetes/client-node';
@@ -135,14 +135,13 @@ describe('AIMService with spec.model.custom on S3 (scenario 3)', () => {
 
     // Histories of this run, for the replay test (RECORD_HISTORIES=1); secrets never enter them.
     for (const [id, file] of [
-      [`aim/AIMService/${orch.namespace}/qwen-chat`, 'serviceLifecycle-scenario3.json'],
-      [`aim/AIMModelCache/${orch.namespace}/${running.status.caches[0].name}`, 'cacheLifecycle-scenario3.json'],
+      [`aim/AIMService/${orch.namespace}/qwen-chat`, 'serviceLifecycle-scenario3'],
+      [`aim/AIMModelCache/${orch.namespace}/${running.status.caches[0].name}`, 'cacheLifecycle-scenario3'],
     ] as const) {
-      const history = historyToJSON(await orch.client.workflow.getHandle(id).fetchHistory());
+      const history = await historyJSON(orch.client, id);
       expect(history).not.toContain(SECRET);
       expect(history).not.toContain(ACCESS);
-      if (process.env.RECORD_HISTORIES === '1')
-        writeFileSync(join(import.meta.dirname, '..', 'histories', file), history);
+      writeHistory(file, history);
     }
   });
 
