@@ -82,6 +82,8 @@ export interface BenchCluster {
   workerRss: RssSampler;
   /** The worker's and the bridge's own Kubernetes API requests, one line each (bench/requestTap.ts, requestLog.ts). */
   requestLogs: { worker: string; bridge: string };
+  /** The worker's memory each second: RSS, V8 heap, external (bench/memoryTap.ts, memoryLog.ts). */
+  workerMemoryLog: string;
   kc: KubeConfig;
   objects: CustomObjects;
   core: CoreV1Api;
@@ -218,6 +220,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       worker: join(work, 'logs', 'worker-requests.tsv'),
       bridge: join(work, 'logs', 'bridge-requests.tsv'),
     };
+    const workerMemoryLog = join(work, 'logs', 'worker-memory.tsv');
     // Each process logs its own API requests (by its token) from Node's HTTP client diagnostics channel.
     const tapped = (role: 'worker' | 'bridge') => [
       '--import',
@@ -236,8 +239,8 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     const worker = ManagedProcess.start({
       name: 'aim-worker',
       command: process.execPath,
-      args: tapped('worker'),
-      env: { ...env, AIM_BENCH_REQUEST_LOG: requestLogs.worker },
+      args: ['--import', pathToFileURL(programs.memoryTap).href, ...tapped('worker')],
+      env: { ...env, AIM_BENCH_REQUEST_LOG: requestLogs.worker, AIM_BENCH_MEMORY_LOG: workerMemoryLog },
       cwd: REPO_ROOT,
       logFile: join(work, 'logs', 'worker.log'),
     });
@@ -260,7 +263,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       logFile: join(work, 'logs', 'bridge.log'),
     });
     cleanups.push(() => bridge.stop(10_000));
-    // The worker bundles the workflows with webpack first: on two busy cores that takes a while.
+    // The worker loads the prebuilt workflow bundle (bench/compile.ts), as the image does; two busy cores still take a while.
     await waitFor(
       'the worker polling its task queue',
       async () => (/Worker state changed.*RUNNING/.test(readFileSync(worker.logFile, 'utf8')) ? true : undefined),
@@ -283,6 +286,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       bridge,
       workerRss,
       requestLogs,
+      workerMemoryLog,
       kc,
       objects,
       core,

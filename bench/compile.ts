@@ -1,12 +1,12 @@
 /**
  * Compiles the programs the benches run as separate processes, the way the images ship them (Dockerfile,
- * images/downloader/Dockerfile): tsc to JavaScript, with the workflow sources copied beside the compiled worker
- * (the worker bundles them with webpack at start-up). tsx's start-up transpiling is therefore never measured: not in
- * the worker, the downloader, nor the model server the predictor pods run (images/model-server, the stand-in for
- * vLLM in the AIM serving image).
+ * images/downloader/Dockerfile): tsc to JavaScript, and the prebuilt workflow bundle beside the compiled worker
+ * (dist/workflow-bundle.js, `npm run build`), which the worker loads instead of bundling with webpack at start-up.
+ * tsx's start-up transpiling is therefore never measured: not in the worker, the downloader, nor the model server the
+ * predictor pods run (images/model-server, the stand-in for vLLM in the AIM serving image).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/harness/stack.js';
 
@@ -20,24 +20,23 @@ export interface CompiledPrograms {
   modelServer: string;
   /** `node --import <requestTap>`: logs the process's own Kubernetes API requests (bench/requestTap.ts). */
   requestTap: string;
+  /** `node --import <memoryTap>`: logs the process's memory each second (bench/memoryTap.ts). */
+  memoryTap: string;
 }
 
 /** Inside the repo, so that node_modules and `"type": "module"` resolve. Ignored by git (`.aim/`). */
 const DIST = join(REPO_ROOT, '.aim', 'bench-dist');
 
-const workflowSources = () =>
-  readdirSync(join(REPO_ROOT, 'workflows')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-
 export function compileForBench(): CompiledPrograms {
   const entries = [
     'worker/cli.ts',
     'worker/main.ts',
+    'worker/buildWorkflowBundle.ts',
     'bridge/main.ts',
     'downloader/main.ts',
     'images/model-server/main.ts',
     'bench/requestTap.ts',
-    // What the workflows import (domain/…): the worker bundles the copied workflow sources against compiled modules.
-    ...workflowSources().map((f) => `workflows/${f}`),
+    'bench/memoryTap.ts',
   ].map((f) => join(REPO_ROOT, f));
   // The Dockerfile's flags, without type checking (that is `npm run typecheck`'s job; here it only costs time).
   const args = [
@@ -66,17 +65,27 @@ export function compileForBench(): CompiledPrograms {
     '--noCheck',
   ];
   execFileSync(process.execPath, args, { stdio: 'inherit', cwd: REPO_ROOT });
-  const workflows = join(DIST, 'workflows');
-  mkdirSync(workflows, { recursive: true });
-  for (const f of workflowSources()) copyFileSync(join(REPO_ROOT, 'workflows', f), join(workflows, f));
+  // The image's step (Dockerfile: `node dist/worker/buildWorkflowBundle.js dist`): the bundle of the sources.
+  execFileSync(process.execPath, [join(DIST, 'worker', 'buildWorkflowBundle.js'), DIST], {
+    stdio: 'inherit',
+    cwd: REPO_ROOT,
+  });
   const out = {
     dist: DIST,
     cli: join(DIST, 'worker', 'cli.js'),
     downloader: join(DIST, 'downloader', 'main.js'),
     modelServer: join(DIST, 'images', 'model-server', 'main.js'),
     requestTap: join(DIST, 'bench', 'requestTap.js'),
+    memoryTap: join(DIST, 'bench', 'memoryTap.js'),
   };
-  for (const f of [out.cli, out.downloader, out.modelServer, out.requestTap])
+  for (const f of [
+    out.cli,
+    out.downloader,
+    out.modelServer,
+    out.requestTap,
+    out.memoryTap,
+    join(DIST, 'workflow-bundle.js'),
+  ])
     if (!existsSync(f)) throw new Error(`compiling for the bench: no ${f}`);
   return out;
 }
