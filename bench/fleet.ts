@@ -53,6 +53,7 @@ import {
   verbSummary,
   WRITE_VERBS,
 } from './requestLog.js';
+import { cpuBetween, cpuSnapshot, printCpu } from './cpuProfile.js';
 import { describeMemory, peakSample, readMemoryLog, stickyCache } from './memoryLog.js';
 import { printHeader, printRows, printTargets } from './table.js';
 
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
     const before = await scrapeWrites(c.kc);
     const kBefore = await c.kserveWrites();
     c.workerRss.resetPeak();
+    const cpuBefore = cpuSnapshot();
     const t0 = performance.now();
     await pool(names, CONCURRENCY, async (name) => {
       applied.set(name, performance.now());
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
       `${FLEET} InferenceServices`,
     );
     const allCreated = (Math.max(...created) - t0) / 1000;
+    const cpuCreated = cpuBetween(cpuBefore, cpuSnapshot());
     const rssCreated = c.workerRss.stats();
     const writesCreated = diffWrites(await scrapeWrites(c.kc), before);
     const eventsCreated = await historyLengths(c.client, ids);
@@ -315,6 +318,7 @@ async function main(): Promise<void> {
     printRows(['resource verb', 'total', 'per service', 'note'], requestRows(workerToEnd, FLEET));
     console.log(`\nthe bridge's own API requests in the same window (same counting)`);
     printRows(['resource verb', 'total', 'per service', 'note'], requestRows(bridgeToEnd, FLEET, 12));
+    printCpu(cpuCreated, allCreated);
     console.log(
       `\nservice workflow history at the end: what the ${services.events} events of ${services.workflows} workflows are`,
     );
