@@ -36,12 +36,17 @@ export function peakSample(samples: MemorySample[], from: number, to: number): M
   return peak;
 }
 
-/** "RSS 775 MiB = V8 heap 420 MiB (used 380 MiB) + external 12 MiB + native 343 MiB (Temporal core, code, allocator)". */
+/**
+ * "RSS 775 MiB = main V8 heap 160 MiB (used 130 MiB) + external 16 MiB (…) + the rest 599 MiB (…)". process.memoryUsage()
+ * sees the main thread's isolate only: the workflows run in the SDK's workflow worker threads, whose heaps (the cached
+ * workflows) are part of the rest, with the Temporal Core SDK's own memory (Rust), code and the allocator.
+ */
 export function describeMemory(s: MemorySample): string {
   const native = Math.max(0, s.rss - s.heapTotal - s.external);
   return (
-    `RSS ${MiB(s.rss)} = V8 heap ${MiB(s.heapTotal)} (used ${MiB(s.heapUsed)}) + external ${MiB(s.external)} ` +
-    `(array buffers ${MiB(s.arrayBuffers)}) + native ${MiB(native)} (Temporal core SDK, code, allocator)`
+    `RSS ${MiB(s.rss)} = main-thread V8 heap ${MiB(s.heapTotal)} (used ${MiB(s.heapUsed)}) + external ${MiB(s.external)} ` +
+    `(array buffers ${MiB(s.arrayBuffers)}) + the rest ${MiB(native)} (workflow threads' V8 heaps with the cached ` +
+    `workflows, Temporal Core SDK, code, allocator)`
   );
 }
 

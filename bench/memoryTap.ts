@@ -2,8 +2,9 @@
  * Preloaded into the worker by the benches (`node --import <this> cli.js worker`), beside requestTap.ts: where the
  * process's memory is, for the fleet bench's RSS profile. Every second one tab-separated line is appended to
  * `AIM_BENCH_MEMORY_LOG`: epoch ms, RSS, V8 heap total, V8 heap used, external (off-heap memory V8 knows of:
- * Buffers, the Temporal core bridge's payloads), of which array buffers. What RSS holds beyond heap total + external is
- * native: the Temporal Core SDK (Rust: its workflow and sticky caches' machines, gRPC, tokio), code and the allocator.
+ * Buffers, the Temporal core bridge's payloads), of which array buffers: all of the main thread. What RSS holds beyond
+ * them is the SDK's workflow worker threads' V8 heaps (where the cached workflows live), the Temporal Core SDK (Rust:
+ * workflow state machines, gRPC, tokio), code and the allocator.
  * Nothing is logged unless the variable names the file.
  */
 import { appendFile } from 'node:fs/promises';

@@ -56,7 +56,7 @@ describe('bench memory profile', () => {
 
   it('splits RSS into V8 heap, external and native', () => {
     expect(describeMemory(sample(1, 700))).toBe(
-      'RSS 700 MiB = V8 heap 300 MiB (used 250 MiB) + external 20 MiB (array buffers 5 MiB) + native 380 MiB (Temporal core SDK, code, allocator)',
+      "RSS 700 MiB = main-thread V8 heap 300 MiB (used 250 MiB) + external 20 MiB (array buffers 5 MiB) + the rest 380 MiB (workflow threads' V8 heaps with the cached workflows, Temporal Core SDK, code, allocator)",
     );
   });
 });
