@@ -16,6 +16,7 @@ import {
   inferenceServiceReady,
   inferenceServiceUrls,
   KSERVE_ISVC_LABEL,
+  type PredictorPodView,
 } from '../domain/inferenceService.js';
 import {
   fitName,
@@ -27,6 +28,7 @@ import {
 import { selectTemplate, type TemplateCandidate } from '../domain/selection.js';
 import type { ActivityContext } from './context.js';
 import { readOwn, readsOf } from './kube/reads.js';
+import { oneAtATime } from './kube/oneAtATime.js';
 import {
   readCacheViews,
   writeServiceStatus,
@@ -354,17 +356,16 @@ export function serviceActivities(ctx: ActivityContext) {
         if ('failure' in applied) return applied;
         const owned = (applied.object as RawModel).metadata.ownerReferences?.some((o) => o.uid === uid);
         if (!owned) {
-          await ctx.objects
-            .apply(
+          // Services of one shared model queue their owner entries in this worker (oneAtATime.ts says why).
+          await oneAtATime(`AIMModel/${ref.namespace}/${desired.metadata.name}`, () =>
+            ctx.objects.apply(
               RESOURCES.AIMModel,
               customModelOwnerPatch(desired.metadata.name, ref.namespace, {
                 metadata: { name: ref.name, uid },
               }) as never,
-              {
-                fieldManager: FIELD_MANAGERS.owner(uid),
-              },
-            )
-            .catch(fail(`add owner of ${desired.metadata.name}`));
+              { fieldManager: FIELD_MANAGERS.owner(uid) },
+            ),
+          ).catch(fail(`add owner of ${desired.metadata.name}`));
         }
         found = {
           kind: 'AIMModel',
@@ -598,10 +599,10 @@ export function serviceActivities(ctx: ActivityContext) {
       let r = inferenceServiceReady(applied.object as never);
       if (!r.ready && !r.failed) {
         // Not Ready yet: its predictor pods may already show why (KServe reads them only when its Deployment changes).
-        const pods = await ctx.core
-          .listNamespacedPod({ namespace: ref.namespace, labelSelector: `${KSERVE_ISVC_LABEL}=${isvc.metadata.name}` })
+        const pods = await readsOf(ctx)
+          .list<PredictorPodView>('Pod', ref.namespace, `${KSERVE_ISVC_LABEL}=${isvc.metadata.name}`)
           .catch(fail(`list predictor pods of ${isvc.metadata.name}`));
-        r = inferenceServiceReady(applied.object as never, pods.items);
+        r = inferenceServiceReady(applied.object as never, pods);
       }
       // Once the InferenceService serves from these caches, this service's other Dedicated caches (a source that
       // changed) are no longer needed: deleted, their PVCs with them (owner references). Shared ones follow the TTL.

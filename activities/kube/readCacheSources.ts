@@ -14,7 +14,7 @@ import { withRequestTimeout } from './requestTimeout.js';
 /**
  * What the worker's read cache lists and watches (deploy/base/rbac.yaml grants the worker exactly `list` and `watch`
  * of these): the bridge's sources of the kinds activities read — the six AIM kinds, our InferenceServices, Jobs and
- * PVCs (managed-by label), Nodes — and the Pods of our Jobs. Not Secrets (the worker may only `get` one by name, so
+ * PVCs (managed-by label), Nodes — and our Pods (those of our Jobs and of our InferenceServices). Not Secrets (the worker may only `get` one by name, so
  * that its token cannot read every value in the cluster) nor ResourceQuotas (no activity reads them).
  */
 const FROM_BRIDGE: ReadonlySet<string> = new Set<CachedKind>([
@@ -26,10 +26,12 @@ const FROM_BRIDGE: ReadonlySet<string> = new Set<CachedKind>([
 ]);
 
 /**
- * Our Jobs' pods: the Job controller labels each with `job-name`, and our pod templates carry the managed-by label
- * (domain/jobs.ts downloaderLabels), so no other pod of the cluster is held.
+ * Our pods, and no other pod of the cluster: our Jobs' pod templates carry the managed-by label (domain/jobs.ts
+ * downloaderLabels), and KServe copies an InferenceService's labels, ours included (domain/inferenceService.ts), onto
+ * its predictor pods. A Job wait reads its pods by `job-name`; a service whose InferenceService is not Ready yet reads
+ * its predictor's pods to say why (a LIST of the namespace's pods per pass before: its cost grew with the fleet).
  */
-export const JOB_PODS_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},job-name`;
+export const OWN_PODS_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /**
  * Cluster-wide, one source per kind: the worker serves whichever namespace a workflow names (the bridge's namespaces
@@ -41,10 +43,10 @@ export function readCacheSources(kc: KubeConfig): Source<CachedKind>[] {
   sources.push({
     kind: 'Pod',
     path: '/api/v1/pods',
-    labelSelector: JOB_PODS_SELECTOR,
+    labelSelector: OWN_PODS_SELECTOR,
     watcher: new Watch(kc),
     list: async () => {
-      const l = await core.listPodForAllNamespaces({ labelSelector: JOB_PODS_SELECTOR });
+      const l = await core.listPodForAllNamespaces({ labelSelector: OWN_PODS_SELECTOR });
       return { items: l.items as never, resourceVersion: l.metadata?.resourceVersion ?? '' };
     },
   });
