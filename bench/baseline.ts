@@ -13,6 +13,7 @@
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceRef } from '../activities/kube/resources.js';
+import { oneAtATime } from '../activities/kube/oneAtATime.js';
 import { customModelOwnerPatch } from '../domain/customModel.js';
 import { FIELD_MANAGERS, FINALIZER_CLEANUP } from '../schemas/constants.js';
 import { kubeRequest } from '../test/harness/kube.js';
@@ -281,8 +282,7 @@ export async function replayService(
     const res = await kubeRequest(kc, {
       method: method === 'APPLY' ? 'PATCH' : 'POST',
       path: url,
-      // A script that measures, not one that gives up: the fleet's 20 concurrent owner applies to one shared model
-      // outlasted the default 10 s at 200 services on a loaded machine.
+      // A script that measures, not one that gives up: on a loaded machine a write can outlast the default 10 s.
       timeoutMs: 60_000,
       body: retarget(body),
       ...(method === 'APPLY' ? { contentType: 'application/apply-patch+yaml' } : {}),
@@ -299,7 +299,12 @@ export async function replayService(
   );
   uids.set(rec.serviceUid, created.metadata.uid!);
   for (const step of rec.steps) {
-    const out = await send(step.method, step.path, step.body, step.fieldManager ?? FIELD_MANAGERS.orchestrator, true);
+    const write = () => send(step.method, step.path, step.body, step.fieldManager ?? FIELD_MANAGERS.orchestrator, true);
+    // Owner entries on the shared model go one at a time, as the worker sends them (activities/kube/oneAtATime.ts):
+    // 20 concurrent applies to one object with hundreds of field managers ran into the API server's 60 s timeout.
+    const out = step.fieldManager?.startsWith(FIELD_MANAGERS.owner(''))
+      ? await oneAtATime(`${namespace} ${step.path}`, write)
+      : await write();
     if (step.recordedUid && out.metadata.uid) uids.set(step.recordedUid, out.metadata.uid);
     if (step.waitForJob) await waitForJobComplete(kc, namespace, step.waitForJob);
   }
