@@ -239,7 +239,15 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
     const worker = ManagedProcess.start({
       name: 'aim-worker',
       command: process.execPath,
-      args: ['--import', pathToFileURL(programs.memoryTap).href, ...tapped('worker')],
+      args: [
+        // BENCH_WORKER_CPU_PROF=DIR: V8's CPU profile of the worker, written to DIR when it stops (bench/cpuProfileTop.ts).
+        ...(process.env.BENCH_WORKER_CPU_PROF
+          ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_CPU_PROF]
+          : []),
+        '--import',
+        pathToFileURL(programs.memoryTap).href,
+        ...tapped('worker'),
+      ],
       env: { ...env, AIM_BENCH_REQUEST_LOG: requestLogs.worker, AIM_BENCH_MEMORY_LOG: workerMemoryLog },
       cwd: REPO_ROOT,
       logFile: join(work, 'logs', 'worker.log'),
