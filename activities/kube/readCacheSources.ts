@@ -111,7 +111,7 @@ export function startReadCache(
       metrics,
       log: (_level, msg) => opts.log(`read cache: ${msg}`),
       onChange: (c) => {
-        cache.changed(source.kind, c.obj as CachedObject, c.type === 'DELETED');
+        cache.changed(source.kind, c.obj as CachedObject, c.type === 'DELETED', c.old as CachedObject | undefined);
         return [];
       },
     });

@@ -50,11 +50,12 @@ function setup(opts: ReadCacheOptions & { listed?: boolean } = {}) {
     maps.set(kind, new Map());
     cache.attach(kind, maps.get(kind)!, listed);
   }
-  /** The informer took a change: into its map, then told to the cache. */
+  /** The informer took a change: into its map, then told to the cache (with the version it replaced). */
   const inform = (kind: CachedKind, o: CachedObject & { spec?: unknown; status?: unknown }, deleted = false) => {
+    const old = maps.get(kind)!.get(key(o));
     if (deleted) maps.get(kind)!.delete(key(o));
     else maps.get(kind)!.set(key(o), o);
-    cache.changed(kind, o, deleted);
+    cache.changed(kind, o, deleted, old);
   };
   return { cache, server, calls, inform, maps };
 }
@@ -265,6 +266,23 @@ describe('read cache: a change that reaches memory after a pass read without it 
     ]);
     inform('InferenceService', isvc('16', true)); // one nudge per read
     expect(nudged).toHaveLength(1);
+  });
+
+  it("another service's owner entry on a shared model reaching memory late nudges no one; a spec change does", async () => {
+    const { cache, inform, nudged } = await ready(late());
+    const model = (rv: string, owners: string[], image = 'a') => ({
+      ...obj('m', rv),
+      metadata: { ...obj('m', rv).metadata, ownerReferences: owners.map((uid) => ({ uid })) },
+      spec: { image },
+    });
+    inform('AIMModel', model('10', ['s1']));
+    inform('AIMModelCache', obj('c', '30')); // memory has seen revision 30
+    await cache.get('AIMModel', 'm', 'ns');
+    inform('AIMModel', model('20', ['s1', 's2'])); // only the owner list grew (before the read, reaching memory after)
+    expect(nudged).toEqual([]);
+    await cache.get('AIMModel', 'm', 'ns');
+    inform('AIMModel', model('25', ['s1', 's2'], 'b'));
+    expect(nudged.map((n) => [n.key, n.resourceVersion])).toEqual([['ns/m', '25']]);
   });
 
   it('a change newer than all memory had seen at the read nudges no one (the bridge does)', async () => {
