@@ -67,6 +67,8 @@ const SCRIPT = process.env.BENCH_FLEET_SCRIPT !== '0';
 /** `created`: stop at all InferenceServices created (no serving sample, no steady phase), e.g. for 1,000 services. */
 const UNTIL = process.env.BENCH_FLEET_UNTIL === 'created' ? 'created' : 'end';
 const NS = 'bench-fleet';
+/** 200 services in 60 s; a bigger fleet in time linear in N, with the issue's 10 % slack (1,000: 5.5 × 60 s). */
+const TARGET_SECONDS = FLEET > 200 ? 60 * (FLEET / 200) * 1.1 : 60;
 /** Predictors the node can place besides the warm-up's: one GPU each. */
 const SERVE = Math.min(FLEET, BENCH_NODE.gpus - 1);
 
@@ -195,14 +197,14 @@ async function main(): Promise<void> {
           metric: `time to all ${FLEET} InferenceServices created`,
           value: allCreated,
           unit: 's',
-          target: { kind: 'max', value: 60 },
-          note: `applies took ${appliedAll.toFixed(1)} s`,
+          target: { kind: 'max', value: TARGET_SECONDS },
+          note: `applies took ${appliedAll.toFixed(1)} s${FLEET > 200 ? `; target: the 200 target × ${((FLEET / 200) * 1.1).toFixed(1)} (issue 15: 1,000 ≤ 5.5× the 200 time)` : ''}`,
         },
         {
           metric: 'services per second',
           value: FLEET / allCreated,
           unit: '/s',
-          target: { kind: 'min', value: FLEET / 60 },
+          target: { kind: 'min', value: FLEET / TARGET_SECONDS },
         },
         {
           metric: 'per service apply → InferenceService p50',
