@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { keptAlive } from './keptAliveAgent.js';
 
 /**
  * How long a request to the API server may go unanswered before the client gives it up (and its caller retries, as
@@ -11,13 +12,15 @@ export const KUBE_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The same configuration (cluster, user, credentials: it delegates to `kc`), whose API clients (`makeApiClient`) give
- * a request up after `timeoutMs` unless the caller passed a signal of its own. Watches (client-node's `Watch`) do not
- * go through this and are not limited: they are meant to stay open.
+ * a request up after `timeoutMs` unless the caller passed a signal of its own, and reuse kept-alive connections
+ * (keptAliveAgent.ts). Watches (client-node's `Watch`) do not go through this and are not limited: they are meant to
+ * stay open.
  */
 export function withRequestTimeout(kc: KubeConfig, timeoutMs = KUBE_REQUEST_TIMEOUT_MS): KubeConfig {
   const timed = Object.create(kc) as KubeConfig;
   timed.applySecurityAuthentication = async (context) => {
     await kc.applySecurityAuthentication(context);
+    context.setAgent(keptAlive(context.getAgent()) as never);
     if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
   };
   return timed;
