@@ -14,8 +14,9 @@ import { withRequestTimeout } from './requestTimeout.js';
 /**
  * What the worker's read cache lists and watches (deploy/base/rbac.yaml grants the worker exactly `list` and `watch`
  * of these): the bridge's sources of the kinds activities read — the six AIM kinds, our InferenceServices, Jobs and
- * PVCs (managed-by label), Nodes — and our Pods (those of our Jobs and of our InferenceServices). Not Secrets (the worker may only `get` one by name, so
- * that its token cannot read every value in the cluster) nor ResourceQuotas (no activity reads them).
+ * PVCs (managed-by label), Nodes — and our Pods (those of our Jobs and of our InferenceServices). Not Secrets (the
+ * worker may only `get` one by name, so that its token cannot read every value in the cluster) nor ResourceQuotas (no
+ * activity reads them).
  */
 const FROM_BRIDGE: ReadonlySet<string> = new Set<CachedKind>([
   ...OWN_KINDS,
