@@ -251,7 +251,7 @@ describe('the bridge forwards kubectl changes to the workflows (spec section 9)'
         { timeoutMs: 10_000, intervalMs: 100 },
       );
       expect(await metric('aim_bridge_errors_total{stage="deliver"}')).toBeGreaterThan(0); // attempts that failed
-      expect(await metric('aim_bridge_nudges_dropped_total{kind="AIMModel"}')).toBe(0);
+      expect(await metric('aim_bridge_nudges_dropped_total{kind="AIMModel"}'), 'nudges dropped').toBe(0);
       expect(await signalsReceived(modelId, 'changed')).toBe(1);
     } finally {
       await cut?.stop();
