@@ -28,6 +28,9 @@ export interface S3Source {
   pathStyle: boolean;
 }
 
+/** `s3://bucket/prefix/`: how messages and s5cmd name an S3 source. */
+export const describeS3 = (src: S3Source) => `s3://${src.bucket}/${src.prefix ? `${src.prefix}/` : ''}`;
+
 export interface HfSource {
   kind: 'hf';
   repo: string;

@@ -49,7 +49,7 @@ export function digestMismatch(f: RemoteFile, d: Record<string, string>): string
 }
 
 /** Reads the content once, computing only what this file can be checked against. */
-async function digests(stream: AsyncIterable<Buffer>, f: RemoteFile): Promise<Record<string, string>> {
+export async function contentDigests(stream: AsyncIterable<Buffer>, f: RemoteFile): Promise<Record<string, string>> {
   const md5 = f.md5 ? createHash('md5') : undefined;
   const sha256 = f.sha256 || f.checksum?.algorithm === 'SHA256' ? createHash('sha256') : undefined;
   const sha1 = f.checksum?.algorithm === 'SHA1' ? createHash('sha1') : undefined;
@@ -90,7 +90,7 @@ export async function judgeContent(path: string, f: RemoteFile): Promise<Content
   try {
     const before = fingerprintOf(await handle.stat({ bigint: true }));
     const stream = handle.createReadStream({ autoClose: false, highWaterMark: 4 << 20 });
-    const why = digestMismatch(f, await digests(stream as AsyncIterable<Buffer>, f));
+    const why = digestMismatch(f, await contentDigests(stream as AsyncIterable<Buffer>, f));
     const after = fingerprintOf(await handle.stat({ bigint: true }));
     if (before !== after) return undefined;
     return { fingerprint: before, ...(why ? { why } : {}) };

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import type { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DownloaderFailure } from '../failures.js';
 import { decideS3Identity, describeS3Identity, type S3IdentityDecision } from './identity.js';
 
 /** The AWS SDK's default chain, memoized: it refreshes temporary credentials within 5 minutes of their expiry. */
-export type CredentialProvider = ReturnType<typeof defaultProvider>;
+type DefaultChain = ReturnType<typeof defaultProvider>;
+export type CredentialProvider = (opts?: Parameters<DefaultChain>[0]) => ReturnType<DefaultChain>;
 export type Credentials = Awaited<ReturnType<CredentialProvider>>;
 
 /** How this process reaches S3: the one signing decision and, when signing, the one provider everything uses. */
@@ -30,8 +31,19 @@ function sharedFilesExist(env: NodeJS.ProcessEnv): boolean {
 export function s3Access(env: NodeJS.ProcessEnv = process.env): S3Access {
   const decision = decideS3Identity(env, { sharedFilesExist: sharedFilesExist(env) });
   if (!decision.sign) return { decision };
-  // Short timeouts: STS and the container endpoint answer in milliseconds, and a wrong address should fail the probe.
-  return { decision, provider: defaultProvider({ timeout: 1000, maxRetries: 1, clientConfig: stsClientConfig(env) }) };
+  return { decision, provider: defaultChainOnFirstUse(env) };
+}
+
+/** One chain for the process, imported when first asked: the SDK's modules are start-up an hf download never needs. */
+function defaultChainOnFirstUse(env: NodeJS.ProcessEnv): CredentialProvider {
+  let chain: Promise<DefaultChain> | undefined;
+  return async (opts) => {
+    chain ??= import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) =>
+      // Short timeouts: STS and the container endpoint answer in milliseconds; a wrong address should fail the probe.
+      defaultProvider({ timeout: 1000, maxRetries: 1, clientConfig: stsClientConfig(env) }),
+    );
+    return (await chain)(opts);
+  };
 }
 
 /**

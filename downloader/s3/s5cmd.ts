@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import type { S3Source } from '../config.js';
+import { describeS3, type S3Source } from '../config.js';
 import type { CredentialsEndpoint } from './credentialsEndpoint.js';
-import { describeS3 } from './source.js';
 
 /**
  * Every variable through which s5cmd's SDK could find credentials of its own. They are removed from its environment:

@@ -5,7 +5,7 @@ import {
   S3ServiceException,
   type ChecksumAlgorithm,
 } from '@aws-sdk/client-s3';
-import type { S3Source } from '../config.js';
+import { describeS3, type S3Source } from '../config.js';
 import { DownloaderFailure } from '../failures.js';
 import { listingOf, type Listing, type RemoteFile } from '../listing.js';
 import { resolveS3Credentials, type S3Access } from './credentials.js';
@@ -32,8 +32,6 @@ export function s3Client(src: S3Source, access: S3Access): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
-
-export const describeS3 = (src: S3Source) => `s3://${src.bucket}/${src.prefix ? `${src.prefix}/` : ''}`;
 
 const AUTH_CODES = new Set([
   'InvalidAccessKeyId',

@@ -83,6 +83,8 @@ export interface HfHub {
   /** Fault rules on file bodies, matched against `{repo}/{path}` (same semantics as the proxy's). */
   stallAfter(substring: string, nBytes: number, opts?: FaultOptions): void;
   corrupt(substring: string, opts?: FaultOptions): void;
+  /** Sends matching file bodies at `bytesPerSecond` (a large file over a slow link, in little time). */
+  slowDown(substring: string, bytesPerSecond: number, opts?: FaultOptions): void;
   clearFaults(): void;
   resetCounters(): void;
   /** Computes every file's digests now (lazily generated files are streamed once: ~3 s per GiB), so that a
@@ -514,6 +516,7 @@ export async function startHfHub(opts: StartHfHubOptions = {}): Promise<HfHub> {
     requests: () => log,
     stallAfter: (sub, n, o) => faults.stallAfter(sub, n, o),
     corrupt: (sub, o) => faults.corrupt(sub, o),
+    slowDown: (sub, rate, o) => faults.slowDown(sub, rate, o),
     clearFaults: () => faults.clearFaults(),
     resetCounters: () => {
       counter.reset();

@@ -292,6 +292,22 @@ describe('download from Hugging Face (hf CLI)', () => {
     expect(hub.bytesServed(`${PUBLIC_REPO}/config.json`)).toBe(0);
   });
 
+  it('hashes each file while hf writes it: nothing is read again after the transfer', async () => {
+    // The weights take ~3 s, so hf is still writing them at the downloader's first looks; before following hf's
+    // temporary files, the last file to finish was always read again after hf exited.
+    hub.slowDown(`${PUBLIC_REPO}/model.safetensors`, 1024 * 1024);
+    const e = hfenv(PUBLIC_REPO, { MODE: 'download' });
+    const r = await runDownloader(e);
+    hub.clearFaults();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const weights = contentBuffer(modelFiles(PUBLIC_REPO)['model.safetensors']!);
+    expect(sha256(readFileSync(join(e.MOUNT_PATH!, PUBLIC_REPO, 'model.safetensors')))).toBe(sha256(weights));
+    expect(hashedCounts(r.stdout)).toEqual({
+      duringTransfer: Object.keys(modelFiles(PUBLIC_REPO)).length,
+      afterTransfer: 0,
+    });
+  });
+
   it('deletes a corrupted LFS file and reports IntegrityMismatch', async () => {
     hub.corrupt(`${PUBLIC_REPO}/model.safetensors`);
     const e = hfenv(PUBLIC_REPO, { MODE: 'download' });
