@@ -86,9 +86,14 @@ const rowsOf = (contenders: Contender[], seconds: Map<string, number[]>, bytes: 
     bytes,
   }));
 
-/** The downloader's runs: phases and hashing counts from each `done` line, for the medians printed under a table. */
+type Phase = 'startup' | 'list' | 'transfer' | 'verify';
+
+/**
+ * The downloader's runs: phases and hashing counts from each `done` line, for the medians printed under a table.
+ * Start-up is from the spawn to the program's first log line (Node and the modules it loads).
+ */
 class DownloaderRuns {
-  private readonly phases: Array<{ list: number; transfer: number; verify: number }> = [];
+  private readonly phases: Array<Record<Phase, number>> = [];
   private hashed = '';
   result: Record<string, unknown> = {};
 
@@ -98,22 +103,25 @@ class DownloaderRuns {
   ) {}
 
   readonly run = async (): Promise<void> => {
+    const spawned = Date.now();
     const r = await runDownloader(this.env(), this.entry);
     if (r.code !== 0) throw new Error(`downloader failed: ${JSON.stringify(r.result)} ${r.stderr}`);
     this.result = r.result;
-    const done = r.stdout.split('\n').find((l) => l.includes('"event":"done"'));
+    const line = (event: string) => r.stdout.split('\n').find((l) => l.includes(`"event":"${event}"`));
+    const [start, done] = [line('start'), line('done')];
     const facts = done
-      ? (JSON.parse(done) as { seconds: DownloaderRuns['phases'][number]; hashed: unknown })
+      ? (JSON.parse(done) as { seconds: Record<Exclude<Phase, 'startup'>, number>; hashed: unknown })
       : undefined;
-    if (facts) {
-      this.phases.push(facts.seconds);
+    if (facts && start) {
+      const startup = (Date.parse((JSON.parse(start) as { ts: string }).ts) - spawned) / 1000;
+      this.phases.push({ startup, ...facts.seconds });
       this.hashed = JSON.stringify(facts.hashed);
     }
   };
 
   summary(): string {
-    const m = (k: 'list' | 'transfer' | 'verify') => median(this.phases.map((p) => p[k])).toFixed(2);
-    return `median phases (s): list ${m('list')}, transfer ${m('transfer')}, verify after transfer ${m('verify')}; files hashed (last run): ${this.hashed}`;
+    const m = (k: Phase) => median(this.phases.map((p) => p[k])).toFixed(2);
+    return `median phases (s): start-up ${m('startup')}, list ${m('list')}, transfer ${m('transfer')}, verify after transfer ${m('verify')}; files hashed (last run): ${this.hashed}`;
   }
 }
 
