@@ -38,7 +38,8 @@ class GaveUp extends Error {}
  */
 async function* written(handle: FileHandle, finals: readonly string[], opts: FollowOptions): AsyncGenerator<Buffer> {
   const own = await handle.stat({ bigint: true });
-  const buf = Buffer.allocUnsafe(4 << 20);
+  // 1 MiB: reads keep up with a network writer at that size, and a tool writes up to 8 files at once.
+  const buf = Buffer.allocUnsafe(1 << 20);
   let pos = 0;
   let moved = false;
   for (;;) {

@@ -15,7 +15,7 @@ export type HashRequest =
   | { kind: 'judge'; id: number; path: string; file: RemoteFile }
   /** `path`: the tool's temporary file; `finals`: where it may be moved once complete. */
   | { kind: 'follow'; id: number; path: string; finals: string[]; file: RemoteFile }
-  /** The tool has exited: follows finish with what was moved into place and give up on the rest. */
+  /** The tool has exited: the follows under way finish with what was moved into place and give up on the rest. */
   | { kind: 'toolExited' };
 
 export type HashReply =
@@ -24,7 +24,8 @@ export type HashReply =
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === HASH_WORKER_ROLE) {
   const port = parentPort!;
-  let toolExited = false;
+  /** The follows under way, each with whether its tool has exited (a pool may serve one attempt after another). */
+  const follows = new Map<number, { toolExited: boolean }>();
   const answer = (id: number, work: Promise<{ verdict: ContentVerdict | undefined; final?: string }>) =>
     work.then(
       (r) => port.postMessage({ id, ...r } satisfies HashReply),
@@ -37,19 +38,21 @@ if (!isMainThread && (workerData as { role?: string } | undefined)?.role === HAS
       },
     );
   port.on('message', (req: HashRequest) => {
-    if (req.kind === 'toolExited') toolExited = true;
+    if (req.kind === 'toolExited') for (const f of follows.values()) f.toolExited = true;
     else if (req.kind === 'judge')
       void answer(
         req.id,
         judgeContent(req.path, req.file).then((verdict) => ({ verdict })),
       );
-    else
+    else {
+      const state = { toolExited: false };
+      follows.set(req.id, state);
       void answer(
         req.id,
-        followContent(req.path, req.finals, req.file, { toolExited: () => toolExited }).then((f) => ({
-          verdict: f?.verdict,
-          ...(f ? { final: f.final } : {}),
-        })),
+        followContent(req.path, req.finals, req.file, { toolExited: () => state.toolExited })
+          .then((f) => ({ verdict: f?.verdict, ...(f ? { final: f.final } : {}) }))
+          .finally(() => follows.delete(req.id)),
       );
+    }
   });
 }

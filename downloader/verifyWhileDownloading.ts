@@ -22,6 +22,8 @@ export class VerifyWhileDownloading {
   private readonly hashing = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly followed = new Set<string>();
+  /** Temporary files older than this are a killed attempt's leftovers (hf names each run's files afresh). */
+  private readonly since = Date.now() - 1000;
 
   constructor(
     private readonly root: string,
@@ -55,16 +57,19 @@ export class VerifyWhileDownloading {
     for (const name of names) {
       const etag = hfIncompleteEtag(name);
       if (!etag || this.followed.has(name)) continue;
+      this.followed.add(name);
+      const path = join(this.followDir!, name);
+      const st = await stat(path).catch(() => undefined);
+      if (!st || st.mtimeMs < this.since) continue;
       const open = filesOfEtag(this.files.values(), etag).filter(
         (f) => !this.hashing.has(f.path) && !this.verdicts.has(f.path),
       );
       if (!open.length) continue;
-      this.followed.add(name);
       for (const f of open) this.hashing.add(f.path);
       const finals = open.map((f) => join(this.root, f.path));
       this.track(
         this.pool
-          .follow(join(this.followDir!, name), finals, open[0]!)
+          .follow(path, finals, open[0]!)
           .then((done) => {
             if (done) this.verdicts.set(relative(this.root, done.final).split(sep).join('/'), done.verdict);
           })

@@ -3,11 +3,14 @@ import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
   truncateSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,6 +155,24 @@ describe('following a file while it is written', () => {
   });
 });
 
+/** Waits until a thread of this process holds `path` open (the pool's follow has begun), by /proc/self/fd. */
+async function heldOpen(...paths: string[]): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const open = new Set(
+      readdirSync('/proc/self/fd').map((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      }),
+    );
+    if (paths.every((p) => open.has(p))) return;
+    await sleep(25);
+  }
+  throw new Error(`never opened: ${paths.join(', ')}`);
+}
+
 describe('verifying hf downloads while they are written', () => {
   let pool: HashPool;
   beforeAll(async () => {
@@ -181,6 +202,7 @@ describe('verifying hf downloads while they are written', () => {
     writeFileSync(tmpA, '');
     writeFileSync(tmpB, '');
     await v.poll(); // both followed from their first bytes, on one thread
+    await heldOpen(tmpA, tmpB);
     await Promise.all([
       writeLikeHf(tmpA, join(root, 'a.safetensors'), big, { chunks: 16 }),
       writeLikeHf(tmpB, join(root, 'sub/b.safetensors'), other, { chunks: 16 }),
@@ -190,6 +212,26 @@ describe('verifying hf downloads while they are written', () => {
     expect([...early.keys()].sort()).toEqual(['a.safetensors', 'sub/b.safetensors']);
     const result = await verifyAndPrune(root, listing, { pool, early });
     expect(result).toMatchObject({ bad: [], missing: [], hashedDuringTransfer: 2, hashedAfterTransfer: 0 });
+  });
+
+  it("ignores a killed attempt's leftover temporary file: this attempt's own file is followed", async () => {
+    const root = mkdtempSync(join(dir, 'vol-'));
+    const tmpDir = hfIncompleteDir(root);
+    mkdirSync(tmpDir, { recursive: true });
+    const body = randomBytes(1 << 20);
+    const listing = listingOf([{ path: 'w.safetensors', size: body.length, sha256: sha(body) }]);
+    const leftover = join(tmpDir, `EEEE.${sha(body)}.0000000e.incomplete`);
+    writeFileSync(leftover, body.subarray(0, 1000));
+    utimesSync(leftover, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const v = new VerifyWhileDownloading(root, listing, pool, tmpDir);
+    const tmp = join(tmpDir, `EEEE.${sha(body)}.0000000f.incomplete`);
+    writeFileSync(tmp, '');
+    await v.poll();
+    await heldOpen(tmp);
+    await writeLikeHf(tmp, join(root, 'w.safetensors'), body);
+    // No look after the move (the tool exits at once): only a follow can have judged it.
+    const result = await verifyAndPrune(root, listing, { pool, early: await v.settle() });
+    expect(result).toMatchObject({ ok: ['w.safetensors'], hashedDuringTransfer: 1, hashedAfterTransfer: 0 });
   });
 
   it('gives a file whose follow gave up back to the usual path: judged once complete', async () => {
