@@ -31,17 +31,21 @@ class GaveUp extends Error {}
 
 /**
  * The bytes of a file that a tool is still writing front to back, as it writes them: reads to the end of what is
- * written, waits, reads on; ends when the file has been moved to one of `finals` (the tool closed it first) and
- * everything up to its size was read. Bytes below the written size are final: the kernel raises the size only after
+ * written, waits, reads on; ends when the file has been moved to one of `finals` (the tool closed it first; noted in
+ * `at.final`) and everything up to its size was read. Bytes below the written size are final: the kernel raises the size only after
  * a write's data is in place, and the tool never seeks back except to start the file over, which shrinks it
  * (detected: given up).
  */
-async function* written(handle: FileHandle, finals: readonly string[], opts: FollowOptions): AsyncGenerator<Buffer> {
+async function* written(
+  handle: FileHandle,
+  finals: readonly string[],
+  opts: FollowOptions,
+  at: { final?: string },
+): AsyncGenerator<Buffer> {
   const own = await handle.stat({ bigint: true });
   // 1 MiB: reads keep up with a network writer at that size, and a tool writes up to 8 files at once.
   const buf = Buffer.allocUnsafe(1 << 20);
   let pos = 0;
-  let moved = false;
   for (;;) {
     // The consumer hashes each chunk before asking for the next, so one buffer serves every read.
     const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
@@ -53,11 +57,11 @@ async function* written(handle: FileHandle, finals: readonly string[], opts: Fol
     const now = await handle.stat({ bigint: true });
     if (now.size < BigInt(pos)) throw new GaveUp('the file was started over');
     if (now.size > BigInt(pos)) continue;
-    if (moved) return;
+    if (at.final) return;
     // Looked at before the exit flag, so that a file moved just before the tool exited is still finished.
     const exited = opts.toolExited();
-    moved = (await movedTo(own, finals)) !== undefined;
-    if (moved) continue; // one more read: anything written before the move is in the file now
+    at.final = await movedTo(own, finals);
+    if (at.final) continue; // one more read: anything written before the move is in the file now
     if (exited || now.nlink === 0n) throw new GaveUp('not moved into place');
     await sleep(opts.pollMs ?? 25);
   }
@@ -77,11 +81,11 @@ export async function followContent(
   const handle = await open(path, 'r').catch(() => undefined);
   if (!handle) return undefined;
   try {
-    const why = digestMismatch(file, await contentDigests(written(handle, finals, opts), file));
+    const at: { final?: string } = {};
+    const why = digestMismatch(file, await contentDigests(written(handle, finals, opts, at), file));
     const st = await handle.stat({ bigint: true });
-    const final = await movedTo(st, finals);
-    if (!final || st.size !== BigInt(file.size)) return undefined;
-    return { final, verdict: { fingerprint: fingerprintOf(st), ...(why ? { why } : {}) } };
+    if (!at.final || st.size !== BigInt(file.size)) return undefined;
+    return { final: at.final, verdict: { fingerprint: fingerprintOf(st), ...(why ? { why } : {}) } };
   } catch (err) {
     if (err instanceof GaveUp) return undefined;
     throw err;

@@ -6,7 +6,7 @@ export const MAX_CACHED_WORKFLOWS_ENV = 'AIM_MAX_CACHED_WORKFLOWS';
 /**
  * `AIM_MAX_CACHED_WORKFLOWS`: how many workflows the worker keeps in its sticky cache (WorkerOptions
  * `maxCachedWorkflows`). Unset: the SDK's default, 600 per GiB of the V8 heap limit above 200 MiB (about 2,300 with
- * Node's default limit on a 24 GiB machine): every lifecycle of a fleet stays cached, ~1 MiB each. A smaller number
+ * Node's default limit on a 24 GiB machine): every lifecycle of a fleet stays cached, ~0.7 MiB each. A smaller number
  * bounds the worker's memory; a workflow evicted from it replays its history on its next task (a service's is ~80
  * events at Running), which costs CPU only when that object changes or re-checks. Measured (bench/fleet.ts, 1,000
  * services applied at once): with every workflow cached the worker peaked at 1,068 MiB and all were created in 549 s;
