@@ -1,33 +1,37 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { rankOf } from './test/harness/fileLanes.js';
 
 /**
- * The long outages start first (they run beside the integration files for their whole length); the secrets audit reads
- * what every other integration file left in Temporal, so it runs last.
+ * The beside lane's files start first (the long outages, then the worker kills: they run beside the integration files
+ * for their whole length); the files that run alone come after the integration lane's, and the secrets audit, which
+ * reads what every other file left in Temporal, last (test/harness/fileLanes.ts).
  */
-class AuditLastSequencer extends BaseSequencer {
+class LanesSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const rank = (f: TestSpecification) =>
-      f.project.name === 'outages' ? -1 : f.moduleId.includes('zz-secretsAudit') ? 1 : 0;
+    const rank = (f: TestSpecification) => rankOf(f.project.name, relative(process.cwd(), f.moduleId));
     return [...sorted].sort((a, b) => rank(a) - rank(b));
   }
 }
 
 /**
  * `integration` and `outages` share one vitest group (same groupOrder and maxWorkers, as vitest requires), so that
- * an outage file, which mostly waits minutes for a server to come back on its own stack, runs beside the integration
- * files. Within each project the files still run one at a time (test/harness/oneFileAtATime.ts): vitest's
- * `fileParallelism: false` would put a project into a group of its own that runs after all others.
+ * the files that mostly wait (outages of minutes on a stack of their own, then the worker kills) run in a lane beside
+ * the integration files. Within each lane the files run one at a time (test/harness/oneFileAtATime.ts): vitest's
+ * `fileParallelism: false` would put a project into a group of its own that runs after all others. Three workers: one
+ * per lane, and one that may hold the next file while it waits for its lane (a lane's lock, not vitest, keeps the
+ * count of running files at two).
  */
-const SERVER_GROUP = { sequence: { groupOrder: 1 }, maxWorkers: 2 } as const;
+const SERVER_GROUP = { sequence: { groupOrder: 1 }, maxWorkers: 3 } as const;
 
 // Two projects: `unit` needs no servers; `integration` talks to the real Temporal dev server and a real
 // kube-apiserver started once per run by the global setup (test/harness/globalSetup.ts).
 export default defineConfig({
   test: {
     // vitest 4 reads the sequencer from the root config only (a project's `sequence.sequencer` is ignored).
-    sequence: { sequencer: AuditLastSequencer },
+    sequence: { sequencer: LanesSequencer },
     projects: [
       {
         test: {
@@ -48,7 +52,7 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['test/harness/globalSetup.ts'],
           setupFiles: ['test/harness/oneFileAtATime.ts', 'test/harness/useWorkflowBundle.ts'],
-          provide: { oneAtATimeLock: 'integration' },
+          provide: { oneAtATimeProject: 'integration' },
           // A service to Running is now a real predictor pod past KServe's readiness probe (+10-20 s on a loaded
           // machine), and several tests run more than one.
           testTimeout: 240_000,
@@ -57,7 +61,8 @@ export default defineConfig({
           // test that needed it is not hidden: .ci/run lists it as flaky at the end of the output, with the first
           // attempt's error, and a test that fails twice still fails the run.
           retry: 1,
-          // Two cores: integration files run one at a time (oneFileAtATime.ts) so server-side timing stays sane.
+          // Two cores: the integration lane runs its files one at a time (oneFileAtATime.ts) so server-side timing
+          // stays sane; the beside lane's files mostly wait.
           ...SERVER_GROUP,
         },
       },
@@ -69,7 +74,7 @@ export default defineConfig({
           include: ['test/outages/**/*.test.ts'],
           environment: 'node',
           setupFiles: ['test/harness/oneFileAtATime.ts'],
-          provide: { oneAtATimeLock: 'outages' },
+          provide: { oneAtATimeProject: 'outages' },
           testTimeout: 900_000,
           hookTimeout: 300_000,
           ...SERVER_GROUP,
