@@ -1,12 +1,12 @@
 import { relative } from 'node:path';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { rankOf } from './test/harness/fileLanes.js';
 
 /**
- * The beside lane's files start first (the long outages, then the worker kills: they run beside the integration files
- * for their whole length); the files that run alone come after the integration lane's, and the secrets audit, which
- * reads what every other file left in Temporal, last (test/harness/fileLanes.ts).
+ * The beside lane's files start first (the worker kills, then the long outages: they run beside the integration files
+ * for their whole length); the secrets audit, which reads what every other integration file left in Temporal, runs
+ * last (test/harness/fileLanes.ts).
  */
 class LanesSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -17,17 +17,18 @@ class LanesSequencer extends BaseSequencer {
 }
 
 /**
- * `integration` and `outages` share one vitest group (same groupOrder and maxWorkers, as vitest requires), so that
- * the files that mostly wait (outages of minutes on a stack of their own, then the worker kills) run in a lane beside
- * the integration files. Within each lane the files run one at a time (test/harness/oneFileAtATime.ts): vitest's
+ * `integration`, `outages` and `worker-kills` share one vitest group (same groupOrder and maxWorkers, as vitest
+ * requires), so that the files that mostly wait, each on a stack of its own (the worker kills, then outages of
+ * minutes), run in a lane beside the integration files. Within each lane the files run one at a time (test/harness/oneFileAtATime.ts): vitest's
  * `fileParallelism: false` would put a project into a group of its own that runs after all others. Three workers: one
  * per lane, and one that may hold the next file while it waits for its lane (a lane's lock, not vitest, keeps the
  * count of running files at two).
  */
 const SERVER_GROUP = { sequence: { groupOrder: 1 }, maxWorkers: 3 } as const;
 
-// Two projects: `unit` needs no servers; `integration` talks to the real Temporal dev server and a real
-// kube-apiserver started once per run by the global setup (test/harness/globalSetup.ts).
+// `unit` needs no servers; `integration` talks to the real Temporal dev server and a real kube-apiserver started once
+// per run by the global setup (test/harness/globalSetup.ts); `outages` and `worker-kills` start stacks of their own.
+const WORKER_KILLS = 'test/faults/workerKill.test.ts';
 export default defineConfig({
   test: {
     // vitest 4 reads the sequencer from the root config only (a project's `sequence.sequencer` is ignored).
@@ -49,6 +50,7 @@ export default defineConfig({
           // Everything that needs the servers: integration tests, the acceptance suite (test/e2e), fault
           // injection (test/faults) and the bad-input corpus (test/corpus).
           include: ['test/{integration,e2e,faults,corpus}/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, WORKER_KILLS],
           environment: 'node',
           globalSetup: ['test/harness/globalSetup.ts'],
           setupFiles: ['test/harness/oneFileAtATime.ts', 'test/harness/useWorkflowBundle.ts'],
@@ -69,12 +71,26 @@ export default defineConfig({
       {
         test: {
           name: 'outages',
-          // Outages of minutes (issue 16), each file on a private stack (test/outages/privateStack.ts): the shared
+          // Outages of minutes (issue 16), each file on a private stack (test/harness/privateStack.ts): the shared
           // stack of the integration project is never stopped, and these files run beside its files.
           include: ['test/outages/**/*.test.ts'],
           environment: 'node',
           setupFiles: ['test/harness/oneFileAtATime.ts'],
           provide: { oneAtATimeProject: 'outages' },
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+          ...SERVER_GROUP,
+        },
+      },
+      {
+        test: {
+          name: 'worker-kills',
+          // The worker SIGKILLed at 29 lifecycle steps (spec 10 scenario 10), on a private stack: its lanes' nodes,
+          // objects and worker processes are never seen by an integration file, and it runs beside them.
+          include: [WORKER_KILLS],
+          environment: 'node',
+          setupFiles: ['test/harness/oneFileAtATime.ts'],
+          provide: { oneAtATimeProject: 'worker-kills' },
           testTimeout: 900_000,
           hookTimeout: 300_000,
           ...SERVER_GROUP,

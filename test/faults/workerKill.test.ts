@@ -13,11 +13,15 @@
 // The table printed at the end shows each point, how long after the event the SIGKILL went out, and what was in
 // flight at that moment (workflow tasks that then timed out, activity attempts that timed out and were retried).
 // `AIM_FAULT_LANES=b,d` runs only some lanes (to reproduce one).
+//
+// The file has a stack of its own (test/harness/privateStack.ts, the `worker-kills` project in vitest.config.ts): the
+// lanes' GPU nodes and worker processes would otherwise be seen by the integration files that run beside it (a model
+// test that turns its node into NVIDIA hardware would still find the lanes' MI300X nodes).
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { RESOURCES } from '../../activities/kube/resources.js';
 import type { WorkflowNudger } from '../../activities/nudges.js';
 import { workflowIdFor } from '../../workflows/signals.js';
@@ -34,13 +38,13 @@ import {
   serviceWorkflowId,
   sourceInventory,
   startFaultBed,
-  stackConnection,
   userS3Model,
   waitForRunning,
   type FaultBed,
   type S3Source,
 } from './lifecycle.js';
 import { workerProcess, type WorkerProcess } from './workerProcess.js';
+import { startPrivateStack, type PrivateStack } from '../harness/privateStack.js';
 
 type Wf = 'service' | 'service2' | 'model' | 'cache';
 
@@ -195,21 +199,24 @@ const S3_SECRET_COPY = 'fault-s3-copy';
  */
 const WRITE_ANSWER_DELAY_MS = 750;
 
+let ps: PrivateStack;
 let bed: FaultBed;
 let orch: OrchestratorFixture;
 let proxy: ApiFaultProxy;
 let laneKubeconfig: string;
 const sources = new Map<string, S3Source>();
 
+let failed = false;
+
 beforeAll(async () => {
-  bed = await startFaultBed();
+  ps = await startPrivateStack();
+  bed = await startFaultBed(ps.conn);
   orch = bed.orch;
   for (const lane of ACTIVE) sources.set(lane.id, await bed.addSource(`lane-${lane.id}`));
   await bed.copySecret(S3_SECRET_COPY);
-  const stack = inject('stack');
   proxy = await startApiFaultProxy({
-    target: stack.kubeServer,
-    targetCaPath: stack.kubeCaPath,
+    target: ps.stack.kubeServer,
+    targetCaPath: ps.stack.kubeCaPath,
     workDir: bed.workDir,
     rate429: 0,
     rate500: 0,
@@ -222,6 +229,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.stop();
   await bed?.stop();
+  await ps?.stop({ failed });
 });
 
 interface KillRecord {
@@ -266,7 +274,7 @@ class Lane {
     const taskQueue = `aim-${orch.namespace}-lane-${spec.id}`;
     this.worker = workerProcess({
       name: `lane-${spec.id}`,
-      ...stackConnection(),
+      ...ps.conn,
       kubeconfigPath: laneKubeconfig,
       taskQueue,
       logDir: join(bed.workDir, 'logs'),
@@ -459,6 +467,10 @@ describe('worker killed with SIGKILL at lifecycle steps (scenario 10)', () => {
     'every service reaches Running after each kill, with no duplicated object',
     { timeout: 600_000, retry: 0 },
     async () => {
+      // A failure keeps the private stack's work dir and prints its server logs (privateStack.ts).
+      onTestFailed(() => {
+        failed = true;
+      });
       const ac = new AbortController();
       // Every lane's watches, history follows and held-work polls listen on this one signal.
       setMaxListeners(100, ac.signal);

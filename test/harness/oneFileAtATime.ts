@@ -1,22 +1,22 @@
 // vitest setup file: the server-side files run in two lanes, one file at a time in each (test/harness/fileLanes.ts):
-// the integration lane, and beside it the files that mostly wait. vitest's own `fileParallelism: false` cannot say
-// that: it puts the project into the group that runs after every other one (so `outages` could never overlap
-// `integration`), and projects sharing a group must share one `maxWorkers`. So the projects share a group with spare
-// workers, and each file takes its lanes' locks here, before anything else of the file runs, and gives them back after
-// its last hook. A lock is a directory per vitest run (keyed by the vitest main process, our parent) holding the
-// holder's pid: a holder that died is taken over. Among files waiting for a lock, the lower rank goes first (the
-// secrets audit, ranked last, waits for every other file that is waiting), since vitest may hand a spare worker a
-// later file while an earlier one still waits.
+// the integration lane, and beside it the files that mostly wait, on stacks of their own. vitest's own
+// `fileParallelism: false` cannot say that: it puts the project into the group that runs after every other one (so
+// `outages` could never overlap `integration`), and projects sharing a group must share one `maxWorkers`. So the
+// projects share a group with a spare worker, and each file takes its lane's lock here, before anything else of the
+// file runs, and gives it back after its last hook. A lock is a directory per vitest run (keyed by the vitest main
+// process, our parent) holding the holder's pid: a holder that died is taken over. Among files waiting for a lock, the
+// lower rank goes first (the secrets audit, ranked last, waits for every other file that is waiting), since vitest may
+// hand the spare worker a later file while an earlier one still waits.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, inject } from 'vitest';
-import { lanesOf, rankOf, type Lane } from './fileLanes.js';
+import { laneOf, rankOf, type Lane } from './fileLanes.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The vitest project's name (vitest.config.ts `provide`): the outages project's files run in the beside lane. */
+    /** The vitest project's name (vitest.config.ts `provide`): it decides the file's lane (fileLanes.ts). */
     oneAtATimeProject: string;
   }
 }
@@ -81,8 +81,8 @@ async function acquire(lane: Lane): Promise<void> {
   }
 }
 
-const lanes = lanesOf(project, file);
-for (const lane of lanes) await acquire(lane);
+const lane = laneOf(project);
+await acquire(lane);
 afterAll(() => {
-  for (const lane of lanes) rmSync(lockOf(lane), { recursive: true, force: true });
+  rmSync(lockOf(lane), { recursive: true, force: true });
 });

@@ -35,7 +35,7 @@ import { waitForObject } from '../harness/orchestrator.js';
 import { waitFor } from '../harness/processes.js';
 import { waitForGone } from '../harness/scenarios.js';
 import { serviceAccountKubeconfigPath } from '../harness/serviceAccount.js';
-import { startPrivateStack, type PrivateStack } from './privateStack.js';
+import { startPrivateStack, type PrivateStack } from '../harness/privateStack.js';
 
 /** How long each outage lasts: the "minutes", for real. */
 const OUTAGE_MS = 120_000;

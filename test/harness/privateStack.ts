@@ -1,13 +1,14 @@
-// A stack of its own for the long-outage files (test/outages): its etcd, kube-apiserver, controller-manager, KServe
-// and Temporal dev server, which these tests stop for minutes. The shared stack of the `integration` project (its
-// global setup) is never touched, so the `outages` project runs alongside it (see vitest.config.ts). The workflow
+// A stack of its own for a file of the beside lane (test/harness/fileLanes.ts: the long outages, which stop its servers
+// for minutes, and the worker kills, whose nodes and workers no other file must see): its etcd, kube-apiserver,
+// controller-manager, KServe and Temporal dev server. The shared stack of the `integration` project (its global setup)
+// is never touched, so these files run alongside its files (see vitest.config.ts). The workflow
 // bundle is built here, while the servers start, and handed to every worker through AIM_WORKFLOW_BUNDLE as the
 // integration project's setup file does.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_ENV, BUNDLE_FILE, buildWorkflowBundles } from '../../worker/workflowBundle.js';
-import { REPO_ROOT, startStack, type Stack } from '../harness/stack.js';
+import { REPO_ROOT, startStack, type Stack } from './stack.js';
 
 export interface PrivateStack {
   stack: Stack;
@@ -15,10 +16,10 @@ export interface PrivateStack {
   stop(opts: { failed: boolean }): Promise<void>;
 }
 
-const tag = '[aim-outages]';
+const tag = '[aim-private-stack]';
 
 export async function startPrivateStack(): Promise<PrivateStack> {
-  const workDir = await mkdtemp(join(tmpdir(), 'aim-outages-'));
+  const workDir = await mkdtemp(join(tmpdir(), 'aim-private-stack-'));
   console.log(`${tag} private stack; work dir and logs: ${workDir}`);
   const bundleDir = join(workDir, 'workflow-bundle');
   const [stack] = await Promise.all([
