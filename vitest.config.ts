@@ -4,9 +4,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { rankOf } from './test/harness/fileLanes.js';
 
 /**
- * The beside lane's files start first (the worker kills, then the long outages: they run beside the integration files
- * for their whole length); the secrets audit, which reads what every other integration file left in Temporal, runs
- * last (test/harness/fileLanes.ts).
+ * The beside lane's files start first (the worker kills and the long outages, one after the other: they run beside the
+ * integration files for their whole length); the secrets audit, which reads what every other integration file left in
+ * Temporal, runs last (test/harness/fileLanes.ts).
  */
 class LanesSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -18,11 +18,11 @@ class LanesSequencer extends BaseSequencer {
 
 /**
  * `integration`, `outages` and `worker-kills` share one vitest group (same groupOrder and maxWorkers, as vitest
- * requires), so that the files that mostly wait, each on a stack of its own (the worker kills, then outages of
- * minutes), run in a lane beside the integration files. Within each lane the files run one at a time (test/harness/oneFileAtATime.ts): vitest's
- * `fileParallelism: false` would put a project into a group of its own that runs after all others. Three workers: one
- * per lane, and one that may hold the next file while it waits for its lane (a lane's lock, not vitest, keeps the
- * count of running files at two).
+ * requires), so that the files that mostly wait, each on a stack of its own (the worker kills and outages of minutes),
+ * run in a lane beside the integration files. Within each lane the files run one at a time
+ * (test/harness/oneFileAtATime.ts): vitest's `fileParallelism: false` would put a project into a group of its own that
+ * runs after all others. Three workers: one per lane, and one that may hold the next file while it waits for its lane
+ * (a lane's lock, not vitest, keeps the count of running files at two).
  */
 const SERVER_GROUP = { sequence: { groupOrder: 1 }, maxWorkers: 3 } as const;
 
