@@ -32,9 +32,9 @@ class GaveUp extends Error {}
 /**
  * The bytes of a file that a tool is still writing front to back, as it writes them: reads to the end of what is
  * written, waits, reads on; ends when the file has been moved to one of `finals` (the tool closed it first; noted in
- * `at.final`) and everything up to its size was read. Bytes below the written size are final: the kernel raises the size only after
- * a write's data is in place, and the tool never seeks back except to start the file over, which shrinks it
- * (detected: given up).
+ * `at.final`) and everything up to its size was read. Bytes below the written size are final: the kernel raises the
+ * size only after a write's data is in place, and the tool never seeks back except to start the file over, which
+ * shrinks it (detected: given up).
  */
 async function* written(
   handle: FileHandle,

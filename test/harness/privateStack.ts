@@ -1,9 +1,9 @@
 // A stack of its own for a file of the beside lane (test/harness/fileLanes.ts: the long outages, which stop its servers
 // for minutes, and the worker kills, whose nodes and workers no other file must see): its etcd, kube-apiserver,
 // controller-manager, KServe and Temporal dev server. The shared stack of the `integration` project (its global setup)
-// is never touched, so these files run alongside its files (see vitest.config.ts). The workflow
-// bundle is built here, while the servers start, and handed to every worker through AIM_WORKFLOW_BUNDLE as the
-// integration project's setup file does.
+// is never touched, so these files run alongside its files (see vitest.config.ts). The workflow bundle is built here,
+// while the servers start, and handed to every worker through AIM_WORKFLOW_BUNDLE as the integration project's setup
+// file does.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
