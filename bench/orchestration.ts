@@ -46,6 +46,7 @@ const svcPath = `/apis/${group}/${version}/namespaces/${NS}/${plural}`;
 /** Where the time of the median service went: its workflows' activities and signals, from Temporal's event times. */
 async function printMedianTimeline(
   c: BenchCluster,
+  workflowIds: string[][],
   latencies: number[],
   wallStarts: number[],
   later: { ready: number[]; running: number[] },
@@ -53,7 +54,7 @@ async function printMedianTimeline(
   const median = percentile(latencies, 50);
   const i = latencies.indexOf(median);
   const name = `svc-${String(i).padStart(3, '0')}`;
-  const ids = await c.workflowsOf(name, NS);
+  const ids = workflowIds[i]!;
   const t0 = wallStarts[i]!;
   const end = t0 + median * 1000;
   const rows = (await timeline(c.client, ids))
@@ -130,6 +131,8 @@ async function main(): Promise<void> {
     const orchWrites: WriteCounts = new Map();
     let kserveOwn: number | undefined = 0;
     const wallStarts: number[] = [];
+    /** Each service's workflows (service, model, caches), read while its status still names them. */
+    const workflowIds: string[][] = [];
     c.workerRss.resetPeak();
     for (let i = 0; i < SERVICES; i++) {
       const name = `svc-${String(i).padStart(3, '0')}`;
@@ -146,6 +149,7 @@ async function main(): Promise<void> {
       toReady.push(((await within(ready.when(name), 300_000, `KServe's Ready on ${NS}/${name}`)) - t0) / 1000);
       toRunning.push(((await within(running.when(name), 300_000, `AIMService ${NS}/${name} Running`)) - t0) / 1000);
       addInto(orchWrites, diffWrites(await scrapeWrites(c.kc), before));
+      workflowIds.push(await c.workflowsOf(name, NS));
       const kAfter = await c.kserveWrites();
       kserveOwn =
         kserveOwn !== undefined && kBefore !== undefined && kAfter !== undefined
@@ -259,7 +263,7 @@ async function main(): Promise<void> {
         'PVC, download Job (watch until Complete), cache status, InferenceService. The ratio is the cost of Temporal,\n' +
         'the workflows and the orchestrator’s extra reads, writes and polling.',
     );
-    await printMedianTimeline(c, orchestrated, wallStarts, { ready: toReady, running: toRunning });
+    await printMedianTimeline(c, workflowIds, orchestrated, wallStarts, { ready: toReady, running: toRunning });
     console.log(
       '\nwrites in the orchestrated windows (apply → Running) by resource × verb (who: inferred from what was written)',
     );

@@ -97,6 +97,14 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
   // from the failed step (no new probe Job when the probe had passed), and Jobs whose pods never started deleted.
   const timed = patched('aim-cache-time-scales-v1');
   const timing: LifecycleTiming = timed ? await k8sLocal.lifecycleTiming() : DEFAULT_TIMING;
+  // Behind a patch: the short Kubernetes calls of a pass as local activities. A run of them (RBAC, secrets, status,
+  // Job create) then follows each other inside one workflow task instead of a task-queue round trip per call, which
+  // was most of the time between the cache's Jobs. Runs recorded before it replay with plain activities.
+  // Two stay activities: deleting finished Jobs (up to 999 of them), and `readCache`, whose snapshot numbers the Jobs
+  // (probeAttempt, attempt: the status this workflow wrote). Recorded in history, it is what a worker killed inside a
+  // run of local steps resumes from, so the re-run creates-or-gets the same Job names; a local read would see the
+  // attempt its lost run had already written and start a second Job beside the first.
+  const steps = patched('aim-cache-local-steps-v1') ? k8sLocal : k8s;
 
   for (;;) {
     if (timed && historyFull(timing.historyEventsMax)) {
@@ -126,7 +134,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       if (snap.invalid) {
         progress.phase = 'Failed';
         const message = snap.invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
-        await k8s.writeCacheStatus(ref, uid, generation, cacheInvalid(message));
+        await steps.writeCacheStatus(ref, uid, generation, cacheInvalid(message));
         state.handledGeneration = generation;
         continue;
       }
@@ -147,7 +155,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       tag(outcome === 'done' ? 'Ready' : 'Failed');
       // Services waiting on this cache learn the outcome now rather than on their next timer (behind a patch:
       // runs recorded before it replay without the call).
-      if (patched('aim-cache-nudges-users-v1')) await k8s.nudgeCacheUsers(ref);
+      if (patched('aim-cache-nudges-users-v1')) await steps.nudgeCacheUsers(ref);
       if (timed) {
         state.quota = false;
         recheckLater(outcome === 'reprobe' || outcome === 'recheck');
@@ -169,7 +177,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         const report = timed
           ? stepFailureReport(progress.lastFailure, progress.step)
           : failedStatus(progress.lastFailure);
-        await k8s.writeCacheStatus(ref, uid, 0, report).catch(() => undefined);
+        await steps.writeCacheStatus(ref, uid, 0, report).catch(() => undefined);
       }
       if (timed) {
         state.quota = progress.lastFailure.type === 'QuotaExceeded';
@@ -207,10 +215,10 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     probed?: CacheState['probe'],
   ): Promise<'done' | 'failed' | 'reprobe' | 'recheck'> {
     const generation = snap.generation ?? 0;
-    const write = k8s.writeCacheStatus.bind(null, ref, uid, generation);
+    const write = steps.writeCacheStatus.bind(null, ref, uid, generation);
     progress.phase = 'Probing';
     progress.step = 'ensureCacheRbac';
-    await k8s.ensureCacheRbac(ref, uid);
+    await steps.ensureCacheRbac(ref, uid);
 
     /** Probe: metadata only (spec 5.4 step 1); a typed failure ends the pass with an outcome. */
     async function probe(
@@ -238,7 +246,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
         }
         await write({ ...cacheProbing(probeAttempt), probeAttempt });
         progress.step = 'startCacheProbe';
-        probeJob = await k8s.startCacheProbe(ref, boundUid, probeAttempt);
+        probeJob = await steps.startCacheProbe(ref, boundUid, probeAttempt);
         progress.step = 'waitForProbe';
         probe = await waitForJobEnd(probeJob);
         probeFailure = jobFailure(probe);
@@ -269,7 +277,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       ) {
         progress.phase = 'Failed';
         progress.lastFailure = { type: probeFailure.reason, message: probeFailure.message };
-        if (timed && probe.phase === 'NotStarted') await k8s.deleteCacheJob(ref, boundUid, probeJob);
+        if (timed && probe.phase === 'NotStarted') await steps.deleteCacheJob(ref, boundUid, probeJob);
         await write(cacheProbeFailed(probeFailure));
         return needsReprobe(probeFailure.reason) ? 'reprobe' : rechecked(probeFailure.reason) ? 'recheck' : 'failed';
       }
@@ -294,7 +302,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     // 0. Credentials (time-scales runs): no Job while a referenced Secret or key is missing; re-checked on a back-off.
     if (timed && !probed) {
       progress.step = 'checkCacheSecrets';
-      const secrets = await k8s.checkCacheSecrets(ref, uid);
+      const secrets = await steps.checkCacheSecrets(ref, uid);
       if (secrets.missing) {
         progress.phase = 'Pending';
         progress.lastFailure = { type: 'SecretNotFound', message: secrets.message };
@@ -312,7 +320,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
     // 2. Volume, sized from the measurement (or spec size) with headroom.
     progress.phase = 'Provisioning';
     progress.step = 'ensureCachePvc';
-    const pvc = await k8s.ensureCachePvc(ref, uid, totalBytes);
+    const pvc = await steps.ensureCachePvc(ref, uid, totalBytes);
     // Behind a patch: runs recorded before it reported every created claim as a ready volume. An unbound claim is
     // Pending with VolumeReady=Unknown until the download pod runs on it (spec 7), VolumeNotBound after 5 minutes.
     let volumeBound = !patched('aim-cache-volume-binding-v1') || pvc.bound !== false;
@@ -347,7 +355,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.attempt = attempt;
       await write({ ...cacheDownloading(attempt, maxAttempts, volumeBound), attempt });
       progress.step = 'startDownload';
-      const job = await k8s.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
+      const job = await steps.startDownload(ref, uid, attempt, hfDisableXet, pvc.name);
       progress.step = 'waitForDownload';
       let outcome = volumeBound ? undefined : await waitForJobStart(job);
       if (outcome?.phase === 'Started' || outcome?.phase === 'Succeeded') {
@@ -368,7 +376,7 @@ export async function cacheLifecycle(input: CacheLifecycleInput): Promise<void> 
       progress.lastFailure = { type: f.reason, message: f.message };
       // A Job whose pod never started goes before anything else runs: Kubernetes must not start it later beside
       // the next attempt (at most one Job per cache at a time).
-      if (timed && outcome.phase === 'NotStarted') await k8s.deleteCacheJob(ref, uid, job);
+      if (timed && outcome.phase === 'NotStarted') await steps.deleteCacheJob(ref, uid, job);
       const { retrying, ...report } = cacheDownloadFailed(f, { last: i === maxAttempts - 1, maxAttempts });
       if (!retrying) progress.phase = 'Failed';
       await write(report);

@@ -10,6 +10,7 @@ export type WatchedKind =
   | 'AIMServiceTemplate'
   | 'AIMModelCache'
   | 'PersistentVolumeClaim'
+  | 'Role'
   | 'Job'
   | 'InferenceService';
 
@@ -26,6 +27,8 @@ function collectionPath(kind: WatchedKind, namespace: string): string {
       return `${aim}/aimmodelcaches`;
     case 'PersistentVolumeClaim':
       return `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
+    case 'Role':
+      return `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`;
     case 'Job':
       return `/apis/batch/v1/namespaces/${namespace}/jobs`;
     case 'InferenceService':

@@ -6,8 +6,8 @@
 // model, template, cache, PVC and Jobs). A lane walks through its kill points in lifecycle order: wait for the point,
 // SIGKILL the worker, start it again, wait for the next point. A point is either
 //   - "<workflow>: <activity> #n scheduled|completed", followed in the workflow's history (long poll). The service's
-//     steps are local activities: their only trace is a marker, written when the workflow task that ran the whole
-//     pass completes, so for them only "completed" exists;
+//     steps and the cache's short ones are local activities: their only trace is a marker, written when the workflow
+//     task that ran them completes, so for them only "completed" exists;
 //   - a Kubernetes write seen through a watch ("AIMModel created", "finalizer added", "Running written", ...): the
 //     kill lands inside the step that made it, before it reported back (for the service: inside its workflow task).
 // The table printed at the end shows each point, how long after the event the SIGKILL went out, and what was in
@@ -50,8 +50,8 @@ type Wf = 'service' | 'service2' | 'model' | 'cache';
 
 /**
  * A kill point. History points: the n-th `scheduled` (the activity is running) or `completed` edge of an activity
- * in one of the lane's workflows; the service's steps are local activities, whose only trace is a marker written
- * when the workflow task that ran them completes (`completed` only). Watch points: an object of the lane now
+ * in one of the lane's workflows; the service's steps and the cache's short ones are local activities, whose only
+ * trace is a marker written when the workflow task that ran them completes (`completed` only). Watch points: an object of the lane now
  * satisfies `match` — a write inside a step just landed, and the step has not reported back yet.
  */
 type Trigger =
@@ -98,8 +98,9 @@ const LANES: LaneSpec[] = [
         (o, l) => isFirstService(o, l) && (o.metadata.finalizers ?? []).includes('aim.silogen.ai/cleanup'),
       ),
       after('model', 'readModel'),
-      during('cache', 'ensureCacheRbac'),
-      during('cache', 'startDownload'),
+      // The cache's short steps are local activities (no `scheduled` edge): inside ensureCacheRbac is its Role's create.
+      seen('Role', 'cache: progress Role created', startsWithService),
+      after('cache', 'startDownload'),
       after('cache', 'waitForJob', 2),
     ],
   },
@@ -168,7 +169,7 @@ const LANES: LaneSpec[] = [
       during('model', 'startModelProbe'),
       after('model', 'waitForJob'),
       during('cache', 'waitForJob'),
-      during('cache', 'ensureCachePvc'),
+      after('cache', 'ensureCachePvc'),
     ],
   },
   {
