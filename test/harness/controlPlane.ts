@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { binPath } from './bins.js';
 import { kubeRequest, loadKubeConfig, writeKubeconfig } from './kube.js';
 import { createPki } from './pki.js';
-import { freePort, ManagedProcess, waitFor } from './processes.js';
+import { ManagedProcess, stablePort, waitFor } from './processes.js';
 
 export interface ControlPlaneOptions {
   /** Holds etcd data, PKI, the token file, the kubeconfig and (by default) the logs. Created if missing. */
@@ -67,11 +67,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   // Resolve binaries first so a missing `npm run setup` fails before anything is started.
   const bins = { etcd: binPath('etcd'), apiserver: binPath('kube-apiserver'), kcm: binPath('kube-controller-manager') };
+  // Below the ephemeral range (stablePort): the outage tests stop etcd and the API server and start them again on the
+  // same ports, and a client retrying 127.0.0.1:P meanwhile can be given P itself as its local port and hold it (seen:
+  // the restarted kube-apiserver "bind: address already in use", its clients' TLS talking to themselves).
   const [pki, etcdClientPort, etcdPeerPort, apiPort] = await Promise.all([
     createPki(join(workDir, 'pki')),
-    freePort(),
-    freePort(),
-    freePort(),
+    stablePort(),
+    stablePort(),
+    stablePort(),
   ]);
 
   const token = randomBytes(24).toString('hex');
