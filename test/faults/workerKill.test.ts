@@ -51,8 +51,8 @@ type Wf = 'service' | 'service2' | 'model' | 'cache';
 /**
  * A kill point. History points: the n-th `scheduled` (the activity is running) or `completed` edge of an activity
  * in one of the lane's workflows; the service's steps and the cache's short ones are local activities, whose only
- * trace is a marker written when the workflow task that ran them completes (`completed` only). Watch points: an object of the lane now
- * satisfies `match` — a write inside a step just landed, and the step has not reported back yet.
+ * trace is a marker written when the workflow task that ran them completes (`completed` only). Watch points: an
+ * object of the lane now satisfies `match` — a write inside a step just landed, and the step has not reported back.
  */
 type Trigger =
   | { wf: Wf; activity: string; edge: ActivityEdge; nth: number }
@@ -98,7 +98,8 @@ const LANES: LaneSpec[] = [
         (o, l) => isFirstService(o, l) && (o.metadata.finalizers ?? []).includes('aim.silogen.ai/cleanup'),
       ),
       after('model', 'readModel'),
-      // The cache's short steps are local activities (no `scheduled` edge): inside ensureCacheRbac is its Role's create.
+      // The cache's short steps are local activities (no `scheduled` edge): inside ensureCacheRbac is its Role's
+      // create.
       seen('Role', 'cache: progress Role created', startsWithService),
       after('cache', 'startDownload'),
       after('cache', 'waitForJob', 2),
