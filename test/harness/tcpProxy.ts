@@ -7,6 +7,7 @@
 //   await proxy.up();     // accepting again on the same port
 //   await proxy.stop();
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { stablePort } from './processes.js';
 
 export interface TcpProxy {
   /** `127.0.0.1:<port>`. */
@@ -20,7 +21,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const [targetHost, targetPort] = splitHostPort(target);
   const sockets = new Set<Socket>();
   let server: Server | undefined;
-  let port = 0;
+  // Below the ephemeral range: while the proxy is down, its client retrying 127.0.0.1:P could be given P itself as
+  // its local port and hold it, and `up()` could not listen there again (processes.ts, stablePort).
+  let port = await stablePort();
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
