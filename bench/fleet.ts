@@ -54,7 +54,7 @@ import {
   WRITE_VERBS,
 } from './requestLog.js';
 import { cpuBetween, cpuSnapshot, printCpu } from './cpuProfile.js';
-import { describeMemory, peakSample, readMemoryLog, stickyCache } from './memoryLog.js';
+import { peakMemory, stickyCache } from './memoryLog.js';
 import { printHeader, printRows, printTargets } from './table.js';
 
 const FLEET = Number(process.env.BENCH_FLEET ?? 200);
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     const sampleLatency = sample.map((n) => (running.seen.get(n)! - applied.get(n)!) / 1000);
     const rss = c.workerRss.stats();
     const endEpoch = Date.now();
-    const memory = peakSample(await readMemoryLog(c.workerMemoryLog), performance.timeOrigin + t0, endEpoch);
+    const memory = await peakMemory(c.workerMemoryLog, performance.timeOrigin + t0, endEpoch);
     const writesEnd = diffWrites(await scrapeWrites(c.kc), before);
     const kAfter = await c.kserveWrites();
     const eventsEnd = await historyLengths(c.client, ids);
@@ -251,9 +251,9 @@ async function main(): Promise<void> {
         },
         {
           metric: 'worker memory at its peak during the fleet',
-          value: (memory?.rss ?? NaN) / 2 ** 20,
+          value: (memory.sample?.rss ?? NaN) / 2 ** 20,
           unit: 'MiB',
-          note: `${memory ? describeMemory(memory) : 'no memory samples'}; ${workflowIds.size} workflows; sticky cache ${stickyCache()}`,
+          note: `${memory.text}; ${workflowIds.size} workflows; sticky cache ${stickyCache()}`,
         },
         {
           metric: 'history events per service workflow, at all created',

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { timingFromEnv } from '../domain/timing.js';
 import { BENCH_GPU, type BenchCluster, type ServiceWithStatus } from './cluster.js';
 import { MiB, within, type CreationWatch } from './measure.js';
+import { peakMemory } from './memoryLog.js';
 import {
   between,
   countRequests,
@@ -103,6 +104,7 @@ export async function measureSteady(o: {
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const to = Date.now();
   const rss = c.workerRss.stats();
+  const memory = await peakMemory(c.workerMemoryLog, from, to);
   const statuses = (await c.objects.list<ServiceWithStatus>(RESOURCES.AIMService, o.namespace)).filter((s) =>
     fleet.has(s.metadata?.name ?? ''),
   );
@@ -153,7 +155,7 @@ export async function measureSteady(o: {
         metric: 'steady: worker peak RSS in the window',
         value: rss.peakRss / 2 ** 20,
         unit: 'MiB',
-        note: `${runningAtEnd} services Running; ${MiB(perServer)} per model server process here`,
+        note: `${runningAtEnd} services Running; ${MiB(perServer)} per model server process here; at the peak sample: ${memory.text}`,
       },
     ],
     detail: requestRows(worker, Math.max(1, runningAtEnd)),

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { cpuBetween, processLabel, type CpuSnapshot } from '../../bench/cpuProfile.js';
-import { describeMemory, peakSample, type MemorySample } from '../../bench/memoryLog.js';
+import {
+  describeMemory,
+  peakSample,
+  threadHeapsAt,
+  type MemorySample,
+  type ThreadSample,
+} from '../../bench/memoryLog.js';
 
 describe('bench CPU profile', () => {
   it.each([
@@ -57,6 +63,31 @@ describe('bench memory profile', () => {
   it('splits RSS into V8 heap, external and native', () => {
     expect(describeMemory(sample(1, 700))).toBe(
       "RSS 700 MiB = main-thread V8 heap 300 MiB (used 250 MiB) + external 20 MiB (array buffers 5 MiB) + the rest 380 MiB (workflow threads' V8 heaps with the cached workflows, Temporal Core SDK, code, allocator)",
+    );
+  });
+
+  const thread = (at: number, id: number, total: number): ThreadSample => ({
+    at,
+    thread: id,
+    heapTotal: total * MiB,
+    heapUsed: (total / 2) * MiB,
+    external: 1 * MiB,
+  });
+
+  it("sums each worker thread's latest heap sample at or before the moment, never a later one", () => {
+    const samples = [thread(1, 7, 100), thread(2, 7, 120), thread(3, 7, 500), thread(1, 9, 10)];
+    expect(threadHeapsAt(samples, 2.5)).toEqual({
+      threads: 2,
+      heapTotal: 130 * MiB,
+      heapUsed: 65 * MiB,
+      external: 2 * MiB,
+    });
+    expect(threadHeapsAt(samples, 0.5)).toBeUndefined();
+  });
+
+  it("takes the workflow thread's heap out of the rest when the thread logged", () => {
+    expect(describeMemory(sample(1, 700), threadHeapsAt([thread(1, 7, 200)], 1))).toBe(
+      "RSS 700 MiB = main-thread V8 heap 300 MiB (used 250 MiB) + external 20 MiB (array buffers 5 MiB) + workflow thread's V8 heap 200 MiB (used 100 MiB, the cached workflows) + external 1 MiB + the rest 179 MiB (Temporal Core SDK, code, allocator)",
     );
   });
 });
