@@ -36,6 +36,7 @@ import { startS3Server, type S3Server } from '../test/harness/s3Server.js';
 import { serviceAccountKubeConfig } from '../test/harness/serviceAccount.js';
 import { REPO_ROOT, startStack, type Stack } from '../test/harness/stack.js';
 import { compileForBench } from './compile.js';
+import { IMAGE_ENV } from './imageEnv.js';
 import { kserveClientWrites, RssSampler } from './measure.js';
 
 const ACCESS = 'benchaccess';
@@ -234,7 +235,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       TEMPORAL_NAMESPACE: stack.temporalNamespace,
       AIM_TASK_QUEUE: taskQueue,
       AIM_DOWNLOADER_IMAGE: TEST_DOWNLOADER_IMAGE,
-      NODE_ENV: 'production',
+      ...IMAGE_ENV,
     };
     const worker = ManagedProcess.start({
       name: 'aim-worker',

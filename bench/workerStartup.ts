@@ -24,6 +24,7 @@ import { createInterface } from 'node:readline';
 import { startTemporal } from '../test/harness/temporal.js';
 import { BUNDLE_FILE } from '../worker/workflowBundle.js';
 import { table } from '../client/aimctl/format.js';
+import { IMAGE_ENV } from './imageEnv.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       AIM_TASK_QUEUE: 'startup-bench',
       AIM_METRICS_ADDRESS: 'off',
       AIM_SHARED_CACHE_TTL: '0',
-      NODE_ENV: 'production',
+      ...IMAGE_ENV,
     };
     const apps = { sources: appDir(work, 'sources'), bundle: appDir(work, 'bundle') };
     const rows: string[][] = [];

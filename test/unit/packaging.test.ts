@@ -6,6 +6,7 @@ import { buildProgressRole } from '../../domain/jobs.js';
 import { TEMPORAL_ENV_VARIABLES } from '../../client/temporalConnection.js';
 import { CHART_CRD_DIR, CRD_DIR, staleCrdFiles } from '../../schemas/crd/generate.js';
 import { KINDS } from '../../schemas/index.js';
+import { IMAGE_ENV } from '../../bench/imageEnv.js';
 
 /**
  * Packaging: the root Dockerfile (worker + bridge image), docker-compose.yml and the install artifacts of deploy/ (the
@@ -264,6 +265,20 @@ describe('Dockerfile (worker and bridge image)', () => {
     expect(dockerfile).toMatch(/^\s*&& node \/app\/dist\/worker\/buildWorkflowBundle\.js \/app\/dist\b/m);
     expect(dockerfile).not.toMatch(/\bcp\b[^\n]*workflows/);
     expect(finalStage).not.toMatch(/COPY (?!--from=build \/app \/app)/);
+  });
+
+  it('sets the environment the benches measure the worker with (production mode, two malloc arenas)', () => {
+    // The final stage's ENV instructions, lines continued by a trailing backslash joined: `ENV A=1 B=2` → {A, B}.
+    const env = Object.fromEntries(
+      [...finalStage.replace(/\\\n/g, ' ').matchAll(/^ENV\s+(.+)$/gm)].flatMap((m) =>
+        m[1]!
+          .trim()
+          .split(/\s+/)
+          .map((kv) => kv.split('=') as [string, string]),
+      ),
+    );
+    expect(env).toMatchObject(IMAGE_ENV);
+    expect(env).toMatchObject({ HOME: '/tmp', TMPDIR: '/tmp' });
   });
 
   it('compiles aimctl and its kubectl plugin entry into the image', () => {
