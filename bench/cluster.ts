@@ -37,6 +37,7 @@ import { serviceAccountKubeConfig } from '../test/harness/serviceAccount.js';
 import { REPO_ROOT, startStack, type Stack } from '../test/harness/stack.js';
 import { compileForBench } from './compile.js';
 import { IMAGE_ENV } from './imageEnv.js';
+import { memoryCgroup } from './memoryCgroup.js';
 import { kserveClientWrites, RssSampler } from './measure.js';
 
 const ACCESS = 'benchaccess';
@@ -237,23 +238,27 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
       AIM_DOWNLOADER_IMAGE: TEST_DOWNLOADER_IMAGE,
       ...IMAGE_ENV,
     };
+    const workerArgs = [
+      // BENCH_WORKER_CPU_PROF=DIR: V8's CPU profile of the worker, written to DIR when it stops
+      // (bench/cpuProfileTop.ts).
+      ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_CPU_PROF] : []),
+      '--import',
+      pathToFileURL(programs.memoryTap).href,
+      ...tapped('worker'),
+    ];
+    const limit = process.env.BENCH_WORKER_MEMORY_LIMIT;
+    const cgroup = limit ? memoryCgroup(`aim-bench-worker-${process.pid}`, limit) : undefined;
     const worker = ManagedProcess.start({
       name: 'aim-worker',
-      command: process.execPath,
-      args: [
-        // BENCH_WORKER_CPU_PROF=DIR: V8's CPU profile of the worker, written to DIR when it stops (bench/cpuProfileTop.ts).
-        ...(process.env.BENCH_WORKER_CPU_PROF
-          ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_CPU_PROF]
-          : []),
-        '--import',
-        pathToFileURL(programs.memoryTap).href,
-        ...tapped('worker'),
-      ],
+      ...(cgroup ? cgroup.wrap(process.execPath, workerArgs) : { command: process.execPath, args: workerArgs }),
       env: { ...env, AIM_BENCH_REQUEST_LOG: requestLogs.worker, AIM_BENCH_MEMORY_LOG: workerMemoryLog },
       cwd: REPO_ROOT,
       logFile: join(work, 'logs', 'worker.log'),
     });
-    cleanups.push(() => worker.stop(10_000));
+    cleanups.push(async () => {
+      await worker.stop(10_000);
+      cgroup?.remove();
+    });
     const workerRss = new RssSampler(worker.pid!);
     cleanups.push(async () => workerRss.stop());
     const healthPort = await freePort();

@@ -60,6 +60,11 @@ import { printHeader, printRows, printTargets } from './table.js';
 const FLEET = Number(process.env.BENCH_FLEET ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 20);
 const SOURCE_KB = Number(process.env.BENCH_SOURCE_KB ?? 4);
+/** The worker's memory cgroup (bench/memoryCgroup.ts) and sticky cache, when set: part of what is reproduced. */
+const WORKER_SETTINGS = ['BENCH_WORKER_MEMORY_LIMIT', 'AIM_MAX_CACHED_WORKFLOWS']
+  .filter((v) => process.env[v] !== undefined)
+  .map((v) => `${v}=${process.env[v]} `)
+  .join('');
 /** The steady phase's window (0: no steady phase). */
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 300);
 /** `0`: no script baseline. */
@@ -74,7 +79,7 @@ const SERVE = Math.min(FLEET, BENCH_NODE.gpus - 1);
 
 async function main(): Promise<void> {
   printHeader('fleet (npm run bench:fleet)', [
-    `BENCH_FLEET=${FLEET} BENCH_FLEET_CONCURRENCY=${CONCURRENCY} BENCH_SOURCE_KB=${SOURCE_KB} BENCH_STEADY_SECONDS=${STEADY_SECONDS} BENCH_FLEET_SCRIPT=${SCRIPT ? 1 : 0} BENCH_FLEET_UNTIL=${UNTIL} npm run bench:fleet`,
+    `${WORKER_SETTINGS}BENCH_FLEET=${FLEET} BENCH_FLEET_CONCURRENCY=${CONCURRENCY} BENCH_SOURCE_KB=${SOURCE_KB} BENCH_STEADY_SECONDS=${STEADY_SECONDS} BENCH_FLEET_SCRIPT=${SCRIPT ? 1 : 0} BENCH_FLEET_UNTIL=${UNTIL} npm run bench:fleet`,
   ]);
   // The node's cpu, memory and pods are sized for one predictor per service (the steady phase gives it the GPUs).
   const c = await startBenchCluster({ watchedNamespaces: [NS], predictorCapacity: FLEET + 1 });
