@@ -26,13 +26,18 @@ async function main(): Promise<void> {
   const kubeConfig = loadKubeConfig();
   const temporal = temporalSettingsFromEnv(process.env);
   if (!(await preflightAtStart('worker', { kubeConfig, temporal }, logger))) process.exit(EXIT_PREFLIGHT);
+  const tuning = workerTuningFromEnv(process.env);
+  logger.info('sticky workflow cache', {
+    maxCachedWorkflows: tuning.options.maxCachedWorkflows ?? "the SDK's default",
+    source: tuning.source,
+  });
   const { worker, close, reads } = await createWorker({
     temporal,
     namespace: temporal.namespace,
     taskQueue: process.env.AIM_TASK_QUEUE ?? 'aim',
     kubeConfig,
     dataConverter: dataConverterFromEnv(process.env),
-    overrides: workerTuningFromEnv(process.env),
+    overrides: tuning.options,
   });
   const clusterMetrics = startClusterMetrics(kubeConfig, { log: logger, ...(reads ? { reads } : {}) });
   await ensureCacheSweeperFromEnv(); // Shared-cache TTL sweeper (AIM_SHARED_CACHE_TTL, 0 = never)
