@@ -1,5 +1,8 @@
 /** The worker's memory samples that bench/memoryTap.ts writes, read back for the fleet bench's RSS profile. */
 import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
+import { quantityToBytes } from '../schemas/quantity.js';
+import { workerTuningFromEnv } from '../worker/workerTuning.js';
 import { MiB } from './measure.js';
 
 export interface MemorySample {
@@ -116,10 +119,13 @@ export async function peakMemory(
   return { sample, text: describeMemory(sample, threadHeapsAt(await readThreadMemoryLog(log), sample.at)) };
 }
 
-/** The worker's sticky workflow cache size as configured (the worker inherits the bench's environment). */
+/**
+ * The worker's sticky workflow cache as the worker decides it (worker/workerTuning.ts): from AIM_MAX_CACHED_WORKFLOWS,
+ * which it inherits from the bench, or else from the memory limit BENCH_WORKER_MEMORY_LIMIT puts it under.
+ */
 export function stickyCache(): string {
-  const set = process.env.AIM_MAX_CACHED_WORKFLOWS;
-  return set
-    ? `${set} workflows (AIM_MAX_CACHED_WORKFLOWS)`
-    : "the SDK's default (600 per GiB of V8 heap limit above 200 MiB)";
+  const limit = process.env.BENCH_WORKER_MEMORY_LIMIT;
+  const memory = limit ? { constrainedBytes: Number(quantityToBytes(limit)), totalBytes: totalmem() } : undefined;
+  const { options, source } = workerTuningFromEnv(process.env, memory);
+  return options.maxCachedWorkflows === undefined ? source : `${options.maxCachedWorkflows} workflows (${source})`;
 }
