@@ -3,12 +3,10 @@
 //   - a hostPath volume provisioner for one StorageClass (volumes.ts),
 //   - the kubelet (pod workers that run containers as local processes, podWorker.ts).
 //
-// Watch or poll? It polls: every `pollIntervalMs` (250 ms) it lists pods, PVCs, PVs and StorageClasses and
-// reconciles. A level-triggered loop over fresh lists has no watch bookkeeping to get wrong (resourceVersions,
-// 410 Gone re-lists, reconnects, missed or duplicate events), survives the fault tests' API-server restarts with no
-// special code (a failed list just skips one round), and costs four cheap list calls per round against a cluster that
-// holds a few dozen objects. 250 ms is well below anything the product waits for. The real components are
-// edge-triggered through informers for scale, which this cluster does not need.
+// Every `pollIntervalMs` (250 ms) it reconciles, level-triggered, what its watch-backed view of pods, PVCs, PVs and
+// StorageClasses holds (clusterView.ts). A round reads memory, not the API server: the cost of a round no longer
+// grows with the API server's work, only with the objects in the view. 250 ms is well below anything the product
+// waits for.
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +24,7 @@ import {
   type V1Taint,
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube.js';
+import { startKubeletView } from './clusterView.js';
 import { EventRecorder } from './events.js';
 import {
   baseNodeLabels,
@@ -216,6 +215,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   const byName = new Map<string, PodWorker>();
   /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
   const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
+  /**
+   * Pods bound here that the view still shows unbound (the scheduler cache's "assumed" pods): they count on the
+   * node, so a lagging view never places a second pod on the same GPUs, and are not bound again.
+   */
+  const assumed = new Map<string, V1Pod>();
   let paused = false;
   const pressureAvailable: Partial<Record<PressureSignal, string>> = {};
   const evictionPeriodMs = opts.evictionMonitoringPeriodMs ?? 10_000;
@@ -249,6 +253,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
    * (1 s doubling to `provisioningRetryMaxMs`); a change of the class (recreated or edited) retries at once.
    */
   const provisionBackoff = new Map<string, { next: number; delayMs: number; classVersion: string }>();
+  /** Volumes created, or deleted by reclaim, that the view does not show yet: a round never does either twice. */
+  const created = new Set<string>();
+  const reclaimed = new Set<string>();
   const provisioningRetryMaxMs = opts.provisioningRetryMaxMs ?? 300_000;
 
   async function provision(
@@ -262,7 +269,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (!sc || !servesClass(sc, storageClassName) || !wantsProvisioning(pvc, sc, nodeName)) continue;
       const uid = pvc.metadata?.uid ?? '';
       const pvName = `pvc-${uid}`;
-      if (pvs.has(pvName)) continue;
+      if (pvs.has(pvName)) created.delete(pvName);
+      if (pvs.has(pvName) || created.has(pvName)) continue;
       const classVersion = sc.metadata?.resourceVersion ?? '';
       const backoff = provisionBackoff.get(uid);
       if (backoff && backoff.classVersion === classVersion && Date.now() < backoff.next) continue;
@@ -297,6 +305,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       provisionBackoff.delete(uid);
       try {
         await core.createPersistentVolume({ body: buildPersistentVolume(pvc, sc, dir, nodeName) });
+        created.add(pvName);
         log(`provisioned ${pvName} at ${dir} for ${ref.namespace}/${ref.name}`);
         void events.record({
           object: ref,
@@ -311,6 +320,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
     const live = new Set(pvcs.map((p) => p.metadata?.uid));
     for (const uid of provisionBackoff.keys()) if (!live.has(uid)) provisionBackoff.delete(uid);
+    for (const name of created) if (!live.has(name.slice('pvc-'.length))) created.delete(name);
   }
 
   /**
@@ -334,8 +344,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   }
 
   /** Released volumes of ours with reclaim policy Delete: remove the directory, then the PV (local-path does this). */
-  async function reclaim(pvs: Iterable<V1PersistentVolume>): Promise<void> {
-    for (const pv of pvs) {
+  async function reclaim(pvs: Map<string, V1PersistentVolume>): Promise<void> {
+    for (const name of reclaimed) if (!pvs.has(name)) reclaimed.delete(name);
+    for (const pv of pvs.values()) {
+      if (reclaimed.has(pv.metadata?.name ?? '')) continue;
       if (pv.metadata?.annotations?.[ANN_PROVISIONED_BY] !== PROVISIONER || pv.metadata.deletionTimestamp) continue;
       if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
       const dir = pv.spec.hostPath?.path ?? '';
@@ -345,6 +357,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       await core.deletePersistentVolume({ name: pv.metadata.name ?? '' }).catch((err: unknown) => {
         if (!isApiStatus(err, 404)) throw err;
       });
+      reclaimed.add(pv.metadata.name ?? '');
       log(`reclaimed ${pv.metadata.name} (${dir})`);
     }
   }
@@ -440,12 +453,17 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     pvs: Map<string, V1PersistentVolume>,
     classes: Map<string, V1StorageClass>,
   ): Promise<void> {
-    const onNode = pods.filter((p) => p.spec?.nodeName === nodeName && !TERMINAL.has(p.status?.phase ?? ''));
+    for (const pod of pods) if (pod.spec?.nodeName) assumed.delete(pod.metadata?.uid ?? '');
+    const onNode = [
+      ...pods.filter((p) => p.spec?.nodeName === nodeName && !TERMINAL.has(p.status?.phase ?? '')),
+      ...assumed.values(),
+    ];
     const now = Date.now();
     for (const pod of pods) {
       if (paused || stopped) return;
       const spec = pod.spec;
       if (!spec || spec.nodeName || pod.metadata?.deletionTimestamp || TERMINAL.has(pod.status?.phase ?? '')) continue;
+      if (assumed.has(pod.metadata?.uid ?? '')) continue;
       if ((spec.schedulerName ?? 'default-scheduler') !== 'default-scheduler' || spec.schedulingGates?.length) continue;
       const uid = pod.metadata?.uid ?? '';
       const backoff = scheduleBackoff.get(uid);
@@ -489,7 +507,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         throw err;
       }
       scheduleBackoff.delete(uid);
-      onNode.push(pod);
+      const bound = { ...pod, spec: { ...spec, nodeName } };
+      assumed.set(uid, bound);
+      onNode.push(bound);
       log(`bound ${ref.namespace}/${ref.name}`);
       void events.record({
         object: ref,
@@ -552,26 +572,20 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   }
 
   async function tick(): Promise<void> {
-    const [podList, pvcList, pvList, scList] = await Promise.all([
-      core.listPodForAllNamespaces(),
-      core.listPersistentVolumeClaimForAllNamespaces(),
-      core.listPersistentVolume(),
-      storage.listStorageClass(),
-    ]);
-    if (stopped) return;
-    const pods = podList.items.filter((p) => inScope(p.metadata?.namespace ?? ''));
-    const pvcs = pvcList.items.filter((p) => inScope(p.metadata?.namespace ?? ''));
-    const pvs = new Map(pvList.items.map((pv) => [pv.metadata?.name ?? '', pv]));
-    const classes = new Map(scList.items.map((sc) => [sc.metadata?.name ?? '', sc]));
+    const pods = view.pods().filter((p) => inScope(p.metadata?.namespace ?? ''));
+    const pvcs = view.claims().filter((p) => inScope(p.metadata?.namespace ?? ''));
+    const pvs = view.volumes();
+    const classes = view.classes();
 
     // Kubelet first: status and deletions of running pods must not wait behind scheduling work.
     syncPods(pods);
     evictUnderPressure();
     await provision(pvcs, pvs, classes);
-    await reclaim(pvs.values());
+    await reclaim(pvs);
     await schedule(pods, new Map(pvcs.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p])), pvs, classes);
     const live = new Set(pods.map((p) => p.metadata?.uid));
     for (const uid of scheduleBackoff.keys()) if (!live.has(uid)) scheduleBackoff.delete(uid);
+    for (const uid of assumed.keys()) if (!live.has(uid)) assumed.delete(uid);
 
     if (Date.now() - lastHeartbeat >= HEARTBEAT_MS) {
       lastHeartbeat = Date.now();
@@ -579,7 +593,9 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
   }
 
+  const view = startKubeletView(kc, log);
   const loop = (async () => {
+    await view.listed;
     while (!stopped) {
       try {
         await tick();
@@ -683,6 +699,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     stop(stopOpts) {
       stopping ??= (async () => {
         stopped = true;
+        await view.stop();
         await loop;
         await Promise.all([...workers.values()].map((w) => w.forget(2000)));
         memory.close();
