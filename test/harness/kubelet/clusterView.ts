@@ -38,7 +38,10 @@ export interface KubeletView {
   stop(): Promise<void>;
 }
 
-type ViewKind = 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume' | 'StorageClass';
+export type ViewKind = 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume' | 'StorageClass';
+
+/** A change the view took: `old` undefined for a new object; for DELETED, `obj` is its last state. */
+export type ViewChange = (kind: ViewKind, type: 'ADDED' | 'MODIFIED' | 'DELETED', old: unknown, obj: unknown) => void;
 
 /**
  * Reconnects soon after an API server comes back (fault tests restart it): 200 ms doubling to 2 s, where the
@@ -46,7 +49,7 @@ type ViewKind = 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume' | 'StorageC
  */
 const RECONNECT = { initialMs: 200, maxMs: 2000 };
 
-export function startKubeletView(kc: KubeConfig, log: (line: string) => void): KubeletView {
+export function startKubeletView(kc: KubeConfig, log: (line: string) => void, onChange?: ViewChange): KubeletView {
   const timed = withRequestTimeout(kc);
   const core = timed.makeApiClient(CoreV1Api);
   const storage = timed.makeApiClient(StorageV1Api);
@@ -87,7 +90,10 @@ export function startKubeletView(kc: KubeConfig, log: (line: string) => void): K
         metrics,
         backoff: RECONNECT,
         log: (_level, msg) => log(`view: ${msg}`),
-        onChange: () => [],
+        onChange: (c) => {
+          onChange?.(kind as ViewKind, c.type, c.old, c.obj);
+          return [];
+        },
       }),
     ]),
   ) as Record<ViewKind, Informer<ViewKind>>;

@@ -24,7 +24,7 @@ import {
   type V1Taint,
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube.js';
-import { startKubeletView } from './clusterView.js';
+import { startKubeletView, type ViewChange } from './clusterView.js';
 import { EventRecorder } from './events.js';
 import {
   baseNodeLabels,
@@ -41,6 +41,7 @@ import { evictionMessage, rankForEviction, SIGNAL_RESOURCE, type PressureSignal 
 import { detectMemoryEnforcement } from './memory.js';
 import { exposuresFor, makeTraversable, rootfsScript, toolPaths } from './rootfs.js';
 import { PodWorker } from './podWorker.js';
+import { SchedulingQueue } from './schedulingQueue.js';
 import {
   failedSchedulingMessage,
   matchesNodeSelectorTerm,
@@ -213,8 +214,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   const workers = new Map<string, PodWorker>();
   /** `ns/pod` → the last worker of that name, kept after the pod is gone so that logs() still works. */
   const byName = new Map<string, PodWorker>();
-  /** Unschedulable pods are retried with back-off (1 s → 10 s), as the scheduler's unschedulable queue does. */
-  const scheduleBackoff = new Map<string, { next: number; delayMs: number }>();
+  /** Pods that did not fit wait for a change that may let them (schedulingQueue.ts), as in the scheduler. */
+  const queue = new SchedulingQueue();
+  /** Set by the view when something changed that may let a parked pod fit; the next round moves them. */
+  let mayFitNow = false;
   /**
    * Pods bound here that the view still shows unbound (the scheduler cache's "assumed" pods): they count on the
    * node, so a lagging view never places a second pod on the same GPUs, and are not bound again.
@@ -466,8 +469,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (assumed.has(pod.metadata?.uid ?? '')) continue;
       if ((spec.schedulerName ?? 'default-scheduler') !== 'default-scheduler' || spec.schedulingGates?.length) continue;
       const uid = pod.metadata?.uid ?? '';
-      const backoff = scheduleBackoff.get(uid);
-      if (backoff && now < backoff.next) continue;
+      const generation = String(pod.metadata?.generation ?? '');
+      if (!queue.due(uid, generation, now)) continue;
       const ref = { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid };
 
       let reasons = unschedulableReasons(pod, nodeFacts(), onNode);
@@ -478,8 +481,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       }
       if (reasons.length > 0) {
         const message = failedSchedulingMessage(reasons);
-        const delayMs = Math.min((backoff?.delayMs ?? 500) * 2, 10_000);
-        scheduleBackoff.set(uid, { next: now + delayMs, delayMs });
+        queue.failed(uid, generation, now);
         await markUnschedulable(pod, message);
         void events.record({
           object: ref,
@@ -506,7 +508,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         if (isApiStatus(err, 409) || isApiStatus(err, 404)) continue;
         throw err;
       }
-      scheduleBackoff.delete(uid);
+      queue.forget(uid);
       const bound = { ...pod, spec: { ...spec, nodeName } };
       assumed.set(uid, bound);
       onNode.push(bound);
@@ -582,9 +584,13 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     evictUnderPressure();
     await provision(pvcs, pvs, classes);
     await reclaim(pvs);
+    if (mayFitNow) {
+      mayFitNow = false;
+      queue.moveAll();
+    }
     await schedule(pods, new Map(pvcs.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p])), pvs, classes);
     const live = new Set(pods.map((p) => p.metadata?.uid));
-    for (const uid of scheduleBackoff.keys()) if (!live.has(uid)) scheduleBackoff.delete(uid);
+    queue.retain(live);
     for (const uid of assumed.keys()) if (!live.has(uid)) assumed.delete(uid);
 
     if (Date.now() - lastHeartbeat >= HEARTBEAT_MS) {
@@ -593,7 +599,19 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
   }
 
-  const view = startKubeletView(kc, log);
+  /**
+   * The cluster events on which the scheduler moves unschedulable pods back (its plugins' events, coarsely): a pod
+   * deleted or finished frees room, and any claim, volume or class change may settle a volume reason.
+   */
+  const onViewChange: ViewChange = (kind, type, old, obj) => {
+    if (kind !== 'Pod') mayFitNow = true;
+    else if (type === 'DELETED') mayFitNow = true;
+    else {
+      const phase = (p: unknown) => (p as V1Pod | undefined)?.status?.phase ?? '';
+      if (TERMINAL.has(phase(obj)) && !TERMINAL.has(phase(old))) mayFitNow = true;
+    }
+  };
+  const view = startKubeletView(kc, log, onViewChange);
   const loop = (async () => {
     await view.listed;
     while (!stopped) {
@@ -628,7 +646,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
         mergePatch(),
       );
       await writeNodeStatus();
-      scheduleBackoff.clear(); // a node change re-queues unschedulable pods, as in the scheduler
+      queue.clear(); // a node change re-queues unschedulable pods, as in the scheduler
       log(`gpu set to ${JSON.stringify(gpu ?? null)}`);
     },
 
@@ -640,7 +658,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       }
       labels = next;
       await core.patchNode({ name: nodeName, body: { metadata: { labels: changes } } }, mergePatch());
-      scheduleBackoff.clear();
+      queue.clear();
     },
 
     async setNodePressure(signal, pressure) {
@@ -664,7 +682,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     },
     resume() {
       paused = false;
-      scheduleBackoff.clear();
+      queue.clear();
     },
 
     async volumePath(namespace, pvcName) {
