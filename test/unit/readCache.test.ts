@@ -227,6 +227,21 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     expect((await cache.list<Obj>('AIMModel', 'ns'))[0]!.metadata.name).toBe('a');
   });
 
+  it('shares the owner list, frozen, instead of cloning it: an edit throws and leaves the cache as it was', async () => {
+    const { cache, inform } = await ready(setup());
+    const owners = Array.from({ length: 3 }, (_, i) => ({ kind: 'AIMService', name: `s${i}`, uid: `u${i}` }));
+    inform('AIMModel', { metadata: { ...obj('shared', '1').metadata, ownerReferences: owners }, spec: { x: 1 } });
+    const a = await cache.get<Obj>('AIMModel', 'shared', 'ns');
+    const [b] = await cache.list<Obj>('AIMModel', 'ns');
+    expect(a!.metadata.ownerReferences).toBe(b!.metadata.ownerReferences);
+    expect(a!.metadata.ownerReferences).toEqual(owners);
+    expect(() => (a!.metadata.ownerReferences as object[]).push({ kind: 'AIMService' })).toThrow(TypeError);
+    expect(() => Object.assign(a!.metadata.ownerReferences![0]!, { uid: 'edited' })).toThrow(TypeError);
+    a!.spec!.x = 2; // the rest is still the caller's own copy
+    const again = await cache.get<Obj>('AIMModel', 'shared', 'ns');
+    expect([again!.spec?.x, again!.metadata.ownerReferences?.length]).toEqual([1, 3]);
+  });
+
   it('drops managedFields on the way in', async () => {
     const { cache, inform, maps } = await ready(setup());
     inform('AIMModel', { metadata: { ...obj('a', '1').metadata, managedFields: [{ manager: 'x' }] } });
