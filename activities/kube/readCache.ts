@@ -38,9 +38,9 @@ import { onlyBookkeepingChanged } from '../../bridge/routing.js';
  *     (`onLateChange`). A change newer than every revision seen at the read may have happened after it: the bridge
  *     nudges for that one. Records are bounded in number and age (`LATE_READ_WINDOW_MS`).
  *
- * Objects are returned as structured clones: callers may edit what they read (a frozen copy would throw in callers
- * that do), and a clone of one object costs microseconds. `metadata.managedFields` is dropped on the way in: it is
- * most of an object's size and no activity reads it. The owner list is the exception to cloning (`readerCopy`).
+ * Objects are returned as deep copies: callers may edit what they read (a frozen copy would throw in callers that
+ * do). `metadata.managedFields` is dropped on the way in: it is most of an object's size and no activity reads it.
+ * The owner list is the exception to copying (`readerCopy`).
  */
 export type CachedKind = ResourceKind | 'Job' | 'PersistentVolumeClaim' | 'Node' | 'Pod';
 
@@ -56,18 +56,38 @@ export interface CachedObject {
 }
 
 /**
- * What a read hands out: a structured clone, but with the cached owner list itself, frozen. A model shared by N
- * services carries N owner entries (spec 4), and cloning them made each of a pass's reads of the model O(N), the
- * fleet's O(N²): 4 s of the worker's main thread at 200 services in the fleet bench. Activities only look an owner
- * up in a list they read (`some`, `[0]`); one that edited it would throw rather than change the cache.
+ * What a read hands out: a deep copy, but with the cached owner list itself, frozen. A model shared by N services
+ * carries N owner entries (spec 4), and copying them made each of a pass's reads of the model O(N), the fleet's
+ * O(N²). Activities only look an owner up in a list they read (`some`, `[0]`); one that edited it would throw rather
+ * than change the cache.
  */
 export function readerCopy<T>(o: CachedObject): T {
   const refs = o.metadata?.ownerReferences;
-  if (!refs) return structuredClone(o) as T;
+  if (!refs) return jsonCopy(o) as T;
   const { ownerReferences: _shared, ...metadata } = o.metadata!;
-  const copy = structuredClone({ ...o, metadata }) as CachedObject;
+  const copy = jsonCopy({ ...o, metadata }) as CachedObject;
   copy.metadata!.ownerReferences = frozen(refs);
   return copy as T;
+}
+
+/**
+ * A deep copy of what an informer holds: JSON data (a watch event's objects) or client-node's typed objects from a
+ * list (plain fields and Dates; their classes carry no behaviour, and structuredClone drops them too). Seven times
+ * faster than structuredClone on a 2.7 KB AIMService (4.1 µs against 28.5 µs; Object.entries would cost 11.6 µs):
+ * structuredClone was 2 s of the worker's main thread at 200 services in the fleet bench.
+ */
+export function jsonCopy(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Date) return new Date(v.getTime());
+  if (Array.isArray(v)) {
+    const items = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) items[i] = jsonCopy(v[i]);
+    return items;
+  }
+  const out: Record<string, unknown> = {};
+  const fields = v as Record<string, unknown>;
+  for (const k of Object.keys(fields)) out[k] = jsonCopy(fields[k]);
+  return out;
 }
 
 function frozen(refs: readonly object[]): readonly object[] {

@@ -7,6 +7,7 @@ import { matchesLabels, parseLabelSelector } from '../../activities/kube/labelSe
 import {
   ClusterReadCache,
   FLOOR_MAX_AGE_MS,
+  jsonCopy,
   LATE_READ_WINDOW_MS,
   type CachedKind,
   type LateChange,
@@ -240,6 +241,25 @@ describe('read cache: consistency rules (activities/kube/readCache.ts)', () => {
     a!.spec!.x = 2; // the rest is still the caller's own copy
     const again = await cache.get<Obj>('AIMModel', 'shared', 'ns');
     expect([again!.spec?.x, again!.metadata.ownerReferences?.length]).toEqual([1, 3]);
+  });
+
+  it('copies what a list of typed objects holds: Dates stay Dates, nothing is shared with the cache', () => {
+    const started = new Date('2026-12-07T10:00:00Z');
+    const pod = {
+      metadata: { name: 'p', labels: { a: 'b' }, deletionTimestamp: undefined },
+      status: { startTime: started, conditions: [{ type: 'Ready', status: 'True' }], podIPs: [] as unknown[] },
+      spec: { containers: [{ name: 'c', args: ['--x', '1'], ports: [{ containerPort: 8000 }] }], priority: 0 },
+    };
+    const copy = jsonCopy(pod) as typeof pod;
+    expect(copy).toStrictEqual(pod);
+    expect(copy.status.startTime).toBeInstanceOf(Date);
+    expect(copy.status.startTime).not.toBe(started);
+    copy.spec.containers[0]!.args.push('--y');
+    copy.status.conditions[0]!.status = 'False';
+    copy.status.startTime.setFullYear(2000);
+    expect(pod.spec.containers[0]!.args).toEqual(['--x', '1']);
+    expect(pod.status.conditions[0]!.status).toBe('True');
+    expect(started.getUTCFullYear()).toBe(2026);
   });
 
   it('drops managedFields on the way in', async () => {
