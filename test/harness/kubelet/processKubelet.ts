@@ -674,6 +674,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       const others = taints.filter((t) => t.key !== taint);
       taints.splice(0, taints.length, ...others, ...(pressure ? [{ key: taint, effect: 'NoSchedule' }] : []));
       await writeNodeStatus();
+      queue.clear(); // the taint's removal is a node change: pods it kept off are tried again
       log(`${signal} pressure ${pressure ? `on (available ${pressureAvailable[signal]})` : 'off'}`);
     },
 

@@ -135,7 +135,7 @@ export interface ProcessKubelet {
   logs(namespace: string, pod: string, container?: string): string;
   /** Container processes currently running. */
   processes(): ProcessInfo[];
-  /** The last sync error, if the most recent sync failed (e.g. while the API server restarts). */
+  /** The last round's error, if the most recent round failed (a write refused, or failing while the API is down). */
   lastError(): string | undefined;
   /**
    * Kills every process it started (SIGTERM, SIGKILL after 2 s) and deletes its Node and Lease. Idempotent.
