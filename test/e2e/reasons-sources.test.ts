@@ -411,7 +411,9 @@ describe.concurrent(
       hub.liftRateLimit();
       const { cache, seconds } = await secondsToReady('rate-limited', 'busy', liftedAt);
       expect(await signalsSince('rate-limited', 'busy', liftedAt)).not.toContain('retry');
-      expect(seconds).toBeLessThan(45);
+      // The same bound as the other recoveries: that it was the very next attempt is pinned by the Jobs and the attempt
+      // count below; under a full CI run the 10 s back-off, the download and verification took up to 46 s.
+      expect(seconds).toBeLessThan(60);
       // No storm while limited: one probe and one attempt, each asked once and stopped at the 429 (only this user is
       // limited), and the next attempt was created a whole back-off step after the refused one ended.
       expect(await jobNames('rate-limited', 'busy', 'probe')).toEqual(['busy-probe-1']);

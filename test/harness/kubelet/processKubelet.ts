@@ -216,7 +216,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   const byName = new Map<string, PodWorker>();
   /** Pods that did not fit wait for a change that may let them (schedulingQueue.ts), as in the scheduler. */
   const queue = new SchedulingQueue();
-  /** Set by the view when something changed that may let a parked pod fit; the next round moves them. */
+  /** Set by the view when something changed that may let a parked pod fit; the next round moves them back. */
   let mayFitNow = false;
   /**
    * Pods bound here that the view still shows unbound (the scheduler cache's "assumed" pods): they count on the
@@ -425,6 +425,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   async function markUnschedulable(pod: V1Pod, message: string): Promise<void> {
     const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if (cond?.status === 'False' && cond.message === message) return;
+    log(`${pod.metadata?.namespace}/${pod.metadata?.name} unschedulable: ${message}`);
     const ns = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
     await core.patchNamespacedPodStatus(
@@ -574,6 +575,10 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
   }
 
   async function tick(): Promise<void> {
+    // Taken before the view is read: a change that lands during this round (after its snapshot, perhaps just before
+    // a pod fails on the older state) moves the pods again next round, as the scheduler's in-flight events do.
+    const moved = mayFitNow;
+    mayFitNow = false;
     const pods = view.pods().filter((p) => inScope(p.metadata?.namespace ?? ''));
     const pvcs = view.claims().filter((p) => inScope(p.metadata?.namespace ?? ''));
     const pvs = view.volumes();
@@ -584,10 +589,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     evictUnderPressure();
     await provision(pvcs, pvs, classes);
     await reclaim(pvs);
-    if (mayFitNow) {
-      mayFitNow = false;
-      queue.moveAll();
-    }
+    if (moved) queue.moveAll();
     await schedule(pods, new Map(pvcs.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p])), pvs, classes);
     const live = new Set(pods.map((p) => p.metadata?.uid));
     queue.retain(live);
