@@ -256,8 +256,11 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
    * (1 s doubling to `provisioningRetryMaxMs`); a change of the class (recreated or edited) retries at once.
    */
   const provisionBackoff = new Map<string, { next: number; delayMs: number; classVersion: string }>();
-  /** Volumes created, or deleted by reclaim, that the view does not show yet: a round never does either twice. */
-  const created = new Set<string>();
+  /**
+   * Claims whose volume this kubelet created, and volumes it deleted by reclaim, that the view does not show yet: a
+   * round never does either twice.
+   */
+  const provisioned = new Set<string>();
   const reclaimed = new Set<string>();
   const provisioningRetryMaxMs = opts.provisioningRetryMaxMs ?? 300_000;
 
@@ -272,8 +275,8 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       if (!sc || !servesClass(sc, storageClassName) || !wantsProvisioning(pvc, sc, nodeName)) continue;
       const uid = pvc.metadata?.uid ?? '';
       const pvName = `pvc-${uid}`;
-      if (pvs.has(pvName)) created.delete(pvName);
-      if (pvs.has(pvName) || created.has(pvName)) continue;
+      if (pvs.has(pvName)) provisioned.delete(uid);
+      if (pvs.has(pvName) || provisioned.has(uid)) continue;
       const classVersion = sc.metadata?.resourceVersion ?? '';
       const backoff = provisionBackoff.get(uid);
       if (backoff && backoff.classVersion === classVersion && Date.now() < backoff.next) continue;
@@ -308,7 +311,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
       provisionBackoff.delete(uid);
       try {
         await core.createPersistentVolume({ body: buildPersistentVolume(pvc, sc, dir, nodeName) });
-        created.add(pvName);
+        provisioned.add(uid);
         log(`provisioned ${pvName} at ${dir} for ${ref.namespace}/${ref.name}`);
         void events.record({
           object: ref,
@@ -323,7 +326,7 @@ export async function startProcessKubelet(opts: ProcessKubeletOptions): Promise<
     }
     const live = new Set(pvcs.map((p) => p.metadata?.uid));
     for (const uid of provisionBackoff.keys()) if (!live.has(uid)) provisionBackoff.delete(uid);
-    for (const name of created) if (!live.has(name.slice('pvc-'.length))) created.delete(name);
+    for (const uid of provisioned) if (!live.has(uid)) provisioned.delete(uid);
   }
 
   /**

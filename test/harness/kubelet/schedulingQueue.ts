@@ -6,9 +6,12 @@
 //
 // Before, every unschedulable pod was tried again every 10 s whether or not anything had changed: with a few hundred
 // predictor pods waiting for GPUs, a FailedScheduling Event update per pod every 10 s that no real scheduler writes.
+import { backoffDelay } from './backoff.js';
 
 /** kube-scheduler's defaults: pod back-off 1 s → 10 s, unschedulable pods flushed after 5 minutes. */
-export const SCHEDULING_QUEUE_DEFAULTS = { backoffInitialMs: 1000, backoffMaxMs: 10_000, maxParkedMs: 300_000 };
+const BACKOFF_INITIAL_MS = 1000;
+const BACKOFF_MAX_MS = 10_000;
+const MAX_PARKED_MS = 300_000;
 
 interface Entry {
   attempts: number;
@@ -20,19 +23,14 @@ interface Entry {
 
 export class SchedulingQueue {
   private readonly entries = new Map<string, Entry>();
-  private readonly opts: typeof SCHEDULING_QUEUE_DEFAULTS;
-
-  constructor(opts: Partial<typeof SCHEDULING_QUEUE_DEFAULTS> = {}) {
-    this.opts = { ...SCHEDULING_QUEUE_DEFAULTS, ...opts };
-  }
 
   /** May the scheduler try this pod now? A pod it never failed always. */
   due(uid: string, generation: string, now: number): boolean {
     const e = this.entries.get(uid);
     if (!e) return true;
     if (e.parked && e.generation !== generation) e.parked = false;
-    if (e.parked) return now - e.lastAttemptAt >= this.opts.maxParkedMs;
-    return now - e.lastAttemptAt >= this.backoffMs(e.attempts);
+    if (e.parked) return now - e.lastAttemptAt >= MAX_PARKED_MS;
+    return now - e.lastAttemptAt >= backoffDelay(BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, e.attempts);
   }
 
   /** The pod did not fit: parked until a change moves it (or the flush). */
@@ -59,9 +57,5 @@ export class SchedulingQueue {
   /** Every pod tried again at once, back-off forgotten (the process kubelet's own node changes and `resume`). */
   clear(): void {
     this.entries.clear();
-  }
-
-  private backoffMs(attempts: number): number {
-    return Math.min(this.opts.backoffInitialMs * 2 ** Math.max(0, attempts - 1), this.opts.backoffMaxMs);
   }
 }
