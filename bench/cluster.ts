@@ -155,7 +155,12 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
   const programs = compileForBench();
   const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'aim-bench-orch-'));
   // KServe on explicitly (whatever AIM_STACK_KSERVE says): without its controller no InferenceService is ever Ready.
-  const stack = await startStack({ workDir: join(work, 'stack'), temporalHeadless: true, kserve: true });
+  const stack = await startStack({
+    workDir: join(work, 'stack'),
+    temporalHeadless: true,
+    kserve: true,
+    apiServerProfiling: process.env.BENCH_APISERVER_PROF !== undefined,
+  });
   const cleanups: Array<() => Promise<unknown>> = [() => stack.stop()];
   const stopAll = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

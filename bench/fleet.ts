@@ -19,6 +19,8 @@
  * (client side, by its ServiceAccount token; the API server's `/metrics` has no user label, so its request counts
  * cannot say whose a read was), per verb (GET, LIST, WATCH, writes) and per resource.
  *
+ * BENCH_APISERVER_PROF=DIR adds the API server's CPU profile over the window to all created (apiserverProfile.ts).
+ *
  * Then, unless BENCH_FLEET_UNTIL=created: the steady phase (bench/fleetSteady.ts: every service Running, the worker's
  * requests over BENCH_STEADY_SECONDS; issue 15: ≤ 1 per Running service per minute) and the script baseline
  * (bench/fleetScript.ts: the same objects by a plain script at the same concurrency; ≤ 1.5×).
@@ -53,6 +55,7 @@ import {
   verbSummary,
   WRITE_VERBS,
 } from './requestLog.js';
+import { pprofTop, profileApiServer } from './apiserverProfile.js';
 import { cpuBetween, cpuSnapshot, printCpu } from './cpuProfile.js';
 import { peakMemory, stickyCache } from './memoryLog.js';
 import { printHeader, printRows, printTargets } from './table.js';
@@ -71,6 +74,8 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 300);
 const SCRIPT = process.env.BENCH_FLEET_SCRIPT !== '0';
 /** `created`: stop at all InferenceServices created (no serving sample, no steady phase), e.g. for 1,000 services. */
 const UNTIL = process.env.BENCH_FLEET_UNTIL === 'created' ? 'created' : 'end';
+/** BENCH_APISERVER_PROF=DIR: the API server's CPU profile from the first apply to all created (apiserverProfile.ts). */
+const PROFILE_DIR = process.env.BENCH_APISERVER_PROF;
 const NS = 'bench-fleet';
 /** 200 services in 60 s; a bigger fleet in time linear in N, with the issue's 10 % slack (1,000: 5.5 × 60 s). */
 const TARGET_SECONDS = FLEET > 200 ? 60 * (FLEET / 200) * 1.1 : 60;
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     const kBefore = await c.kserveWrites();
     c.workerRss.resetPeak();
     const cpuBefore = cpuSnapshot();
+    const apiProfile = PROFILE_DIR ? profileApiServer(c.kc, PROFILE_DIR) : undefined;
     const t0 = performance.now();
     await pool(names, CONCURRENCY, async (name) => {
       applied.set(name, performance.now());
@@ -123,6 +129,7 @@ async function main(): Promise<void> {
     );
     const allCreated = (Math.max(...created) - t0) / 1000;
     const cpuCreated = cpuBetween(cpuBefore, cpuSnapshot());
+    const profileSlices = await apiProfile?.stop();
     const rssCreated = c.workerRss.stats();
     const writesCreated = diffWrites(await scrapeWrites(c.kc), before);
     const eventsCreated = await historyLengths(c.client, ids);
@@ -326,6 +333,14 @@ async function main(): Promise<void> {
     console.log(`\nthe bridge's own API requests in the same window (same counting)`);
     printRows(['resource verb', 'total', 'per service', 'note'], requestRows(bridgeToEnd, FLEET, 12));
     printCpu(cpuCreated, allCreated);
+    if (profileSlices) {
+      const files = `${PROFILE_DIR}/apiserver-*.pb.gz`;
+      console.log(`\nAPI server CPU profile, first apply → all created (${profileSlices.length} slices: ${files})`);
+      console.log(`by self time (go tool pprof -top ${files}):\n${pprofTop(profileSlices)}`);
+      console.log(
+        `by cumulative time (go tool pprof -top -cum ${files}):\n${pprofTop(profileSlices, { cum: true, nodes: 45 })}`,
+      );
+    }
     console.log(
       `\nservice workflow history at the end: what the ${services.events} events of ${services.workflows} workflows are`,
     );

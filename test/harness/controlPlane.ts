@@ -23,6 +23,8 @@ export interface ControlPlaneOptions {
   controllers?: readonly string[];
   /** How long to wait for each component to become ready (default 90 s: two slow cores, cold page cache). */
   readyTimeoutMs?: number;
+  /** Serve the API server's `/debug/pprof` (benches' profiles); off by default, as in a hardened cluster. */
+  apiServerProfiling?: boolean;
 }
 
 export interface ControlPlane {
@@ -128,7 +130,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
-    '--service-cluster-ip-range=10.0.0.0/24',
+    // Room for a fleet's Services as a cluster's /16 or /12 has (KServe makes one per InferenceService): a /24 held
+    // 254, and at 1,000 services KServe's creates failed 1,528 times and it requeued each failing InferenceService.
+    '--service-cluster-ip-range=10.0.0.0/16',
     // The default admission plugins, ServiceAccount and PodSecurity among them, as a cluster runs them: Pods get their
     // ServiceAccount (`default` when unnamed) and its projected `kube-api-access-*` volume, and namespaces labelled
     // `pod-security.kubernetes.io/enforce` reject Pods below that level. The controller-manager's serviceaccount,
@@ -136,7 +140,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // account and `kube-root-ca.crt`; createTestNamespace (namespaces.ts) waits for both.
     `--admission-control-config-file=${admissionConfig}`,
     '--allow-privileged=true',
-    '--profiling=false',
+    `--profiling=${opts.apiServerProfiling ? 'true' : 'false'}`,
     // Without it a SIGTERM waits the full 60 s request timeout for open watch streams (the controller-manager's)
     // before the HTTP server gives up; with it the server ends the watches and exits in about a second, so a
     // graceful restartApiServer() is fast and really graceful (no SIGKILL fallback).

@@ -28,6 +28,8 @@ export interface StackOptions {
    * status. Default on; `AIM_STACK_KSERVE=0` leaves it out (only KServe's CRDs), e.g. to debug the control plane.
    */
   kserve?: boolean;
+  /** The API server serves `/debug/pprof` (bench/apiserverProfile.ts). */
+  apiServerProfiling?: boolean;
 }
 
 /** Whether the stack runs KServe unless told otherwise. */
@@ -103,7 +105,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return [await p, Date.now() - t];
   };
   const [cpResult, tResult] = await Promise.allSettled([
-    timed(startControlPlane({ workDir, logDir })),
+    timed(startControlPlane({ workDir, logDir, apiServerProfiling: opts.apiServerProfiling })),
     timed(startTemporal({ workDir, logDir, headless: opts.temporalHeadless ?? false })),
   ]);
   if (cpResult.status === 'rejected' || tResult.status === 'rejected') {
