@@ -6,9 +6,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeRequest } from '../test/harness/kube.js';
 
 /** Short slices: stopping drops at most the one in flight, and the window is rarely a multiple of the slice. */
 const SLICE_SECONDS = 5;
@@ -22,28 +22,15 @@ export interface ApiServerProfiler {
 }
 
 async function fetchProfile(kc: KubeConfig, seconds: number, signal: AbortSignal): Promise<Buffer> {
-  const url = new URL(`${kc.getCurrentCluster()!.server}/debug/pprof/profile?seconds=${seconds}`);
-  const opts: RequestOptions = {
+  const res = await kubeRequest(kc, {
     method: 'GET',
-    hostname: url.hostname,
-    port: url.port,
-    path: url.pathname + url.search,
-  };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = request({ ...opts, signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolve(Buffer.concat(chunks))
-          : reject(new Error(`pprof: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
+    path: `/debug/pprof/profile?seconds=${seconds}`,
+    accept: 'application/octet-stream',
+    timeoutMs: (seconds + 30) * 1000,
+    signal,
   });
+  if (res.status !== 200) throw new Error(`pprof: HTTP ${res.status} ${res.body.slice(0, 200)}`);
+  return res.bytes;
 }
 
 /** Starts taking slices into `dir` with the admin credentials of `kc`. */

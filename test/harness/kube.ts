@@ -48,6 +48,8 @@ export interface KubeResponse {
   /** Lower-case names, as Node gives them (e.g. `warning` for API-server warnings). */
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body as received, for binary answers (e.g. a pprof profile). */
+  bytes: Buffer;
 }
 
 export interface KubeRequestOptions {
@@ -59,6 +61,8 @@ export interface KubeRequestOptions {
   /** Accept header; default `application/json` (e.g. `application/json;as=Table;v=v1;g=meta.k8s.io` for tables). */
   accept?: string;
   timeoutMs?: number;
+  /** Aborts the request (it then rejects). */
+  signal?: AbortSignal;
 }
 
 /** One HTTPS request to the current cluster of `kc`, authenticated as its current user. Never throws on HTTP status. */
@@ -71,15 +75,21 @@ export async function kubeRequest(kc: KubeConfig, opts: KubeRequestOptions): Pro
     headers['Content-Type'] = opts.contentType ?? 'application/json';
     headers['Content-Length'] = String(Buffer.byteLength(opts.body));
   }
-  const reqOpts: RequestOptions = { method: opts.method, headers, timeout: opts.timeoutMs ?? 10_000 };
+  const reqOpts: RequestOptions = {
+    method: opts.method,
+    headers,
+    timeout: opts.timeoutMs ?? 10_000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
   await kc.applyToHTTPSOptions(reqOpts);
   return new Promise<KubeResponse>((resolve, reject) => {
     const req = request(url, reqOpts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString('utf8'), bytes });
+      });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${opts.method} ${url.pathname} timed out`)));
